@@ -1,0 +1,42 @@
+/*
+ * Names of the engine's event types and fields (see events.h). A plain
+ * table: the fold switches on the numbers, the tools print the names.
+ */
+#include "events.h"
+
+#include <string.h>
+
+static const wf_event_schema schemas[] = {
+	{WF_EV_SESSION_STARTED, "session_started", {"session", "pid", "host"}, 3},
+	{WF_EV_WORKFLOW_CREATED, "workflow_created",
+	 {"workflow_id", "user_metadata", "dag"}, 3},
+	{WF_EV_ATTEMPT_STARTED, "attempt_started",
+	 {"workflow_id", "attempt", "cause"}, 3},
+	{WF_EV_STEP_STARTED, "step_started", {"workflow_id", "step_id", "attempt"},
+	 3},
+	{WF_EV_STEP_SUCCEEDED, "step_succeeded",
+	 {"workflow_id", "step_id", "attempt", "output"}, 4},
+	{WF_EV_STEP_FAILED, "step_failed",
+	 {"workflow_id", "step_id", "attempt", "error"}, 4},
+	{WF_EV_CONTINUATION, "continuation", {"workflow_id", "step_id", "dag"}, 3},
+	{WF_EV_STATUS_CHANGED, "status_changed",
+	 {"workflow_id", "status", "cause"}, 3},
+	{WF_EV_WORKFLOW_OUTPUT, "workflow_output", {"workflow_id", "output"}, 2},
+	{WF_EV_WORKFLOW_DELETED, "workflow_deleted", {"workflow_id"}, 1},
+};
+
+const wf_event_schema *wf_event_schema_find(uint16_t type)
+{
+	for (size_t i = 0; i < sizeof schemas / sizeof schemas[0]; i++)
+		if (schemas[i].type == type)
+			return &schemas[i];
+	return NULL;
+}
+
+uint16_t wf_event_type_by_name(const char *name)
+{
+	for (size_t i = 0; i < sizeof schemas / sizeof schemas[0]; i++)
+		if (strcmp(schemas[i].name, name) == 0)
+			return schemas[i].type;
+	return 0;
+}

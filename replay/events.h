@@ -1,0 +1,56 @@
+/*
+ * The engine's event vocabulary: what each journal event type means and
+ * what its positional fields are. The journal stores numbers and fields;
+ * this table gives them names, for the fold, for `wflow dump` and for the
+ * benchmark's synthetic journals.
+ *
+ * Compatibility rules: a field may be added at the end of a type (old
+ * readers ignore it, new readers treat it as absent in old events); a
+ * field is never removed or reordered; a new type that old readers may
+ * ignore carries WF_EVENT_SAFE_IGNORE, one they must not ignore does not.
+ */
+#ifndef WF_REPLAY_EVENTS_H
+#define WF_REPLAY_EVENTS_H
+
+#include <stdint.h>
+
+#include "journal/journal.h"
+
+enum wf_event_type {
+	/** An engine opened the journal: [session, pid, host]. */
+	WF_EV_SESSION_STARTED = 1,
+	/** [workflow_id, user_metadata (json), dag (json)] */
+	WF_EV_WORKFLOW_CREATED = 2,
+	/** A run or resume began: [workflow_id, attempt, cause] */
+	WF_EV_ATTEMPT_STARTED = 3,
+	/** [workflow_id, step_id, attempt] */
+	WF_EV_STEP_STARTED = 4,
+	/** [workflow_id, step_id, attempt, output (json)] */
+	WF_EV_STEP_SUCCEEDED = 5,
+	/** [workflow_id, step_id, attempt, error] */
+	WF_EV_STEP_FAILED = 6,
+	/** The step returned a sub-DAG: [workflow_id, step_id, dag (json)] */
+	WF_EV_CONTINUATION = 7,
+	/** [workflow_id, status, cause] */
+	WF_EV_STATUS_CHANGED = 8,
+	/** [workflow_id, output (json)] */
+	WF_EV_WORKFLOW_OUTPUT = 9,
+	/** [workflow_id] */
+	WF_EV_WORKFLOW_DELETED = 10,
+};
+
+typedef struct wf_event_schema {
+	uint16_t type;
+	const char *name;            /**< e.g. "step_started" */
+	const char *fields[8];       /**< names of the positional fields */
+	unsigned nfields;
+} wf_event_schema;
+
+/** @return the schema of type (the SAFE_IGNORE bit is part of the type),
+ *          or NULL if this version does not know it. Static. */
+const wf_event_schema *wf_event_schema_find(uint16_t type);
+
+/** @return the type named name, or 0 if none. */
+uint16_t wf_event_type_by_name(const char *name);
+
+#endif
