@@ -555,6 +555,23 @@ int wf_reader_open(wf_reader **out, const char *dir,
 		        strerror(-rc));
 		return r->err = (rc == -ENOENT ? WF_ENOTFOUND : WF_EIO);
 	}
+	/* Learn the journal id now (callers may ask before reading); a bad
+	 * header is reported by the first next(), with its offset. */
+	if (r->segs.n) {
+		int fd = r->io->open(r->io->ctx, r->segs.v[0].path, WF_IO_RDONLY);
+		if (fd >= 0) {
+			uint8_t buf[WF_SEG_HEADER_SIZE];
+			wf_seg_header h;
+			const char *why;
+			if (r->io->pread(r->io->ctx, fd, buf, sizeof buf, 0) ==
+			        (ssize_t)sizeof buf &&
+			    wf_seg_header_decode(buf, &h, &why) == 0) {
+				r->id = h.journal_id;
+				r->have_id = 1;
+			}
+			r->io->close(r->io->ctx, fd);
+		}
+	}
 	return 0;
 }
 

@@ -400,8 +400,48 @@ static void report(wf_journal *j, const char *file, uint64_t off,
 }
 
 /*
- * Scan the last segment: find where intact frames end, and what follows.
- * On return *end is the offset after the last intact frame.
+ * Decode a frame's payload the way a reader will: decompress it and step
+ * through its events. A frame whose checksum holds but which a reader
+ * could not decode must not become the middle of the journal.
+ */
+static int check_payload(wf_decoder *dec, const wf_frame_hdr *h,
+                         const uint8_t *payload, uint8_t **raw,
+                         size_t *cap, const char **why)
+{
+	if (h->raw_len + 1 > *cap) {
+		uint8_t *p = realloc(*raw, (size_t)h->raw_len + 1);
+		if (!p) {
+			*why = "out of memory decoding a frame";
+			return WF_ENOMEM;
+		}
+		*raw = p;
+		*cap = (size_t)h->raw_len + 1;
+	}
+	if (wf_decoder_frame(dec, h, payload, *raw, why) < 0)
+		return WF_ECORRUPT;
+	size_t off = 0;
+	int64_t t = 0;
+	for (uint64_t i = 0; i < h->count; i++) {
+		wf_event ev;
+		size_t used;
+		int rc = wf_event_decode(*raw + off, (size_t)h->raw_len - off, &t,
+		                         &ev, &used, why);
+		/* An event this version cannot decode (EINCOMPAT) is still
+		 * whole: stepping over it is the reader's business. */
+		if (rc == WF_ECORRUPT)
+			return rc;
+		off += used;
+	}
+	if (off != h->raw_len) {
+		*why = "frame payload and its event count disagree";
+		return WF_ECORRUPT;
+	}
+	return 0;
+}
+
+/*
+ * Scan the last segment: checksums, chain, sequence, and the payloads
+ * decoded. Cut a torn tail, or refuse corruption.
  */
 static int recover_tail(wf_journal *j, const wf_seg_header *sh)
 {
@@ -417,6 +457,14 @@ static int recover_tail(wf_journal *j, const wf_seg_header *sh)
 	uint64_t expect = sh->first_seq, chain = sh->prev_chain;
 	const char *why = NULL;
 	int status = WF_FRAME_OK;
+	wf_decoder *dec = NULL;
+	uint8_t *raw = NULL;
+	size_t raw_cap = 0;
+	if (wf_decoder_new(&dec) < 0) {
+		set_err(j, "out of memory");
+		wf_scan_free(&s);
+		return WF_ENOMEM;
+	}
 	while (pos < s.size) {
 		wf_frame_hdr h;
 		const uint8_t *f;
@@ -424,6 +472,8 @@ static int recover_tail(wf_journal *j, const wf_seg_header *sh)
 		if (rc < 0) {
 			set_err(j, "cannot read %s at offset %" PRIu64 ": %s",
 			        j->seg_path, pos, strerror(-rc));
+			wf_decoder_free(dec);
+			free(raw);
 			wf_scan_free(&s);
 			return WF_EIO;
 		}
@@ -440,6 +490,16 @@ static int recover_tail(wf_journal *j, const wf_seg_header *sh)
 				why = "first frame of the segment does not start a "
 				      "compression stream";
 				rc = WF_FRAME_BAD;
+			} else {
+				int c = check_payload(dec, &h, f + h.hdr_len, &raw,
+				                      &raw_cap, &why);
+				if (c == WF_ENOMEM) {
+					set_err(j, "%s", why);
+					status = WF_ENOMEM;
+					break;
+				}
+				if (c < 0)
+					rc = WF_FRAME_BAD;
 			}
 		}
 		if (rc != WF_FRAME_OK) {
@@ -452,6 +512,12 @@ static int recover_tail(wf_journal *j, const wf_seg_header *sh)
 		j->open_stats.frames++;
 		j->open_stats.events += h.count;
 		j->open_stats.bytes_raw += h.raw_len;
+	}
+	wf_decoder_free(dec);
+	free(raw);
+	if (status == WF_ENOMEM) {
+		wf_scan_free(&s);
+		return WF_ENOMEM;
 	}
 	if (status != WF_FRAME_OK) {
 		uint64_t next;
