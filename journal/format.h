@@ -59,6 +59,8 @@
 #ifndef WF_JOURNAL_FORMAT_H
 #define WF_JOURNAL_FORMAT_H
 
+#include <stdint.h>
+
 #define WF_SEG_MAGIC "WFLOWJNL"
 #define WF_SEG_VERSION 1u
 #define WF_SEG_HEADER_SIZE 64u
@@ -87,6 +89,10 @@
 #define WF_FRAME_MAX_RAW ((uint64_t)256 << 20)
 /** Largest event count a frame may declare. */
 #define WF_FRAME_MAX_EVENTS ((uint64_t)1 << 24)
+
+/** Sequence numbers are at least 1 and below this (a bound that no real
+ * journal reaches, and that keeps seq + count from overflowing). */
+#define WF_SEQ_LIMIT ((uint64_t)1 << 62)
 
 /** Raw bytes after which the writer starts a new zstd stream. */
 #define WF_RESET_INTERVAL ((uint64_t)1 << 20)

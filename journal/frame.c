@@ -63,7 +63,7 @@ int wf_frame_parse(const uint8_t *p, size_t avail, wf_frame_hdr *h,
 	if (h->raw_len > WF_FRAME_MAX_RAW || h->count == 0 ||
 	    h->count > WF_FRAME_MAX_EVENTS || h->count > h->raw_len ||
 	    h->comp_len > WF_FRAME_MAX_RAW + (WF_FRAME_MAX_RAW >> 4) ||
-	    h->first_seq == 0 || h->first_seq > UINT64_MAX - h->count ||
+	    h->first_seq == 0 || h->first_seq > WF_SEQ_LIMIT - h->count ||
 	    (!(h->flags & WF_FRAME_ZSTD) && h->comp_len != h->raw_len)) {
 		*why = "frame header fields out of bounds";
 		return WF_ECORRUPT;

@@ -76,7 +76,7 @@ int wf_seg_header_decode(const uint8_t in[WF_SEG_HEADER_SIZE],
 		return WF_EINCOMPAT;
 	}
 	if (h->version == 0 || wf_get_u32(in + 12) != WF_SEG_HEADER_SIZE ||
-	    h->first_seq == 0) {
+	    h->first_seq == 0 || h->first_seq >= WF_SEQ_LIMIT) {
 		*why = "segment header fields out of bounds";
 		return WF_ECORRUPT;
 	}
@@ -320,7 +320,10 @@ int wf_scan_peek(wf_scan *s, uint64_t off, size_t n, const uint8_t **p,
 		s->len = 0;
 	}
 	s->start = off;
+	/* Read ahead a chunk, but not far past the end of a small file. */
 	size_t want = n > SCAN_CHUNK ? n : SCAN_CHUNK;
+	if (s->size > off && s->size - off < want)
+		want = n > s->size - off + 4096 ? n : (size_t)(s->size - off) + 4096;
 	if (want > s->cap) {
 		uint8_t *b = realloc(s->buf, want);
 		if (!b)

@@ -319,6 +319,11 @@ int wf_journal_commit(wf_journal *j, wf_batch *b, uint64_t *first_seq)
 		pthread_mutex_unlock(&j->mu);
 		return poisoned_error(j);
 	}
+	if (count > WF_SEQ_LIMIT - j->next_seq) {
+		set_err(j, "journal %s has used up its sequence numbers", j->dir);
+		pthread_mutex_unlock(&j->mu);
+		return WF_EINVAL;
+	}
 	int rc;
 	if (j->seg_bytes >= j->opts.segment_size && j->seg_frames > 0 &&
 	    (rc = roll_over(j)) < 0) {
