@@ -55,6 +55,7 @@ struct wf_reader {
 	int chain_known;
 	uint64_t last_seq;   /* last event returned or skipped over */
 	uint64_t torn_at;    /* offset of a torn tail already reported + 1 */
+	uint64_t retried_at; /* offset of a bad frame read twice + 1 */
 	const char *torn_path;
 	int after_damage;
 
@@ -144,13 +145,11 @@ static int io_fail(wf_reader *r, int e, const char *file, uint64_t off)
 static int relist(wf_reader *r)
 {
 	wf_seg_list l;
-	int rc = wf_seg_list_read(r->io, r->dir, &l);
+	int e;
+	int rc = wf_seg_list_read(r->io, r->dir, &l, &e);
 	if (rc < 0) {
-		if (rc == WF_ENOMEM)
-			set_err(r, "out of memory listing %s", r->dir);
-		else
-			set_err(r, "cannot list %s: %s", r->dir, strerror(-rc));
-		return rc == WF_ENOMEM ? rc : WF_EIO;
+		set_err(r, "cannot list %s: %s", r->dir, strerror(e));
+		return rc;
 	}
 	/* Keep the current index meaningful: find our segment by seq. */
 	uint64_t cur = r->seg < r->segs.n ? r->segs.v[r->seg].first_seq : 0;
@@ -257,6 +256,7 @@ static int open_segment(wf_reader *r)
 	r->chain = h.prev_chain;
 	r->chain_known = 1;
 	r->pos = WF_SEG_HEADER_SIZE;
+	r->retried_at = 0;
 	r->st.bytes_disk += WF_SEG_HEADER_SIZE;
 	return 0;
 }
@@ -292,6 +292,15 @@ static int bad_frame(wf_reader *r, int status, const char *why)
 		later = later_segment(r);
 		if (later < 0)
 			return later;
+	}
+	if ((found || later) && r->retried_at != r->pos + 1) {
+		/* A frame being written can be seen in part (a pwrite becomes
+		 * visible a page at a time). The writer finishes a frame before
+		 * it writes anything after it, so now that something follows,
+		 * read this frame once more before judging it. */
+		r->retried_at = r->pos + 1;
+		wf_scan_invalidate(&r->scan);
+		return 0;
 	}
 	if (!found && !later) {
 		/* Nothing intact after it, and no later segment: the tail. */
@@ -424,6 +433,7 @@ static int next_frame(wf_reader *r)
 			continue;
 		}
 		r->frame_off = r->pos;
+		r->retried_at = 0;
 		r->pos += h.hdr_len + h.comp_len;
 		r->chain = h.checksum;
 		r->chain_known = 1;
@@ -545,15 +555,12 @@ int wf_reader_open(wf_reader **out, const char *dir,
 		set_err(r, "out of memory");
 		return r->err = WF_ENOMEM;
 	}
-	int rc = wf_seg_list_read(r->io, dir, &r->segs);
+	int e;
+	int rc = wf_seg_list_read(r->io, dir, &r->segs, &e);
 	if (rc < 0) {
-		if (rc == WF_ENOMEM) {
-			set_err(r, "out of memory listing %s", dir);
-			return r->err = WF_ENOMEM;
-		}
 		set_err(r, "cannot read journal directory %s: %s", dir,
-		        strerror(-rc));
-		return r->err = (rc == -ENOENT ? WF_ENOTFOUND : WF_EIO);
+		        strerror(e));
+		return r->err = rc;
 	}
 	/* Learn the journal id now (callers may ask before reading); a bad
 	 * header is reported by the first next(), with its offset. */

@@ -171,18 +171,22 @@ static int seg_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-int wf_seg_list_read(const wf_io *io, const char *dir, wf_seg_list *out)
+int wf_seg_list_read(const wf_io *io, const char *dir, wf_seg_list *out,
+                     int *errnum)
 {
 	memset(out, 0, sizeof *out);
+	*errnum = 0;
 	list_ctx c = {dir, out, 0};
 	int rc = io->list(io->ctx, dir, list_one, &c);
 	if (c.rc) {
 		wf_seg_list_free(out);
+		*errnum = ENOMEM;
 		return c.rc;
 	}
 	if (rc < 0) {
 		wf_seg_list_free(out);
-		return rc; /* -errno */
+		*errnum = -rc;
+		return rc == -ENOENT || rc == -ENOTDIR ? WF_ENOTFOUND : WF_EIO;
 	}
 	if (out->n > 1)
 		qsort(out->v, out->n, sizeof *out->v, seg_cmp);
@@ -288,6 +292,11 @@ void wf_scan_init(wf_scan *s, const wf_io *io, int fd)
 	memset(s, 0, sizeof *s);
 	s->io = io;
 	s->fd = fd;
+}
+
+void wf_scan_invalidate(wf_scan *s)
+{
+	s->len = 0;
 }
 
 void wf_scan_free(wf_scan *s)

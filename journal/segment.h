@@ -41,8 +41,13 @@ typedef struct wf_seg_list {
 	char **tmp;
 } wf_seg_list;
 
-/** List dir's segments, sorted by first seq. */
-int wf_seg_list_read(const wf_io *io, const char *dir, wf_seg_list *out);
+/**
+ * List dir's segments, sorted by first seq.
+ * @param errnum receives the errno of a failed listing (else 0).
+ * @return 0, WF_ENOMEM, WF_ENOTFOUND (no such directory) or WF_EIO.
+ */
+int wf_seg_list_read(const wf_io *io, const char *dir, wf_seg_list *out,
+                     int *errnum);
 void wf_seg_list_free(wf_seg_list *l);
 
 /** Path of the segment starting at first_seq (caller frees). */
@@ -72,6 +77,8 @@ typedef struct wf_scan {
 } wf_scan;
 
 void wf_scan_init(wf_scan *s, const wf_io *io, int fd);
+/** Forget buffered bytes (so the next peek reads the file again). */
+void wf_scan_invalidate(wf_scan *s);
 void wf_scan_free(wf_scan *s);
 /** Refresh s->size (the file may have grown). */
 int wf_scan_refresh(wf_scan *s);

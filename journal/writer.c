@@ -143,7 +143,7 @@ static int poisoned_error(wf_journal *j)
 static int sync_upto(wf_journal *j, uint64_t target)
 {
 	pthread_mutex_lock(&j->smu);
-	while (j->synced_seq < target) {
+	while (j->synced_seq < target || atomic_load(&j->poisoned)) {
 		if (atomic_load(&j->poisoned)) {
 			pthread_mutex_unlock(&j->smu);
 			return poisoned_error(j);
@@ -700,10 +700,10 @@ static int do_open(wf_journal *j)
 		return WF_EIO;
 	}
 	wf_seg_list l;
-	if ((rc = wf_seg_list_read(io, j->dir, &l)) < 0) {
-		set_err(j, "cannot list %s: %s", j->dir,
-		        rc == WF_ENOMEM ? "out of memory" : strerror(-rc));
-		return rc == WF_ENOMEM ? rc : WF_EIO;
+	int e;
+	if ((rc = wf_seg_list_read(io, j->dir, &l, &e)) < 0) {
+		set_err(j, "cannot list %s: %s", j->dir, strerror(e));
+		return rc;
 	}
 	for (size_t i = 0; i < l.ntmp; i++)
 		io->unlink(io->ctx, l.tmp[i]); /* half-created segments */
