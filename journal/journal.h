@@ -162,7 +162,7 @@ typedef struct wf_journal_opts {
 #define WF_JOURNAL_OPTS_VERSION 1
 #define WF_JOURNAL_OPTS_INIT                                                  \
 	{ WF_JOURNAL_OPTS_VERSION, WF_DURABILITY_ALWAYS, 10,                      \
-	  WF_RECOVER_TOLERATE_TAIL, (uint64_t)64 << 20, 1, NULL, NULL, NULL }
+	  WF_RECOVER_TOLERATE_TAIL, (uint64_t)64 << 20, -1, NULL, NULL, NULL }
 
 typedef struct wf_reader_opts {
 	unsigned version;       /**< WF_READER_OPTS_VERSION */

@@ -182,6 +182,44 @@ static int later_segment(wf_reader *r)
 	return r->seg + 1 < r->segs.n;
 }
 
+/*
+ * After a seek: step over whole frames by their headers alone (no
+ * checksum, no decompression) to the last frame that starts a zstd stream
+ * at or before the sequence number sought, and start reading there. The
+ * frames stepped over are not returned, so they need no checking; the
+ * first frame read is checked against nothing before it.
+ */
+static int skip_to_reset(wf_reader *r)
+{
+	uint64_t pos = r->pos, at = r->pos, at_seq = r->expect_seq;
+	while (pos < r->scan.size) {
+		const uint8_t *p;
+		size_t got;
+		wf_frame_hdr h;
+		const char *why;
+		int rc = wf_scan_peek(&r->scan, pos, WF_FRAME_HDR_MAX, &p, &got);
+		if (rc < 0)
+			return io_fail(r, rc, r->path, pos);
+		if (wf_frame_parse(p, got, &h, &why) != 0)
+			break; /* let the ordinary read report it */
+		if (h.first_seq > r->seek_to)
+			break;
+		if (h.flags & WF_FRAME_RESET) {
+			at = pos;
+			at_seq = h.first_seq;
+		}
+		if (h.comp_len > r->scan.size - pos - h.hdr_len)
+			break;
+		pos += h.hdr_len + h.comp_len;
+	}
+	if (at != r->pos) {
+		r->pos = at;
+		r->expect_seq = at_seq;
+		r->chain_known = 0;
+	}
+	return 0;
+}
+
 static int open_segment(wf_reader *r)
 {
 	const wf_seg *s = &r->segs.v[r->seg];
@@ -216,7 +254,9 @@ static int open_segment(wf_reader *r)
 		      "its file name (renamed or swapped segment)";
 		rc = WF_ECORRUPT;
 	}
+	int link_broken = 0; /* the header is sound; the chain is not */
 	if (rc == 0 && !r->after_damage) {
+		link_broken = 1;
 		if (r->expect_seq && h.first_seq != r->expect_seq) {
 			why = h.first_seq > r->expect_seq
 			          ? "segment starts after a gap in sequence "
@@ -228,7 +268,16 @@ static int open_segment(wf_reader *r)
 			why = "segment does not chain to the end of the one before "
 			      "it (missing, swapped or replayed segment)";
 			rc = WF_ECORRUPT;
+		} else {
+			link_broken = 0;
 		}
+	}
+	if (rc < 0 && link_broken && r->opts.recovery == WF_RECOVER_SALVAGE &&
+	    (r->expect_seq == 0 || h.first_seq > r->expect_seq)) {
+		/* A gap (a missing segment): report it, and read this intact
+		 * segment rather than lose it too. */
+		report(r, s->path, 0, 0, 0, why);
+		rc = 0;
 	}
 	if (rc < 0) {
 		if (rc == WF_EINCOMPAT || r->opts.recovery != WF_RECOVER_SALVAGE) {
@@ -258,6 +307,8 @@ static int open_segment(wf_reader *r)
 	r->pos = WF_SEG_HEADER_SIZE;
 	r->retried_at = 0;
 	r->st.bytes_disk += WF_SEG_HEADER_SIZE;
+	if (r->seek_to > h.first_seq)
+		return skip_to_reset(r);
 	return 0;
 }
 

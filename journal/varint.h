@@ -24,6 +24,10 @@ static inline size_t wf_varint_put(uint8_t *p, uint64_t v)
 static inline size_t wf_varint_get(const uint8_t *p, size_t avail,
                                    uint64_t *out)
 {
+	if (avail && p[0] < 0x80) { /* the common case: one byte */
+		*out = p[0];
+		return 1;
+	}
 	uint64_t v = 0;
 	for (size_t i = 0; i < avail && i < WF_VARINT_MAX; i++) {
 		uint64_t b = p[i];

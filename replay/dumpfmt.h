@@ -1,0 +1,46 @@
+/*
+ * One journal event as one line of JSON: the format of `wflow dump`, shared
+ * with wflow-bench (which measures the journal's size against it).
+ *
+ *   {"seq":7,"time":"2026-11-27T17:25:05.123456789Z","type":"step_started",
+ *    "fields":{"workflow_id":"order/000123","step_id":"charge_card",
+ *    "attempt":1},"payloads":{}}
+ *
+ * A type this version knows (events.h) is printed by name and its fields by
+ * their schema names; fields beyond the schema, and all fields of an
+ * unknown type (printed by number), are named "f<index>". UINT and INT
+ * fields are JSON numbers, TEXT fields JSON strings; JSON fields go to
+ * "payloads", embedded as JSON. An event whose body this version cannot
+ * decode (ev->opaque) is {"seq":..,"time":..,"type":N,"opaque":true}.
+ *
+ * Every line is valid JSON whatever the bytes: text is escaped, invalid
+ * UTF-8 becomes U+FFFD, a JSON field that is not valid JSON is printed as
+ * a JSON string instead, and line breaks between the tokens of a valid one
+ * become spaces so that each event stays on one line.
+ */
+#ifndef WF_REPLAY_DUMPFMT_H
+#define WF_REPLAY_DUMPFMT_H
+
+#include <stddef.h>
+
+#include "journal/journal.h"
+
+/**
+ * Append ev as one line of JSON, '\n' included, to a growable buffer.
+ * @param buf the buffer (may be NULL with *cap 0); realloc'd as needed,
+ *        owned by the caller (free it).
+ * @param cap its allocated size; updated.
+ * @param len bytes in use before the call; advanced past the new line.
+ * @param ev the event.
+ * @return 0 or WF_ENOMEM (the buffer is then unchanged).
+ */
+int wf_dump_format(char **buf, size_t *cap, size_t *len, const wf_event *ev);
+
+/**
+ * Write s[0..n) as a JSON string (quotes included) to out, which must have
+ * room for 6 * n + 2 bytes.
+ * @return bytes written.
+ */
+size_t wf_dump_string(char *out, const char *s, size_t n);
+
+#endif

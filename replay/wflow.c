@@ -1,0 +1,629 @@
+/*
+ * wflow: the offline tool for a journal directory.
+ *
+ *   wflow verify DIR [--json]     check every segment, frame and event
+ *   wflow dump DIR [--since SEQ]  every event as one line of JSON
+ *
+ * How this works: both commands are a loop over wf_reader_next. verify
+ * opens the reader in salvage mode with JSON checking, so that it goes on
+ * past damage and names every damaged range (the reader's on_damage
+ * callback collects them); the reader does the checks (checksums, chain,
+ * sequence numbers, decoding), verify only counts and reports. dump opens
+ * it in the ordinary tolerate-tail mode, as the engine would, formats each
+ * event with wf_dump_format (replay/dumpfmt.c, shared with wflow-bench) and
+ * writes in large blocks.
+ *
+ * DIR is a journal directory (holding *.wfj segments) or an engine
+ * directory with the journal in DIR/journal.
+ *
+ * Exit codes: 0 done / intact (a torn tail is a warning), 1 the journal is
+ * damaged or missing from DIR, 2 usage error or unreadable directory.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "journal/journal.h"
+#include "replay/dumpfmt.h"
+#include "replay/events.h"
+#include "wflow.h"
+
+enum { EXIT_INTACT = 0, EXIT_DAMAGED = 1, EXIT_USAGE = 2 };
+
+static const char usage_main[] =
+	"usage: wflow <command> [options]\n"
+	"\n"
+	"Offline tool for a wflow journal. DIR is a journal directory\n"
+	"(holding *.wfj segments) or an engine directory with its journal\n"
+	"in DIR/journal.\n"
+	"\n"
+	"commands:\n"
+	"  verify DIR [--json]     check every segment, frame and event\n"
+	"  dump DIR [--since SEQ]  print every event as one line of JSON\n"
+	"  help [COMMAND]          show help\n"
+	"\n"
+	"options:\n"
+	"  --version               print the version\n"
+	"  -h, --help              show this help\n"
+	"\n"
+	"exit codes: 0 done or intact, 1 journal damaged or not found in DIR,\n"
+	"2 usage error or unreadable directory.\n";
+
+static const char usage_verify[] =
+	"usage: wflow verify DIR [--json]\n"
+	"\n"
+	"Read the whole journal and check every segment header, every frame\n"
+	"(checksum, chain, sequence numbers, decompression) and every event\n"
+	"(decoding, JSON fields parse). Damage does not stop it: each\n"
+	"damaged range is reported with its file and byte offset, and the\n"
+	"check goes on with the next intact frame.\n"
+	"\n"
+	"Prints a summary (segments, frames, events, sequence numbers, raw\n"
+	"and on-disk bytes, compression ratio); damaged ranges and warnings\n"
+	"go to stderr.\n"
+	"\n"
+	"  --json      print the report as one JSON object on stdout: ok,\n"
+	"              segments, frames, events, first_seq, last_seq,\n"
+	"              bytes_raw, bytes_disk, damage [{file, offset, length,\n"
+	"              torn, what}]\n"
+	"  -h, --help  show this help\n"
+	"\n"
+	"exit codes: 0 intact (an incomplete last frame, the torn tail a\n"
+	"crash leaves, is only a warning), 1 damage found or no journal in\n"
+	"DIR, 2 usage error or unreadable directory.\n";
+
+static const char usage_dump[] =
+	"usage: wflow dump DIR [--since SEQ]\n"
+	"\n"
+	"Print every event as one JSON object per line, for jq:\n"
+	"  {\"seq\":1,\"time\":\"2026-11-27T17:25:05.123456789Z\","
+	"\"type\":\"step_started\",\n"
+	"   \"fields\":{\"workflow_id\":\"order/000123\",...},"
+	"\"payloads\":{...}}\n"
+	"Text and number fields are in \"fields\", JSON fields in\n"
+	"\"payloads\", both by their names in the event schema (f0, f1, ...\n"
+	"when unknown).\n"
+	"An event type this version does not know is printed by number.\n"
+	"\n"
+	"  --since SEQ  start at the first event with sequence number >= SEQ\n"
+	"  -h, --help   show this help\n"
+	"\n"
+	"exit codes: 0 done (a torn tail is a warning), 1 damage found (the\n"
+	"events before it are printed) or no journal in DIR, 2 usage error or\n"
+	"unreadable directory.\n";
+
+/* "wflow CMD: what[ arg]", a hint, exit code 2. */
+static int usage_error(const char *cmd, const char *what, const char *arg)
+{
+	fprintf(stderr, "wflow%s%s: %s%s%s\nTry 'wflow %s%s--help'.\n",
+	        cmd ? " " : "", cmd ? cmd : "", what, arg ? " " : "",
+	        arg ? arg : "", cmd ? cmd : "", cmd ? " " : "");
+	return EXIT_USAGE;
+}
+
+/* ---- arguments ----------------------------------------------------------- */
+
+typedef struct args {
+	const char *dir;
+	int json;
+	int have_since;
+	uint64_t since;
+	int help;
+} args;
+
+/* Parse "cmd DIR [options]" (options before or after DIR). allow_json and
+ * allow_since say which options cmd takes. @return -1 ok, else exit code. */
+static int parse_args(int argc, char **argv, const char *cmd, int allow_json,
+                      int allow_since, args *a)
+{
+	int only_pos = 0;
+	memset(a, 0, sizeof *a);
+	for (int i = 0; i < argc; i++) {
+		const char *s = argv[i];
+		if (!only_pos && strcmp(s, "--") == 0) {
+			only_pos = 1;
+		} else if (!only_pos &&
+		           (strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0)) {
+			a->help = 1;
+		} else if (!only_pos && allow_json &&
+		           strcmp(s, "--json") == 0) {
+			a->json = 1;
+		} else if (!only_pos && allow_since &&
+		           (strcmp(s, "--since") == 0 ||
+		            strncmp(s, "--since=", 8) == 0)) {
+			const char *v = s[7] == '=' ? s + 8 : NULL;
+			if (!v) {
+				if (i + 1 >= argc)
+					return usage_error(cmd, "--since needs "
+					                   "a value", NULL);
+				v = argv[++i];
+			}
+			char *end;
+			errno = 0;
+			unsigned long long n = strtoull(v, &end, 10);
+			if (!*v || *end || errno || *v == '-' || *v == '+' ||
+			    *v == ' ')
+				return usage_error(cmd, "--since: not a "
+				                   "sequence number:", v);
+			a->since = n;
+			a->have_since = 1;
+		} else if (!only_pos && s[0] == '-' && s[1]) {
+			return usage_error(cmd, "unknown option", s);
+		} else if (!a->dir) {
+			a->dir = s;
+		} else {
+			return usage_error(cmd, "unexpected argument", s);
+		}
+	}
+	if (!a->help && !a->dir)
+		return usage_error(cmd, "missing DIR", NULL);
+	return -1;
+}
+
+/*
+ * The journal directory for DIR: DIR/journal if that is a directory, else
+ * DIR. Unreadable or missing: message and exit code 2.
+ * @return -1 ok (*out malloc'd), else exit code.
+ */
+static int resolve_dir(const char *cmd, const char *dir, char **out)
+{
+	struct stat st;
+	if (stat(dir, &st) != 0) {
+		fprintf(stderr, "wflow %s: %s: %s\n", cmd, dir,
+		        strerror(errno));
+		return EXIT_USAGE;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "wflow %s: %s: not a directory\n", cmd, dir);
+		return EXIT_USAGE;
+	}
+	size_t n = strlen(dir);
+	char *sub = malloc(n + sizeof "/journal");
+	if (!sub) {
+		fprintf(stderr, "wflow %s: out of memory\n", cmd);
+		return EXIT_USAGE;
+	}
+	memcpy(sub, dir, n);
+	memcpy(sub + n, "/journal", sizeof "/journal");
+	if (stat(sub, &st) == 0 && S_ISDIR(st.st_mode)) {
+		*out = sub;
+	} else {
+		memcpy(sub, dir, n + 1);
+		*out = sub;
+	}
+	/* Readable? Listing it is what the reader does first. */
+	if (access(*out, R_OK | X_OK) != 0) {
+		fprintf(stderr, "wflow %s: %s: %s\n", cmd, *out,
+		        strerror(errno));
+		free(*out);
+		*out = NULL;
+		return EXIT_USAGE;
+	}
+	return -1;
+}
+
+/* Exit code and message for a failed wf_reader_open. */
+static int open_failed(const char *cmd, const char *dir, int rc, wf_reader *r)
+{
+	fprintf(stderr, "wflow %s: %s: %s (%s)\n", cmd, dir,
+	        wf_reader_errmsg(r), wf_strerror(rc));
+	return rc == WF_ECORRUPT || rc == WF_EINCOMPAT ? EXIT_DAMAGED
+	                                               : EXIT_USAGE;
+}
+
+static void no_segments(const char *cmd, const char *dir)
+{
+	fprintf(stderr,
+	        "wflow %s: %s: no journal here (no *.wfj segment files)\n", cmd,
+	        dir);
+}
+
+/* ---- verify -------------------------------------------------------------- */
+
+typedef struct damage {
+	char *file;
+	uint64_t offset, length;
+	int torn;
+	char *what;
+} damage;
+
+typedef struct damage_list {
+	damage *v;
+	size_t n, cap;
+	int oom;
+} damage_list;
+
+static void collect_damage(void *ud, const wf_damage *d)
+{
+	damage_list *l = ud;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 16;
+		damage *v = realloc(l->v, cap * sizeof *v);
+		if (!v) {
+			l->oom = 1;
+			return;
+		}
+		l->v = v;
+		l->cap = cap;
+	}
+	damage *x = &l->v[l->n];
+	x->file = strdup(d->file ? d->file : "?");
+	x->what = strdup(d->what ? d->what : "damage");
+	if (!x->file || !x->what) {
+		free(x->file);
+		free(x->what);
+		l->oom = 1;
+		return;
+	}
+	x->offset = d->offset;
+	x->length = d->length;
+	x->torn = d->torn;
+	l->n++;
+}
+
+static void damage_free(damage_list *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->v[i].file);
+		free(l->v[i].what);
+	}
+	free(l->v);
+}
+
+/* Print a JSON string (escaped; see wf_dump_string). */
+static void json_str(FILE *f, const char *s)
+{
+	size_t n = strlen(s);
+	char *buf = malloc(6 * n + 2);
+	if (!buf) {
+		fputs("\"\"", f);
+		return;
+	}
+	fwrite(buf, 1, wf_dump_string(buf, s, n), f);
+	free(buf);
+}
+
+static double ratio(uint64_t raw, uint64_t disk)
+{
+	return disk ? (double)raw / (double)disk : 0.0;
+}
+
+static void human(char *out, size_t n, uint64_t bytes)
+{
+	const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	double v = (double)bytes;
+	unsigned u = 0;
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(out, n, u ? "%.1f %s" : "%.0f %s", v, unit[u]);
+}
+
+static void verify_text(const char *dir, const wf_journal_stats *st,
+                        uint64_t unknown, const damage_list *dl,
+                        const char *fatal)
+{
+	char h1[32], h2[32];
+	human(h1, sizeof h1, st->bytes_raw);
+	human(h2, sizeof h2, st->bytes_disk);
+	printf("journal     %s\n", dir);
+	printf("segments    %" PRIu64 "\n", st->segments);
+	printf("frames      %" PRIu64 "\n", st->frames);
+	printf("events      %" PRIu64, st->events);
+	if (st->events)
+		printf(" (seq %" PRIu64 " .. %" PRIu64 ")", st->first_seq,
+		       st->last_seq);
+	printf("\n");
+	if (unknown)
+		printf("unknown     %" PRIu64 " events of types this version "
+		       "does not name\n",
+		       unknown);
+	printf("bytes raw   %" PRIu64 " (%s, decompressed)\n", st->bytes_raw,
+	       h1);
+	printf("bytes disk  %" PRIu64 " (%s)\n", st->bytes_disk, h2);
+	printf("ratio       %.2f\n", ratio(st->bytes_raw, st->bytes_disk));
+
+	size_t bad = 0, torn = 0;
+	for (size_t i = 0; i < dl->n; i++) {
+		const damage *d = &dl->v[i];
+		if (d->torn) {
+			torn++;
+			fprintf(stderr,
+			        "wflow verify: warning: %s: offset %" PRIu64
+			        ": %s (%" PRIu64
+			        " bytes not read; expected after "
+			        "a crash)\n",
+			        d->file, d->offset, d->what, d->length);
+		} else {
+			bad++;
+			fprintf(stderr,
+			        "%s: offset %" PRIu64 ": %s (%" PRIu64
+			        " bytes skipped)\n",
+			        d->file, d->offset, d->what, d->length);
+		}
+	}
+	if (fatal)
+		fprintf(stderr, "wflow verify: %s\n", fatal);
+	if (bad || fatal)
+		printf("result      DAMAGED: %zu damaged range%s%s\n", bad,
+		       bad == 1 ? "" : "s", fatal ? ", reading stopped" : "");
+	else if (torn)
+		printf("result      intact, with a torn tail (warning)\n");
+	else
+		printf("result      intact\n");
+	if (bad || fatal)
+		fprintf(stderr, "wflow verify: %s: journal is damaged\n", dir);
+}
+
+static void verify_json(const char *dir, const wf_journal_stats *st,
+                        uint64_t unknown, const damage_list *dl,
+                        const char *fatal, int ok)
+{
+	printf("{\"ok\":%s,\"dir\":", ok ? "true" : "false");
+	json_str(stdout, dir);
+	printf(",\"segments\":%" PRIu64 ",\"frames\":%" PRIu64
+	       ",\"events\":%" PRIu64 ",\"first_seq\":%" PRIu64
+	       ",\"last_seq\":%" PRIu64 ",\"bytes_raw\":%" PRIu64
+	       ",\"bytes_disk\":%" PRIu64 ",\"compression_ratio\":%.3f"
+	       ",\"unknown_types\":%" PRIu64 ",\"torn\":%s",
+	       st->segments, st->frames, st->events, st->first_seq,
+	       st->last_seq, st->bytes_raw, st->bytes_disk,
+	       ratio(st->bytes_raw, st->bytes_disk), unknown,
+	       st->torn ? "true" : "false");
+	if (fatal) {
+		printf(",\"error\":");
+		json_str(stdout, fatal);
+	}
+	printf(",\"damage\":[");
+	for (size_t i = 0; i < dl->n; i++) {
+		const damage *d = &dl->v[i];
+		printf("%s{\"file\":", i ? "," : "");
+		json_str(stdout, d->file);
+		printf(",\"offset\":%" PRIu64 ",\"length\":%" PRIu64
+		       ",\"torn\":%s,\"what\":",
+		       d->offset, d->length, d->torn ? "true" : "false");
+		json_str(stdout, d->what);
+		printf("}");
+	}
+	printf("]}\n");
+}
+
+static int cmd_verify(int argc, char **argv)
+{
+	args a;
+	int rc = parse_args(argc, argv, "verify", 1, 0, &a);
+	if (rc >= 0)
+		return rc;
+	if (a.help) {
+		fputs(usage_verify, stdout);
+		return EXIT_INTACT;
+	}
+	char *dir;
+	if ((rc = resolve_dir("verify", a.dir, &dir)) >= 0)
+		return rc;
+
+	damage_list dl = {0};
+	wf_reader_opts o = WF_READER_OPTS_INIT;
+	o.recovery = WF_RECOVER_SALVAGE;
+	o.verify_json = 1;
+	o.on_damage = collect_damage;
+	o.damage_ud = &dl;
+	wf_reader *r;
+	rc = wf_reader_open(&r, dir, &o);
+	if (rc < 0) {
+		int code = open_failed("verify", dir, rc, r);
+		wf_reader_close(r);
+		free(dir);
+		return code;
+	}
+
+	const wf_event *ev;
+	uint64_t unknown = 0;
+	char fatal[600] = "";
+	while ((rc = wf_reader_next(r, &ev)) > 0)
+		if (!wf_event_schema_find(ev->type))
+			unknown++;
+	if (rc < 0)
+		snprintf(fatal, sizeof fatal, "%s (%s)", wf_reader_errmsg(r),
+		         wf_strerror(rc));
+	if (dl.oom && !*fatal)
+		snprintf(fatal, sizeof fatal,
+		         "out of memory recording damaged ranges");
+
+	wf_journal_stats st;
+	wf_reader_stats(r, &st);
+	int bad = 0;
+	for (size_t i = 0; i < dl.n; i++)
+		if (!dl.v[i].torn)
+			bad = 1;
+
+	int code;
+	if (rc < 0 && rc != WF_ECORRUPT && rc != WF_EINCOMPAT && !bad)
+		code = EXIT_USAGE; /* could not read: I/O error, memory */
+	else if (rc < 0 || bad || dl.oom)
+		code = EXIT_DAMAGED;
+	else
+		code = EXIT_INTACT;
+
+	if (st.segments == 0 && !bad && rc >= 0) {
+		no_segments("verify", dir);
+		code = EXIT_DAMAGED;
+		if (a.json)
+			verify_json(dir, &st, unknown, &dl,
+			            "no journal here (no *.wfj segment files)",
+			            0);
+	} else if (a.json) {
+		verify_json(dir, &st, unknown, &dl, *fatal ? fatal : NULL,
+		            code == EXIT_INTACT);
+	} else {
+		verify_text(dir, &st, unknown, &dl, *fatal ? fatal : NULL);
+	}
+	if (fflush(stdout) != 0 && code == EXIT_INTACT)
+		code = EXIT_USAGE;
+	wf_reader_close(r);
+	damage_free(&dl);
+	free(dir);
+	return code;
+}
+
+/* ---- dump ---------------------------------------------------------------- */
+
+/* Blocks written to stdout; large, for throughput with jq or wc. */
+#define DUMP_FLUSH_AT (1u << 20)
+
+/* Write all of buf to fd 1. @return 0, 1 = the reader went away (EPIPE:
+ * `wflow dump | head`), -1 error (message printed). */
+static int write_out(const char *buf, size_t n)
+{
+	while (n) {
+		ssize_t w = write(STDOUT_FILENO, buf, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EPIPE)
+				return 1;
+			fprintf(stderr, "wflow dump: writing to stdout: %s\n",
+			        strerror(errno));
+			return -1;
+		}
+		buf += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static void dump_damage(void *ud, const wf_damage *d)
+{
+	(void)ud;
+	/* Corruption is reported when next() fails; only the torn tail,
+	 * which ends the dump normally, is reported here. */
+	if (d->torn)
+		fprintf(stderr,
+		        "wflow dump: warning: %s: offset %" PRIu64
+		        ": %s (%" PRIu64
+		        " bytes not read; expected after a crash)\n",
+		        d->file, d->offset, d->what, d->length);
+}
+
+static int cmd_dump(int argc, char **argv)
+{
+	args a;
+	int rc = parse_args(argc, argv, "dump", 0, 1, &a);
+	if (rc >= 0)
+		return rc;
+	if (a.help) {
+		fputs(usage_dump, stdout);
+		return EXIT_INTACT;
+	}
+	char *dir;
+	if ((rc = resolve_dir("dump", a.dir, &dir)) >= 0)
+		return rc;
+
+	wf_reader_opts o = WF_READER_OPTS_INIT;
+	o.on_damage = dump_damage;
+	wf_reader *r;
+	rc = wf_reader_open(&r, dir, &o);
+	if (rc < 0) {
+		int code = open_failed("dump", dir, rc, r);
+		wf_reader_close(r);
+		free(dir);
+		return code;
+	}
+	if (a.have_since && (rc = wf_reader_seek(r, a.since)) < 0) {
+		fprintf(stderr, "wflow dump: %s: %s (%s)\n", dir,
+		        wf_reader_errmsg(r), wf_strerror(rc));
+		wf_reader_close(r);
+		free(dir);
+		return rc == WF_ECORRUPT ? EXIT_DAMAGED : EXIT_USAGE;
+	}
+
+	/* EPIPE from write() instead of death by SIGPIPE: `| head` is a
+	 * normal way to end a dump. */
+	signal(SIGPIPE, SIG_IGN);
+
+	char *buf = NULL;
+	size_t cap = 0, len = 0;
+	const wf_event *ev;
+	int out = 0, code = EXIT_INTACT;
+	while ((rc = wf_reader_next(r, &ev)) > 0) {
+		if (wf_dump_format(&buf, &cap, &len, ev) < 0) {
+			rc = WF_ENOMEM;
+			break;
+		}
+		if (len >= DUMP_FLUSH_AT) {
+			if ((out = write_out(buf, len)) != 0)
+				break;
+			len = 0;
+		}
+	}
+	if (out == 0 && len)
+		out = write_out(buf, len);
+	if (out < 0) {
+		code = EXIT_USAGE;
+	} else if (out == 0 && rc < 0) {
+		if (rc == WF_ENOMEM)
+			fprintf(stderr, "wflow dump: out of memory\n");
+		else
+			fprintf(stderr, "wflow dump: %s (%s)\n",
+			        wf_reader_errmsg(r), wf_strerror(rc));
+		code = rc == WF_ECORRUPT || rc == WF_EINCOMPAT ? EXIT_DAMAGED
+		                                               : EXIT_USAGE;
+	} else if (out == 0) {
+		wf_journal_stats st;
+		wf_reader_stats(r, &st);
+		if (st.segments == 0) {
+			no_segments("dump", dir);
+			code = EXIT_DAMAGED;
+		}
+	}
+	free(buf);
+	wf_reader_close(r);
+	free(dir);
+	return code;
+}
+
+/* ---- main ---------------------------------------------------------------- */
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(usage_main, stderr);
+		return EXIT_USAGE;
+	}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "--version") == 0) {
+		printf("wflow %s\n", wf_version());
+		return EXIT_INTACT;
+	}
+	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
+		fputs(usage_main, stdout);
+		return EXIT_INTACT;
+	}
+	if (strcmp(cmd, "help") == 0) {
+		if (argc < 3) {
+			fputs(usage_main, stdout);
+		} else if (strcmp(argv[2], "verify") == 0) {
+			fputs(usage_verify, stdout);
+		} else if (strcmp(argv[2], "dump") == 0) {
+			fputs(usage_dump, stdout);
+		} else {
+			fprintf(stderr, "wflow help: unknown command %s\n",
+			        argv[2]);
+			return EXIT_USAGE;
+		}
+		return EXIT_INTACT;
+	}
+	if (strcmp(cmd, "verify") == 0)
+		return cmd_verify(argc - 2, argv + 2);
+	if (strcmp(cmd, "dump") == 0)
+		return cmd_dump(argc - 2, argv + 2);
+	fprintf(stderr, "wflow: unknown command %s\n", cmd);
+	fputs(usage_main, stderr);
+	return EXIT_USAGE;
+}
