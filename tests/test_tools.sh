@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# The offline tools as a user runs them: wflow verify (summary, --json,
+# exit codes 0/1/2, damage named by file and offset, torn tail a warning),
+# wflow dump (one valid JSON object per event, --since), and wflow-bench
+# (gen; journal --quick prints every figure the issue names).
+set -u
+wflow=$1
+bench=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+check() { # check DESCRIPTION COMMAND...
+	local what=$1
+	shift
+	if ! "$@"; then
+		echo "FAIL: $what" >&2
+		fail=1
+	fi
+}
+
+"$bench" gen "$tmp/j" --events 20000 --batch 4 --segment-size 65536 >"$tmp/gen.out" || {
+	echo "FAIL: wflow-bench gen" >&2
+	exit 1
+}
+check "gen prints events=20000" grep -qx 'events=20000' "$tmp/gen.out"
+check "gen writes the engine layout DIR/journal" test -f "$tmp/j/journal/00000000000000000001.wfj"
+
+# verify: intact journal, both spellings of the directory.
+"$wflow" verify "$tmp/j" >"$tmp/v.out"
+check "verify of an intact journal exits 0" test $? -eq 0
+check "verify counts the events" grep -Eq '^events +20000 ' "$tmp/v.out"
+check "verify says intact" grep -q 'intact' "$tmp/v.out"
+"$wflow" verify "$tmp/j/journal" >/dev/null
+check "verify accepts the journal directory itself" test $? -eq 0
+"$wflow" verify --json "$tmp/j" >"$tmp/v.json"
+check "verify --json is one JSON object with the counts" python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["ok"] is True and r["events"] == 20000 and r["damage"] == [], r
+assert r["segments"] > 1 and r["bytes_disk"] > 0 and r["bytes_raw"] > r["bytes_disk"], r
+' "$tmp/v.json"
+
+# dump: every line valid JSON, seq 1..N, known types named.
+"$wflow" dump "$tmp/j" >"$tmp/d.jsonl"
+check "dump exits 0" test $? -eq 0
+check "dump prints one valid JSON object per event, in order" python3 -c '
+import json, sys
+n = 0
+for line in open(sys.argv[1], encoding="utf-8"):
+    e = json.loads(line)
+    n += 1
+    assert e["seq"] == n, (e["seq"], n)
+    assert isinstance(e["type"], str) and "fields" in e and "payloads" in e
+    assert e["time"].endswith("Z")
+assert n == 20000, n
+' "$tmp/d.jsonl"
+"$wflow" dump "$tmp/j" --since 19990 >"$tmp/s.jsonl"
+check "dump --since SEQ starts there" python3 -c '
+import json, sys
+seqs = [json.loads(l)["seq"] for l in open(sys.argv[1])]
+assert seqs == list(range(19990, 20001)), seqs
+' "$tmp/s.jsonl"
+
+# A flipped byte in the middle of a middle segment: exit 1, file and offset named.
+cp -r "$tmp/j" "$tmp/bad"
+seg=$(ls "$tmp/bad/journal"/*.wfj | sed -n 2p)
+size=$(stat -c %s "$seg")
+off=$((size / 2))
+python3 - "$seg" "$off" <<'PY'
+import sys
+p, off = sys.argv[1], int(sys.argv[2])
+b = bytearray(open(p, "rb").read())
+b[off] ^= 0x55
+open(p, "wb").write(b)
+PY
+"$wflow" verify "$tmp/bad" >"$tmp/bad.out" 2>"$tmp/bad.err"
+rc=$?
+check "verify of a corrupted journal exits 1 (got $rc)" test $rc -eq 1
+check "the damage is named with its file and offset" grep -q "$(basename "$seg"): offset [0-9]" "$tmp/bad.err"
+"$wflow" dump "$tmp/bad" >/dev/null 2>&1
+check "dump of a corrupted journal exits 1" test $? -eq 1
+
+# A torn tail: a warning, exit 0.
+cp -r "$tmp/j" "$tmp/torn"
+last=$(ls "$tmp/torn/journal"/*.wfj | tail -1)
+truncate -s -3 "$last"
+"$wflow" verify "$tmp/torn" >"$tmp/torn.out" 2>&1
+check "verify of a torn tail exits 0" test $? -eq 0
+check "the torn tail is reported" grep -qi 'torn' "$tmp/torn.out"
+
+# Usage and unreadable directories: exit 2.
+"$wflow" verify "$tmp/nonexistent" >/dev/null 2>&1
+check "verify of a missing directory exits 2" test $? -eq 2
+"$wflow" frobnicate >/dev/null 2>&1
+check "an unknown command exits 2" test $? -eq 2
+"$wflow" verify >/dev/null 2>&1
+check "verify without DIR exits 2" test $? -eq 2
+"$wflow" verify --help >/dev/null
+check "verify --help exits 0" test $? -eq 0
+
+# The benchmark's smoke run prints every figure the issue names, last.
+"$bench" journal --quick --dir "$tmp" >"$tmp/b.out" 2>/dev/null
+check "wflow-bench journal --quick exits 0" test $? -eq 0
+for name in replay_events_per_s replay_mb_per_s append_none_events_per_s \
+	append_always_1_commits_per_s append_always_64_events_per_s \
+	compression_ratio_small_frames compression_ratio_large_frames; do
+	check "wflow-bench journal prints $name" grep -Eq "^$name=[0-9.]+$" "$tmp/b.out"
+done
+check "the figures come last, one name=value per line" python3 -c '
+import sys
+lines = open(sys.argv[1]).read().splitlines()
+assert lines and all("=" in l for l in lines[-10:]), lines[-10:]
+' "$tmp/b.out"
+
+if [ $fail -ne 0 ]; then
+	exit 1
+fi
+echo "tools: all checks passed"
