@@ -15,6 +15,11 @@
 #ifndef WFLOW_H
 #define WFLOW_H
 
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -51,6 +56,9 @@ enum wf_error {
 	WF_EINCOMPAT = -7,  /**< written by a newer wflow with features this one
 	                         does not have (format version, feature flags) */
 	WF_ECLOSED = -8,    /**< the handle is shutting down */
+	WF_EFAILED = -9,    /**< the workflow failed: a step raised after its
+	                         retries (wf_errmsg has the step's error) */
+	WF_ECANCELED = -10, /**< the workflow was cancelled */
 };
 
 /**
@@ -62,6 +70,315 @@ WF_EXPORT const char *wf_strerror(int rc);
 
 /** @return the library's version string, e.g. "0.1.0" (static). */
 WF_EXPORT const char *wf_version(void);
+
+
+/* ======================================================================
+ * The engine
+ *
+ * A workflow is a DAG of step calls, run under a caller-chosen workflow
+ * id. Every state change (workflow created, attempt started, step started,
+ * succeeded or failed, status changed, output, deletion) is appended to the
+ * journal in <dir>/journal before it takes effect, and everything the
+ * engine answers (metadata, status, output, lists, resume) is folded from
+ * those events. See SEMANTICS.md for the behaviour contract.
+ *
+ * Ids (workflow ids, step names): 1 to 255 bytes of valid UTF-8 without
+ * control characters. Anything else is WF_EINVAL, and nothing is recorded.
+ *
+ * JSON values are cJSON. Unless a comment says otherwise, a `const cJSON *`
+ * argument is borrowed for the call (the engine copies what it keeps) and a
+ * `cJSON **out` result belongs to the caller (free with cJSON_Delete).
+ *
+ * Threads: every function may be called from any thread, concurrently,
+ * while workflows run (wf_close excepted: call it once, last).
+ * ====================================================================== */
+
+typedef struct wf_engine wf_engine;
+typedef struct wf_step wf_step;     /**< a defined step function */
+typedef struct wf_node wf_node;     /**< a call of a step, in a DAG */
+typedef struct wf_ctx wf_ctx;       /**< a running step attempt */
+typedef struct wf_future wf_future; /**< a workflow run in the background */
+
+/** Workflow status (get_metadata's "status"). */
+typedef enum wf_status {
+	WF_STATUS_NONE = 0,   /**< no such workflow */
+	WF_STATUS_RUNNING = 1,
+	WF_STATUS_FAILED = 2,
+	WF_STATUS_RESUMABLE = 3, /**< was RUNNING in an engine that is gone */
+	WF_STATUS_CANCELED = 4,
+	WF_STATUS_SUCCESSFUL = 5,
+} wf_status;
+
+/** @return "RUNNING", "FAILED", ... ("NONE" for 0); static. */
+WF_EXPORT const char *wf_status_name(wf_status s);
+
+/** Durability of the journal's commits (see journal/journal.h). */
+enum {
+	WF_SYNC_ALWAYS = 0, /**< default: a change is on disk before it takes
+	                         effect; concurrent changes share fsyncs */
+	WF_SYNC_BATCH = 1,  /**< fsync every batch_interval_ms */
+	WF_SYNC_NONE = 2,   /**< never fsync (a machine crash may lose a
+	                         suffix; a process crash loses nothing) */
+};
+
+/** Recovery of a damaged journal at open. */
+enum {
+	WF_RECOVERY_TOLERATE_TAIL = 0, /**< default: cut a torn last write */
+	WF_RECOVERY_ABSOLUTE = 1,      /**< any damage fails the open */
+};
+
+typedef struct wf_config {
+	unsigned version;           /**< WF_CONFIG_VERSION */
+	int durability;             /**< WF_SYNC_* */
+	unsigned batch_interval_ms; /**< for WF_SYNC_BATCH */
+	int recovery;               /**< WF_RECOVERY_* */
+	unsigned workers;           /**< step threads (0: 4) */
+	uint64_t segment_size;      /**< journal segment size (0: 64 MiB) */
+} wf_config;
+
+#define WF_CONFIG_VERSION 1
+#define WF_CONFIG_INIT { WF_CONFIG_VERSION, WF_SYNC_ALWAYS, 10, \
+	                 WF_RECOVERY_TOLERATE_TAIL, 0, 0 }
+
+/**
+ * Open the engine on directory dir (created if missing; the journal lives
+ * in dir/journal). Opening is recovery: the journal is replayed into the
+ * engine's state. Workflows that were RUNNING when the last engine died
+ * are RESUMABLE now. Only one engine may open a directory at a time.
+ * @param out receives the engine. On failure *out is an engine that holds
+ *        only the error message: read it with wf_errmsg, then wf_close it
+ *        (or NULL when out of memory).
+ * @param cfg NULL for WF_CONFIG_INIT.
+ * @return 0, WF_EBUSY (another engine has dir open), WF_ECORRUPT,
+ *         WF_EINCOMPAT, WF_EIO, WF_EINVAL, WF_ENOMEM.
+ */
+WF_EXPORT int wf_open(wf_engine **out, const char *dir, const wf_config *cfg);
+
+/**
+ * Close the engine: running workflows are stopped (they stay RUNNING in
+ * the journal, and are RESUMABLE for the next engine), pending changes are
+ * synced. Does not wait for a step that ignores cancellation: such a step
+ * finishes on its own thread, and what it produces is discarded. NULL ok.
+ * @return 0 or the error of the final sync.
+ */
+WF_EXPORT int wf_close(wf_engine *e);
+
+/** @return the message of the last failure in this thread's last call on
+ *          e (what, which id, which file and offset). Never NULL. */
+WF_EXPORT const char *wf_errmsg(const wf_engine *e);
+
+/* ---- steps --------------------------------------------------------------- */
+
+/** "Not set": an option that takes its value from the level below. */
+#define WF_UNSET (-0x7fffffff - 1)
+
+/**
+ * Step options (Ray's .options()). At wf_step_define they are the step's
+ * defaults; at wf_node_new they override the defaults field by field.
+ * Unset fields (NULL, WF_UNSET) fall through to the level below; the
+ * system defaults are: name = the defined name, metadata {},
+ * max_retries 3, catch_exceptions 0, checkpoint 1.
+ */
+typedef struct wf_step_options {
+	unsigned version;       /**< WF_STEP_OPTIONS_VERSION */
+	const char *name;       /**< base name of the step's id */
+	const cJSON *metadata;  /**< user metadata: a JSON object */
+	int max_retries;        /**< retries after the first attempt; -1 =
+	                             unlimited; 3 = at most 4 attempts */
+	int catch_exceptions;   /**< 1: output is [result, null] or
+	                             [null, error], and the workflow goes on */
+	int checkpoint;         /**< 0: the output is not persisted (a resume
+	                             runs the step again) */
+} wf_step_options;
+
+#define WF_STEP_OPTIONS_VERSION 1
+#define WF_STEP_OPTIONS_INIT { WF_STEP_OPTIONS_VERSION, NULL, NULL, \
+	                       WF_UNSET, WF_UNSET, WF_UNSET }
+
+/**
+ * A step function. args is the JSON array of the call's arguments, with
+ * each node argument replaced by that step's output (borrowed, valid for
+ * the call). To succeed, set *out (ownership passes to the engine; NULL
+ * means JSON null) and return 0. To fail, return wf_ctx_fail(ctx, ...)
+ * (any other non-zero return also fails the attempt). To return another
+ * step instead (a dynamic workflow), return wf_ctx_continue(ctx, node).
+ * Steps run on the engine's worker threads.
+ */
+typedef int (*wf_step_fn)(wf_ctx *ctx, const cJSON *args, void *udata,
+                          cJSON **out);
+
+/**
+ * Define a step ("@workflow.step"). The name identifies the function: a
+ * resumed workflow finds its steps by these names, so define them before
+ * resuming. Defining a name twice replaces the function.
+ * @param out receives the step (owned by the engine, valid until
+ *        wf_close); may be NULL.
+ * @param defaults NULL for none; metadata is copied.
+ * @return 0, WF_EINVAL (bad name, metadata not an object), WF_ENOMEM.
+ */
+WF_EXPORT int wf_step_define(wf_engine *e, const char *name, wf_step_fn fn,
+                             void *udata, const wf_step_options *defaults,
+                             wf_step **out);
+
+/** @return the step defined under name, or NULL. */
+WF_EXPORT wf_step *wf_step_find(wf_engine *e, const char *name);
+
+/* ---- DAGs ------------------------------------------------------------------ */
+
+/**
+ * A call of step with options (".step()" after ".options()").
+ * @param opts NULL for the step's defaults; metadata is copied.
+ * @param out receives the node: the caller owns it until it is passed to
+ *        wf_run*, wf_node_arg_node or wf_ctx_continue (which take it),
+ *        or frees it with wf_node_free.
+ * @return 0, WF_EINVAL (bad name or metadata; the message says which),
+ *         WF_ENOMEM.
+ */
+WF_EXPORT int wf_node_new(wf_node **out, wf_step *step,
+                          const wf_step_options *opts);
+
+/** Append a JSON argument (copied). @return 0, WF_EINVAL, WF_ENOMEM. */
+WF_EXPORT int wf_node_arg(wf_node *n, const cJSON *value);
+
+/** Append a JSON argument given as text, e.g. "10" or "{\"k\": 1}". */
+WF_EXPORT int wf_node_arg_json(wf_node *n, const char *json);
+
+/** Append another node as an argument: its output is passed. Takes child
+ *  (also on failure). @return 0, WF_EINVAL, WF_ENOMEM. */
+WF_EXPORT int wf_node_arg_node(wf_node *n, wf_node *child);
+
+/** Free a node that was not passed on (and its children). NULL ok. */
+WF_EXPORT void wf_node_free(wf_node *n);
+
+/* ---- running ----------------------------------------------------------- */
+
+/**
+ * Run dag as workflow id (".run(workflow_id, metadata=)") and wait for it.
+ * Takes dag (also on failure). If id has already finished SUCCESSFUL, its
+ * stored output is returned and nothing runs.
+ * @param metadata workflow user metadata: a JSON object, or NULL for {}.
+ * @param output if not NULL, receives the output (caller frees).
+ * @return 0; WF_EFAILED (a step failed; the message has its error);
+ *         WF_ECANCELED; WF_EBUSY (id is running now); WF_EINVAL (bad id
+ *         or metadata: nothing is recorded); WF_EIO; WF_ENOMEM.
+ */
+WF_EXPORT int wf_run(wf_engine *e, wf_node *dag, const char *id,
+                     const cJSON *metadata, cJSON **output);
+
+/** wf_run in the background. @param out receives the future (caller
+ *  frees with wf_future_free). Errors found before the run starts are
+ *  returned here, and nothing is started. */
+WF_EXPORT int wf_run_async(wf_engine *e, wf_node *dag, const char *id,
+                           const cJSON *metadata, wf_future **out);
+
+/**
+ * Wait for a future. May be called more than once.
+ * @param output if not NULL, receives a copy of the output (caller frees).
+ * @return the workflow's result code, as wf_run's.
+ */
+WF_EXPORT int wf_future_wait(wf_future *f, cJSON **output);
+
+/** Free a future (waiting for it is not needed first). NULL ok. */
+WF_EXPORT void wf_future_free(wf_future *f);
+
+/**
+ * Resume a FAILED or RESUMABLE workflow from its checkpoints (steps whose
+ * output is in the journal do not run again) and wait for it. A
+ * SUCCESSFUL workflow returns its stored output and runs nothing.
+ * @return as wf_run; WF_ENOTFOUND (no such workflow, or a step it needs
+ *         is not defined in this process: the message names it);
+ *         WF_ECANCELED for a cancelled workflow (it cannot be resumed).
+ */
+WF_EXPORT int wf_resume(wf_engine *e, const char *id, cJSON **output);
+WF_EXPORT int wf_resume_async(wf_engine *e, const char *id,
+                              wf_future **out);
+
+/**
+ * Resume every RESUMABLE workflow (and FAILED ones if include_failed), in
+ * the background. Cancelled workflows are skipped.
+ * @param ids if not NULL, receives a JSON array of the ids resumed.
+ * @param count if not NULL, receives how many were resumed.
+ */
+WF_EXPORT int wf_resume_all(wf_engine *e, int include_failed, cJSON **ids,
+                            size_t *count);
+
+/**
+ * Cancel a workflow: CANCELED is journaled and waiters return
+ * WF_ECANCELED at once. A running step sees wf_ctx_cancelled(); whatever
+ * it produces afterwards is discarded. end_time is not set (seed, Note 1).
+ * @return 0, WF_ENOTFOUND, WF_EINVAL (already finished).
+ */
+WF_EXPORT int wf_cancel(wf_engine *e, const char *id);
+
+/** Delete a workflow that is not running; its id can then be used again.
+ *  @return 0, WF_ENOTFOUND, WF_EBUSY (running). */
+WF_EXPORT int wf_delete(wf_engine *e, const char *id);
+
+/* ---- reading state ------------------------------------------------------- */
+
+/**
+ * Metadata as Ray's get_metadata returns it, at this moment.
+ * Workflow level (step == NULL): {"status", "user_metadata", "stats":
+ * {"start_time", "end_time"}} plus wflow's additions ("workflow_id",
+ * "attempts", "duration"). Step level: {"name", "step_id", "step_options",
+ * "user_metadata", "stats", "attempts", "duration"}. Times are seconds
+ * since the epoch (JSON numbers, microseconds or better); a key is present
+ * only once known.
+ * @param step a step id ("add", "add_1"), or NULL for the workflow.
+ * @param out receives the object (caller frees).
+ * @return 0; WF_ENOTFOUND ("No such workflow_id <id>" / "No such step_id
+ *         <name> in workflow <id>" in wf_errmsg); WF_EINVAL; WF_ENOMEM.
+ */
+WF_EXPORT int wf_get_metadata(wf_engine *e, const char *id, const char *step,
+                              cJSON **out);
+
+/** @return 0 and *status (never WF_STATUS_NONE), or WF_ENOTFOUND. */
+WF_EXPORT int wf_get_status(wf_engine *e, const char *id, wf_status *status);
+
+/**
+ * The workflow's output, waiting for it if the workflow is running.
+ * @return 0 (SUCCESSFUL), WF_EFAILED, WF_ECANCELED, WF_ENOTFOUND, or
+ *         WF_EIO for a RESUMABLE workflow that nobody runs.
+ */
+WF_EXPORT int wf_get_output(wf_engine *e, const char *id, cJSON **output);
+
+/** Status bits for wf_list_all. */
+#define WF_STATUS_BIT(s) (1u << (s))
+#define WF_STATUS_ALL 0xffffffffu
+
+/**
+ * [{"workflow_id": ..., "status": ...}, ...] of the workflows whose status
+ * is in mask (WF_STATUS_BIT(WF_STATUS_FAILED) | ..., or WF_STATUS_ALL),
+ * sorted by id. @param out receives the array (caller frees).
+ */
+WF_EXPORT int wf_list_all(wf_engine *e, unsigned mask, cJSON **out);
+
+/* ---- inside a step ------------------------------------------------------- */
+
+/** Fail this attempt with a message (printf-style). Return its result from
+ *  the step function. @return WF_EFAILED. */
+WF_EXPORT int wf_ctx_fail(wf_ctx *ctx, const char *fmt, ...)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 2, 3)))
+#endif
+	;
+
+/** Return node (taken) instead of an output: the step's output is the
+ *  output of node. Return its result from the step function.
+ *  @return 0, or WF_EINVAL / WF_ENOMEM (the attempt then fails). */
+WF_EXPORT int wf_ctx_continue(wf_ctx *ctx, wf_node *node);
+
+/** @return 1 if the workflow was cancelled (or the engine is closing). */
+WF_EXPORT int wf_ctx_cancelled(wf_ctx *ctx);
+
+/** Sleep, returning early on cancel. @return 0, or WF_ECANCELED. */
+WF_EXPORT int wf_ctx_sleep(wf_ctx *ctx, double seconds);
+
+/** The running step's workflow id, step id ("add_1"), attempt (1, 2, ...).
+ *  Strings are borrowed for the duration of the step call. */
+WF_EXPORT const char *wf_ctx_workflow_id(const wf_ctx *ctx);
+WF_EXPORT const char *wf_ctx_step_id(const wf_ctx *ctx);
+WF_EXPORT int wf_ctx_attempt(const wf_ctx *ctx);
 
 #ifdef __cplusplus
 }

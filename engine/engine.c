@@ -1,0 +1,1759 @@
+/*
+ * The engine: workflows of steps, run on a pool of worker threads, every
+ * state change journaled before it takes effect.
+ *
+ * How a change happens. The caller builds the change's events, commits
+ * them to the journal (durable per the configured durability; concurrent
+ * commits share fsyncs), then applies them to the fold under the engine
+ * lock, in journal order: commits can return out of order, so each waits
+ * until the events before its own have been applied (apply_next). Only
+ * then does it act on the change (schedule steps, wake waiters). So the
+ * fold in memory is always exactly what a replay of the journal gives,
+ * and get_metadata (which reads only the fold) never shows a change that
+ * is not in the journal.
+ *
+ * How a workflow runs. A run walks the DAG from its output step: a step
+ * whose output is known (checkpointed in the fold, or produced in this
+ * run) is done; a step that returned a continuation is done when the
+ * continuation's output step is; any other step whose arguments are all
+ * done is queued for a worker. Each completion walks again. Independent
+ * branches thus run in parallel, and a resume re-runs only what has no
+ * output (steps with checkpoint=false, failed or interrupted ones).
+ *
+ * Cancel takes the run's cancel lock for writing and journals CANCELED; a
+ * step result is journaled under the same lock for reading, after checking
+ * for cancel: so nothing a cancelled step produces is ever recorded.
+ *
+ * Close does not wait for steps that ignore cancellation: idle workers
+ * exit, busy ones are left to finish on their own; they hold references
+ * to the engine's memory, and the last one out frees it.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine_int.h"
+
+static _Thread_local char tls_err[1024];
+
+static void seterr(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(tls_err, sizeof tls_err, fmt, ap);
+	va_end(ap);
+}
+
+const char *wf_errmsg(const wf_engine *e)
+{
+	if (e && e->open_failed)
+		return e->open_err;
+	return tls_err;
+}
+
+/* ---- validation ---- */
+
+/* 1 if s is a valid id: 1..255 bytes of UTF-8, no control characters. */
+static int valid_id(const char *s)
+{
+	if (!s)
+		return 0;
+	size_t n = strlen(s);
+	if (n == 0 || n > 255)
+		return 0;
+	const unsigned char *p = (const unsigned char *)s;
+	while (*p) {
+		unsigned c = *p;
+		size_t len;
+		uint32_t cp;
+		if (c < 0x80) {
+			if (c < 0x20 || c == 0x7f)
+				return 0;
+			p++;
+			continue;
+		} else if (c >= 0xc2 && c <= 0xdf) {
+			len = 2;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			len = 3;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			len = 4;
+			cp = c & 0x07;
+		} else {
+			return 0;
+		}
+		for (size_t i = 1; i < len; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (p[i] & 0x3f);
+		}
+		if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+		    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+		    (cp >= 0x80 && cp < 0xa0))
+			return 0;
+		p += len;
+	}
+	return 1;
+}
+
+static int check_id(const char *what, const char *id)
+{
+	if (valid_id(id))
+		return 0;
+	seterr("invalid %s: must be 1 to 255 bytes of UTF-8 without control "
+	       "characters", what);
+	return WF_EINVAL;
+}
+
+/* Metadata must be a JSON object with finite numbers. @return JSON text
+ * (caller frees) or NULL with the error set. */
+static int finite_json(const cJSON *v)
+{
+	if (cJSON_IsNumber(v))
+		return v->valuedouble == v->valuedouble &&
+		       v->valuedouble - v->valuedouble == 0;
+	for (const cJSON *c = v ? v->child : NULL; c; c = c->next)
+		if (!finite_json(c))
+			return 0;
+	return 1;
+}
+
+static int metadata_text(const cJSON *md, const char *where, char **out)
+{
+	*out = NULL;
+	if (!md)
+		return 0;
+	if (!cJSON_IsObject(md)) {
+		seterr("%s: user metadata must be a JSON object", where);
+		return WF_EINVAL;
+	}
+	if (!finite_json(md)) {
+		seterr("%s: user metadata holds a number that is not finite "
+		       "(not JSON)", where);
+		return WF_EINVAL;
+	}
+	if (!(*out = cJSON_PrintUnformatted(md))) {
+		seterr("out of memory");
+		return WF_ENOMEM;
+	}
+	return 0;
+}
+
+/* ---- events ---- */
+
+typedef struct evbuf {
+	wf_event ev[4];
+	int n;
+} evbuf;
+
+static wf_event *ev_add(evbuf *b, uint16_t type)
+{
+	wf_event *ev = &b->ev[b->n++];
+	memset(ev, 0, sizeof *ev);
+	ev->type = type;
+	return ev;
+}
+
+static void ev_text(wf_event *ev, const char *s)
+{
+	ev->fields[ev->nfields++] = wf_field_text(s, strlen(s));
+}
+
+static void ev_json(wf_event *ev, const char *s)
+{
+	ev->fields[ev->nfields++] = wf_field_json(s, strlen(s));
+}
+
+static void ev_u(wf_event *ev, uint64_t v)
+{
+	ev->fields[ev->nfields++] = wf_field_u(v);
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/*
+ * Journal b's events as one commit, then apply them to the fold in
+ * journal order. Returns with e->mu HELD (also on failure).
+ */
+static int journal_apply(wf_engine *e, evbuf *b)
+{
+	wf_batch *batch;
+	int rc = wf_batch_new(&batch);
+	int64_t t = now_ns();
+	for (int i = 0; rc == 0 && i < b->n; i++) {
+		b->ev[i].time_ns = t;
+		rc = wf_batch_add(batch, &b->ev[i]);
+	}
+	uint64_t first = 0;
+	if (rc == 0 && (rc = wf_journal_commit(e->j, batch, &first)) < 0)
+		seterr("%s", wf_journal_errmsg(e->j));
+	else if (rc < 0)
+		seterr("out of memory");
+	wf_batch_free(batch);
+	pthread_mutex_lock(&e->mu);
+	if (rc < 0)
+		return rc;
+	while (e->apply_next != first)
+		pthread_cond_wait(&e->apply_cv, &e->mu);
+	char err[512] = "";
+	for (int i = 0; i < b->n; i++) {
+		b->ev[i].seq = first + (uint64_t)i;
+		int r = wf_fold_apply(e->fold, &b->ev[i], err, sizeof err);
+		if (r < 0 && rc == 0) {
+			/* A bug: the journal holds an event the fold refuses. */
+			seterr("journaled event refused by the fold: %s", err);
+			rc = WF_ECORRUPT;
+		}
+	}
+	e->apply_next = first + (uint64_t)b->n;
+	pthread_cond_broadcast(&e->apply_cv);
+	return rc;
+}
+
+/* ---- futures and runs ---- */
+
+static void future_put(struct wf_future *f)
+{
+	pthread_mutex_lock(&f->mu);
+	int last = --f->refs == 0;
+	pthread_mutex_unlock(&f->mu);
+	if (!last)
+		return;
+	pthread_mutex_destroy(&f->mu);
+	pthread_cond_destroy(&f->cv);
+	free(f->output);
+	free(f->errmsg);
+	free(f);
+}
+
+static struct wf_future *future_new(void)
+{
+	struct wf_future *f = calloc(1, sizeof *f);
+	if (!f)
+		return NULL;
+	pthread_mutex_init(&f->mu, NULL);
+	pthread_cond_init(&f->cv, NULL);
+	f->refs = 1;
+	return f;
+}
+
+static void future_done(struct wf_future *f, int rc, const char *output,
+                        const char *msg)
+{
+	pthread_mutex_lock(&f->mu);
+	if (!f->done) {
+		f->done = 1;
+		f->rc = rc;
+		f->output = output ? strdup(output) : NULL;
+		f->errmsg = msg ? strdup(msg) : NULL;
+		pthread_cond_broadcast(&f->cv);
+	}
+	pthread_mutex_unlock(&f->mu);
+}
+
+static void run_put(wf_run_t *r)
+{
+	if (--r->refs > 0)
+		return;
+	const char *k;
+	void *v;
+	for (size_t i = 0; wf_map_next(&r->mem, &i, &k, &v);)
+		free(v);
+	wf_map_free(&r->mem);
+	wf_map_free(&r->running);
+	pthread_rwlock_destroy(&r->cancel_lock);
+	pthread_mutex_destroy(&r->dag_mu);
+	pthread_cond_destroy(&r->cancel_cv);
+	free(r->futs);
+	free(r->id);
+	free(r);
+}
+
+/* Caller holds mu. */
+static wf_run_t *run_new(wf_engine *e, const char *id)
+{
+	wf_run_t *r = calloc(1, sizeof *r);
+	if (!r || !(r->id = strdup(id))) {
+		free(r);
+		return NULL;
+	}
+	r->refs = 1; /* the engine's runs map */
+	r->active = 1;
+	pthread_rwlock_init(&r->cancel_lock, NULL);
+	pthread_mutex_init(&r->dag_mu, NULL);
+	pthread_cond_init(&r->cancel_cv, NULL);
+	if (wf_map_put(&e->runs, id, r) < 0) {
+		r->refs = 0;
+		run_put(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* Attach a new future to r. Caller holds mu. */
+static struct wf_future *run_future(wf_run_t *r)
+{
+	struct wf_future **v = realloc(r->futs, (r->nfuts + 1) * sizeof *v);
+	if (!v)
+		return NULL;
+	r->futs = v;
+	struct wf_future *f = future_new();
+	if (!f)
+		return NULL;
+	f->refs = 2; /* the caller's and the run's */
+	r->futs[r->nfuts++] = f;
+	return f;
+}
+
+/* Drop r from the runs map once nothing of it is in flight. Holds mu. */
+static void run_release(wf_engine *e, wf_run_t *r)
+{
+	if (r->active || r->in_flight)
+		return;
+	if (wf_map_get(&e->runs, r->id) == r) {
+		wf_map_del(&e->runs, r->id);
+		run_put(r);
+	}
+}
+
+/* The run is over: answer its futures. Caller holds mu. */
+static void run_finish(wf_engine *e, wf_run_t *r, int rc, const char *output,
+                       const char *msg)
+{
+	if (!r->active)
+		return;
+	r->active = 0;
+	for (size_t i = 0; i < r->nfuts; i++) {
+		future_done(r->futs[i], rc, output, msg);
+		future_put(r->futs[i]);
+	}
+	r->nfuts = 0;
+	pthread_cond_broadcast(&r->cancel_cv);
+	run_release(e, r);
+}
+
+/* ---- scheduling ---- */
+
+enum { S_PENDING = 0, S_DONE = 1 };
+
+static void enqueue(wf_engine *e, wf_run_t *r, const char *step, int try_n)
+{
+	wf_task *t = calloc(1, sizeof *t);
+	if (!t || !(t->step = strdup(step)) ||
+	    wf_map_put(&r->running, step, (void *)1) < 0) {
+		/* Out of memory: the run cannot go on; say so. */
+		if (t)
+			free(t->step);
+		free(t);
+		run_finish(e, r, WF_ENOMEM, NULL, "out of memory scheduling a step");
+		return;
+	}
+	t->run = r;
+	t->try_n = try_n;
+	r->refs++;
+	r->in_flight++;
+	if (e->qtail)
+		e->qtail->next = t;
+	else
+		e->qhead = t;
+	e->qtail = t;
+	pthread_cond_signal(&e->task_cv);
+}
+
+/* The JSON text of a done step's output (following continuations). */
+static const char *step_value(wf_run_t *r, const wf_fwf *w, const char *id,
+                              int depth)
+{
+	const wf_fstep *s = wf_map_get(&w->steps, id);
+	if (!s || depth > 100000)
+		return NULL;
+	if (s->cont && s->state == WF_FSTEP_SUCCEEDED)
+		return step_value(r, w, s->cont, depth + 1);
+	const char *m = wf_map_get(&r->mem, id);
+	if (m)
+		return m;
+	return s->has_output ? s->output : NULL;
+}
+
+static int walk(wf_engine *e, wf_run_t *r, const wf_fwf *w, const char *id,
+                int depth)
+{
+	const wf_fstep *s = wf_map_get(&w->steps, id);
+	if (!s || depth > 100000)
+		return S_PENDING;
+	if (s->cont && s->state == WF_FSTEP_SUCCEEDED)
+		return walk(e, r, w, s->cont, depth + 1);
+	if (wf_map_get(&r->mem, id) || (s->has_output && !s->cont))
+		return S_DONE;
+	if (wf_map_get(&r->running, id))
+		return S_PENDING;
+	int ready = 1;
+	for (size_t i = 0; i < s->nargs; i++)
+		if (s->args[i].step &&
+		    walk(e, r, w, s->args[i].step, depth + 1) != S_DONE)
+			ready = 0;
+	if (ready && r->active && !atomic_load(&r->cancelled))
+		enqueue(e, r, id, 1);
+	return S_PENDING;
+}
+
+static void finish_success(wf_engine *e, wf_run_t *r);
+
+/* Walk the run's DAG; queue what is ready, finish if done. Holds mu. */
+static void schedule(wf_engine *e, wf_run_t *r)
+{
+	const wf_fwf *w = wf_fold_get(e->fold, r->id);
+	if (!w || !r->active || r->finishing || atomic_load(&r->cancelled))
+		return;
+	if (!w->output_step) {
+		run_finish(e, r, WF_ECORRUPT, NULL, "workflow has no output step");
+		return;
+	}
+	if (walk(e, r, w, w->output_step, 0) == S_DONE)
+		finish_success(e, r);
+}
+
+/* Journal the output and SUCCESSFUL. Holds mu; releases it meanwhile. */
+static void finish_success(wf_engine *e, wf_run_t *r)
+{
+	const wf_fwf *w = wf_fold_get(e->fold, r->id);
+	const char *v = step_value(r, w, w->output_step, 0);
+	char *out = strdup(v ? v : "null");
+	if (!out) {
+		run_finish(e, r, WF_ENOMEM, NULL, "out of memory");
+		return;
+	}
+	r->finishing = 1;
+	r->refs++;
+	pthread_mutex_unlock(&e->mu);
+	pthread_rwlock_rdlock(&r->cancel_lock);
+	int rc = 0;
+	if (!atomic_load(&r->cancelled) && !atomic_load(&e->closing)) {
+		evbuf b = {.n = 0};
+		wf_event *ev = ev_add(&b, WF_EV_WORKFLOW_OUTPUT);
+		ev_text(ev, r->id);
+		ev_json(ev, out);
+		ev = ev_add(&b, WF_EV_STATUS_CHANGED);
+		ev_text(ev, r->id);
+		ev_text(ev, "SUCCESSFUL");
+		ev_text(ev, "run");
+		rc = journal_apply(e, &b); /* returns with mu held */
+		run_finish(e, r, rc, rc == 0 ? out : NULL,
+		           rc == 0 ? NULL : tls_err);
+	} else {
+		pthread_mutex_lock(&e->mu);
+	}
+	pthread_rwlock_unlock(&r->cancel_lock);
+	r->finishing = 0;
+	free(out);
+	run_put(r);
+}
+
+/* ---- DAGs to JSON, with step ids ---- */
+
+typedef struct idctx {
+	const wf_fwf *w; /* NULL for a new workflow */
+	wf_map extra;    /* base name -> ids assigned here (intptr_t) */
+} idctx;
+
+static int assign(idctx *c, wf_node *n, char *buf, size_t len)
+{
+	intptr_t x = (intptr_t)wf_map_get(&c->extra, n->name);
+	if (c->w) {
+		wf_fold_next_id(c->w, n->name, (int)x, buf, len);
+	} else if (x == 0) {
+		snprintf(buf, len, "%s", n->name);
+	} else {
+		snprintf(buf, len, "%s_%" PRIdPTR, n->name, x);
+	}
+	free(n->id);
+	if (!(n->id = strdup(buf)))
+		return WF_ENOMEM;
+	return wf_map_put(&c->extra, n->name, (void *)(x + 1));
+}
+
+/* The DAG rooted at root as journal JSON, ids breadth-first from root. */
+static char *dag_json(const wf_fwf *w, wf_node *root)
+{
+	idctx c = {w, {0}};
+	size_t cap = 16, n = 0, head = 0;
+	wf_node **q = malloc(cap * sizeof *q);
+	cJSON *dag = cJSON_CreateObject();
+	cJSON *steps = dag ? cJSON_AddArrayToObject(dag, "steps") : NULL;
+	char *text = NULL, buf[600];
+	int rc = q && steps ? 0 : WF_ENOMEM;
+	if (!rc)
+		q[n++] = root;
+	while (!rc && head < n) {
+		wf_node *x = q[head++];
+		if ((rc = assign(&c, x, buf, sizeof buf)) < 0)
+			break;
+		for (size_t i = 0; i < x->nargs && !rc; i++) {
+			if (!x->args[i].child)
+				continue;
+			if (n == cap) {
+				wf_node **p = realloc(q, cap * 2 * sizeof *q);
+				if (!p) {
+					rc = WF_ENOMEM;
+					break;
+				}
+				q = p;
+				cap *= 2;
+			}
+			q[n++] = x->args[i].child;
+		}
+	}
+	for (size_t k = 0; k < n && !rc; k++) {
+		wf_node *x = q[k];
+		cJSON *s = cJSON_CreateObject(), *opt, *args, *md;
+		if (!s || !cJSON_AddItemToArray(steps, s) ||
+		    !cJSON_AddStringToObject(s, "id", x->id) ||
+		    !cJSON_AddStringToObject(s, "fn", x->fn) ||
+		    !cJSON_AddStringToObject(s, "name", x->name) ||
+		    !(opt = cJSON_AddObjectToObject(s, "options")) ||
+		    !cJSON_AddStringToObject(opt, "step_type", "FUNCTION") ||
+		    !cJSON_AddNumberToObject(opt, "max_retries", x->max_retries) ||
+		    !cJSON_AddBoolToObject(opt, "catch_exceptions",
+		                           x->catch_exceptions) ||
+		    !cJSON_AddBoolToObject(opt, "checkpoint", x->checkpoint) ||
+		    !(md = cJSON_Parse(x->metadata)) ||
+		    !cJSON_AddItemToObject(s, "user_metadata", md) ||
+		    !(args = cJSON_AddArrayToObject(s, "args"))) {
+			rc = WF_ENOMEM;
+			break;
+		}
+		for (size_t i = 0; i < x->nargs && !rc; i++) {
+			cJSON *a = cJSON_CreateObject();
+			if (!a || !cJSON_AddItemToArray(args, a))
+				rc = WF_ENOMEM;
+			else if (x->args[i].child)
+				rc = cJSON_AddStringToObject(a, "step",
+				                             x->args[i].child->id)
+				         ? 0
+				         : WF_ENOMEM;
+			else
+				rc = cJSON_AddItemToObject(
+				         a, "value", cJSON_Duplicate(x->args[i].value, 1))
+				         ? 0
+				         : WF_ENOMEM;
+		}
+	}
+	if (!rc && cJSON_AddStringToObject(dag, "output", root->id))
+		text = cJSON_PrintUnformatted(dag);
+	cJSON_Delete(dag);
+	free(q);
+	wf_map_free(&c.extra);
+	if (!text)
+		seterr("out of memory");
+	return text;
+}
+
+/* ---- workers ---- */
+
+static void engine_put(wf_engine *e);
+
+/* Gather a task's arguments as a JSON array. Holds mu. */
+static cJSON *task_args(wf_run_t *r, const wf_fwf *w, const wf_fstep *s)
+{
+	cJSON *arr = cJSON_CreateArray();
+	for (size_t i = 0; arr && i < s->nargs; i++) {
+		cJSON *v;
+		if (s->args[i].step) {
+			const char *t = step_value(r, w, s->args[i].step, 0);
+			v = cJSON_Parse(t ? t : "null");
+		} else {
+			v = cJSON_Duplicate(s->args[i].value, 1);
+		}
+		if (!v || !cJSON_AddItemToArray(arr, v)) {
+			cJSON_Delete(v);
+			cJSON_Delete(arr);
+			return NULL;
+		}
+	}
+	return arr;
+}
+
+/* Journal the outcome of a try. Holds mu on entry and exit. */
+static void task_result(wf_engine *e, wf_task *t, const wf_fstep *s0,
+                        int frc, cJSON *out, wf_ctx *ctx)
+{
+	wf_run_t *r = t->run;
+	char *sid = t->step;
+	int max_retries = s0->max_retries, catch_ex = s0->catch_exceptions;
+	int checkpoint = s0->checkpoint;
+	pthread_mutex_unlock(&e->mu);
+
+	pthread_rwlock_rdlock(&r->cancel_lock);
+	evbuf b = {.n = 0};
+	wf_event *ev;
+	char *outtext = NULL, *dag = NULL;
+	int retry = 0, failed_wf = 0, dag_locked = 0;
+	char err[600];
+	if (atomic_load(&r->cancelled) || atomic_load(&e->closing)) {
+		/* Nothing a cancelled step produces is recorded. */
+		pthread_rwlock_unlock(&r->cancel_lock);
+		pthread_mutex_lock(&e->mu);
+		wf_node_free(ctx->cont);
+		return;
+	}
+	if (frc == 0 && ctx->cont) {
+		pthread_mutex_lock(&r->dag_mu);
+		dag_locked = 1;
+		pthread_mutex_lock(&e->mu);
+		dag = dag_json(wf_fold_get(e->fold, r->id), ctx->cont);
+		pthread_mutex_unlock(&e->mu);
+		if (!dag) {
+			frc = WF_ENOMEM;
+			snprintf(err, sizeof err, "out of memory building a "
+			         "continuation");
+		} else {
+			ev = ev_add(&b, WF_EV_CONTINUATION);
+			ev_text(ev, r->id);
+			ev_text(ev, sid);
+			ev_json(ev, dag);
+			ev = ev_add(&b, WF_EV_STEP_SUCCEEDED);
+			ev_text(ev, r->id);
+			ev_text(ev, sid);
+			ev_u(ev, (uint64_t)t->try_n);
+		}
+	} else if (frc == 0) {
+		char *o = out ? cJSON_PrintUnformatted(out) : strdup("null");
+		if (o && catch_ex) {
+			size_t n = strlen(o) + 16;
+			outtext = malloc(n);
+			if (outtext)
+				snprintf(outtext, n, "[%s, null]", o);
+			free(o);
+		} else {
+			outtext = o;
+		}
+		if (!outtext) {
+			frc = WF_ENOMEM;
+			snprintf(err, sizeof err, "out of memory");
+		} else {
+			ev = ev_add(&b, WF_EV_STEP_SUCCEEDED);
+			ev_text(ev, r->id);
+			ev_text(ev, sid);
+			ev_u(ev, (uint64_t)t->try_n);
+			if (checkpoint)
+				ev_json(ev, outtext);
+		}
+	}
+	if (frc != 0) {
+		if (b.n == 0 || frc == WF_ENOMEM) {
+			b.n = 0;
+			if (ctx->error)
+				snprintf(err, sizeof err, "%s", ctx->error);
+			else if (frc != WF_ENOMEM)
+				snprintf(err, sizeof err, "step returned %d (%s)", frc,
+				         wf_strerror(frc));
+		}
+		ev = ev_add(&b, WF_EV_STEP_FAILED);
+		ev_text(ev, r->id);
+		ev_text(ev, sid);
+		ev_u(ev, (uint64_t)t->try_n);
+		ev_text(ev, err);
+		if (max_retries < 0 || t->try_n <= max_retries) {
+			retry = 1;
+		} else if (catch_ex) {
+			cJSON *pair = cJSON_CreateArray();
+			cJSON_AddItemToArray(pair, cJSON_CreateNull());
+			cJSON_AddItemToArray(pair, cJSON_CreateString(err));
+			outtext = cJSON_PrintUnformatted(pair);
+			cJSON_Delete(pair);
+			if (!outtext)
+				outtext = strdup("[null, \"out of memory\"]");
+			ev = ev_add(&b, WF_EV_STEP_SUCCEEDED);
+			ev_text(ev, r->id);
+			ev_text(ev, sid);
+			ev_u(ev, (uint64_t)t->try_n);
+			if (checkpoint && outtext)
+				ev_json(ev, outtext);
+		} else {
+			failed_wf = 1;
+			ev = ev_add(&b, WF_EV_STATUS_CHANGED);
+			ev_text(ev, r->id);
+			ev_text(ev, "FAILED");
+			ev_text(ev, "step failed");
+		}
+	}
+	int rc = journal_apply(e, &b); /* returns with mu held */
+	if (dag_locked)
+		pthread_mutex_unlock(&r->dag_mu);
+	pthread_rwlock_unlock(&r->cancel_lock);
+	wf_map_del(&r->running, sid);
+	if (rc < 0) {
+		run_finish(e, r, rc, NULL, tls_err);
+	} else if (retry) {
+		enqueue(e, r, sid, t->try_n + 1);
+	} else if (failed_wf) {
+		char msg[800];
+		snprintf(msg, sizeof msg, "workflow %s failed: step %s: %s", r->id,
+		         sid, err);
+		run_finish(e, r, WF_EFAILED, NULL, msg);
+	} else {
+		if (outtext && !ctx->cont) {
+			char *prev = wf_map_get(&r->mem, sid);
+			if (wf_map_put(&r->mem, sid, outtext) == 0) {
+				free(prev);
+				outtext = NULL;
+			}
+		}
+		schedule(e, r);
+	}
+	free(outtext);
+	free(dag);
+	wf_node_free(ctx->cont);
+}
+
+static void run_task(wf_engine *e, wf_task *t)
+{
+	wf_run_t *r = t->run;
+	const wf_fwf *w = wf_fold_get(e->fold, r->id);
+	const wf_fstep *s = w ? wf_map_get(&w->steps, t->step) : NULL;
+	wf_step *fn = s ? wf_map_get(&e->steps, s->fn) : NULL;
+	if (!r->active || atomic_load(&r->cancelled) || !s) {
+		wf_map_del(&r->running, t->step);
+		return;
+	}
+	if (!fn) {
+		char msg[600];
+		snprintf(msg, sizeof msg, "step %s of workflow %s needs function "
+		         "%s, which is not defined in this process", s->id, r->id,
+		         s->fn);
+		run_finish(e, r, WF_ENOTFOUND, NULL, msg);
+		return;
+	}
+	/* Copy what the try needs: the fold may change while we run. */
+	wf_fstep copy = *s;
+	cJSON *args = task_args(r, w, s);
+	pthread_mutex_unlock(&e->mu);
+
+	evbuf b = {.n = 0};
+	wf_event *ev = ev_add(&b, WF_EV_STEP_STARTED);
+	ev_text(ev, r->id);
+	ev_text(ev, t->step);
+	ev_u(ev, (uint64_t)t->try_n);
+	pthread_rwlock_rdlock(&r->cancel_lock);
+	int rc = args ? 0 : WF_ENOMEM;
+	if (rc == 0 && (atomic_load(&r->cancelled) || atomic_load(&e->closing)))
+		rc = WF_ECANCELED;
+	if (rc == 0) {
+		rc = journal_apply(e, &b); /* mu held after */
+		pthread_mutex_unlock(&e->mu);
+	}
+	pthread_rwlock_unlock(&r->cancel_lock);
+	if (rc < 0) {
+		cJSON_Delete(args);
+		pthread_mutex_lock(&e->mu);
+		wf_map_del(&r->running, t->step);
+		if (rc != WF_ECANCELED)
+			run_finish(e, r, rc, NULL, tls_err);
+		return;
+	}
+	wf_ctx ctx = {e, r, t->step, t->try_n, NULL, NULL};
+	cJSON *out = NULL;
+	pthread_mutex_lock(&e->mu);
+	e->in_user++;
+	pthread_mutex_unlock(&e->mu);
+	int frc = fn->fn(&ctx, args, fn->udata, &out);
+	pthread_mutex_lock(&e->mu);
+	e->in_user--;
+	cJSON_Delete(args);
+	if (frc != 0 && ctx.cont) {
+		wf_node_free(ctx.cont);
+		ctx.cont = NULL;
+	}
+	/* The fold's step may have moved (map growth): look it up again. */
+	w = wf_fold_get(e->fold, r->id);
+	s = w ? wf_map_get(&w->steps, t->step) : NULL;
+	if (s && !atomic_load(&e->closing))
+		task_result(e, t, s, frc, out, &ctx);
+	else
+		wf_node_free(ctx.cont);
+	(void)copy;
+	cJSON_Delete(out);
+	free(ctx.error);
+}
+
+static void *worker(void *arg)
+{
+	wf_engine *e = arg;
+	pthread_mutex_lock(&e->mu);
+	for (;;) {
+		while (!e->qhead && !atomic_load(&e->closing))
+			pthread_cond_wait(&e->task_cv, &e->mu);
+		if (atomic_load(&e->closing))
+			break;
+		wf_task *t = e->qhead;
+		e->qhead = t->next;
+		if (!e->qhead)
+			e->qtail = NULL;
+		run_task(e, t); /* mu held on entry and exit */
+		wf_run_t *r = t->run;
+		r->in_flight--;
+		run_release(e, r);
+		run_put(r);
+		free(t->step);
+		free(t);
+	}
+	e->alive--;
+	pthread_cond_broadcast(&e->idle_cv);
+	pthread_mutex_unlock(&e->mu);
+	engine_put(e);
+	return NULL;
+}
+
+/* ---- the context ---- */
+
+int wf_ctx_fail(wf_ctx *ctx, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	free(ctx->error);
+	ctx->error = strdup(buf);
+	return WF_EFAILED;
+}
+
+int wf_ctx_continue(wf_ctx *ctx, wf_node *node)
+{
+	if (!node)
+		return wf_ctx_fail(ctx, "wf_ctx_continue: no node");
+	wf_node_free(ctx->cont);
+	ctx->cont = node;
+	return 0;
+}
+
+int wf_ctx_cancelled(wf_ctx *ctx)
+{
+	return atomic_load(&ctx->run->cancelled) ||
+	       atomic_load(&ctx->e->closing);
+}
+
+int wf_ctx_sleep(wf_ctx *ctx, double seconds)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	double s = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + seconds;
+	ts.tv_sec = (time_t)s;
+	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+	wf_engine *e = ctx->e;
+	pthread_mutex_lock(&e->mu);
+	int rc = 0;
+	while (!wf_ctx_cancelled(ctx)) {
+		if (pthread_cond_timedwait(&ctx->run->cancel_cv, &e->mu, &ts) ==
+		    ETIMEDOUT)
+			break;
+	}
+	if (wf_ctx_cancelled(ctx))
+		rc = WF_ECANCELED;
+	pthread_mutex_unlock(&e->mu);
+	return rc;
+}
+
+const char *wf_ctx_workflow_id(const wf_ctx *ctx)
+{
+	return ctx->run->id;
+}
+
+const char *wf_ctx_step_id(const wf_ctx *ctx)
+{
+	return ctx->step;
+}
+
+int wf_ctx_attempt(const wf_ctx *ctx)
+{
+	return ctx->try_n;
+}
+
+/* ---- steps and nodes ---- */
+
+static int opt_int(int v, int dflt)
+{
+	return v == WF_UNSET ? dflt : v;
+}
+
+int wf_step_define(wf_engine *e, const char *name, wf_step_fn fn,
+                   void *udata, const wf_step_options *defaults,
+                   wf_step **out)
+{
+	if (out)
+		*out = NULL;
+	int rc;
+	if (!e || !fn) {
+		seterr("wf_step_define: no engine or no function");
+		return WF_EINVAL;
+	}
+	if ((rc = check_id("step name", name)) < 0)
+		return rc;
+	if (defaults && defaults->version != WF_STEP_OPTIONS_VERSION) {
+		seterr("wf_step_options version %u unknown", defaults->version);
+		return WF_EINVAL;
+	}
+	if (defaults && defaults->name &&
+	    (rc = check_id("step name (options)", defaults->name)) < 0)
+		return rc;
+	char *md = NULL;
+	if (defaults && (rc = metadata_text(defaults->metadata, name, &md)) < 0)
+		return rc;
+	wf_step *s = calloc(1, sizeof *s);
+	if (!s || !(s->name = strdup(name)) ||
+	    (defaults && defaults->name && !(s->opt_name = strdup(defaults->name)))) {
+		if (s) {
+			free(s->name);
+			free(s);
+		}
+		free(md);
+		seterr("out of memory");
+		return WF_ENOMEM;
+	}
+	s->fn = fn;
+	s->udata = udata;
+	s->metadata = md;
+	s->max_retries = defaults ? defaults->max_retries : WF_UNSET;
+	s->catch_exceptions = defaults ? defaults->catch_exceptions : WF_UNSET;
+	s->checkpoint = defaults ? defaults->checkpoint : WF_UNSET;
+	pthread_mutex_lock(&e->mu);
+	wf_step *old = wf_map_get(&e->steps, name);
+	if (old) {
+		/* Replacing: keep the old object alive (nodes point at it) but
+		 * give it the new function and defaults. */
+		free(old->opt_name);
+		free(old->metadata);
+		old->fn = s->fn;
+		old->udata = s->udata;
+		old->opt_name = s->opt_name;
+		old->metadata = s->metadata;
+		old->max_retries = s->max_retries;
+		old->catch_exceptions = s->catch_exceptions;
+		old->checkpoint = s->checkpoint;
+		free(s->name);
+		free(s);
+		s = old;
+	} else if (wf_map_put(&e->steps, name, s) < 0) {
+		pthread_mutex_unlock(&e->mu);
+		free(s->name);
+		free(s->opt_name);
+		free(s->metadata);
+		free(s);
+		seterr("out of memory");
+		return WF_ENOMEM;
+	}
+	pthread_mutex_unlock(&e->mu);
+	if (out)
+		*out = s;
+	return 0;
+}
+
+wf_step *wf_step_find(wf_engine *e, const char *name)
+{
+	if (!e || !name)
+		return NULL;
+	pthread_mutex_lock(&e->mu);
+	wf_step *s = wf_map_get(&e->steps, name);
+	pthread_mutex_unlock(&e->mu);
+	return s;
+}
+
+int wf_node_new(wf_node **out, wf_step *step, const wf_step_options *opts)
+{
+	*out = NULL;
+	int rc;
+	if (!step) {
+		seterr("wf_node_new: no step");
+		return WF_EINVAL;
+	}
+	if (opts && opts->version != WF_STEP_OPTIONS_VERSION) {
+		seterr("wf_step_options version %u unknown", opts->version);
+		return WF_EINVAL;
+	}
+	const char *name = opts && opts->name ? opts->name
+	                   : step->opt_name   ? step->opt_name
+	                                      : step->name;
+	if ((rc = check_id("step name", name)) < 0)
+		return rc;
+	char *md = NULL;
+	if (opts && (rc = metadata_text(opts->metadata, name, &md)) < 0)
+		return rc;
+	wf_node *n = calloc(1, sizeof *n);
+	if (!md)
+		md = strdup(step->metadata ? step->metadata : "{}");
+	if (!n || !md || !(n->fn = strdup(step->name)) ||
+	    !(n->name = strdup(name))) {
+		if (n) {
+			free(n->fn);
+			free(n);
+		}
+		free(md);
+		seterr("out of memory");
+		return WF_ENOMEM;
+	}
+	n->metadata = md;
+	n->max_retries = opt_int(opts ? opts->max_retries : WF_UNSET,
+	                         opt_int(step->max_retries, 3));
+	n->catch_exceptions =
+	    opt_int(opts ? opts->catch_exceptions : WF_UNSET,
+	            opt_int(step->catch_exceptions, 0)) != 0;
+	n->checkpoint = opt_int(opts ? opts->checkpoint : WF_UNSET,
+	                        opt_int(step->checkpoint, 1)) != 0;
+	if (n->max_retries < -1) {
+		wf_node_free(n);
+		seterr("%s: max_retries must be >= -1", name);
+		return WF_EINVAL;
+	}
+	*out = n;
+	return 0;
+}
+
+static int node_push(wf_node *n, cJSON *value, wf_node *child)
+{
+	if (n->nargs == n->cap) {
+		size_t cap = n->cap ? n->cap * 2 : 4;
+		wf_node_arg_t *a = realloc(n->args, cap * sizeof *a);
+		if (!a)
+			return WF_ENOMEM;
+		n->args = a;
+		n->cap = cap;
+	}
+	n->args[n->nargs].value = value;
+	n->args[n->nargs].child = child;
+	n->nargs++;
+	return 0;
+}
+
+int wf_node_arg(wf_node *n, const cJSON *value)
+{
+	if (!n || !value) {
+		seterr("wf_node_arg: no node or no value");
+		return WF_EINVAL;
+	}
+	if (!finite_json(value)) {
+		seterr("argument holds a number that is not finite (not JSON)");
+		return WF_EINVAL;
+	}
+	cJSON *v = cJSON_Duplicate(value, 1);
+	if (!v || node_push(n, v, NULL) < 0) {
+		cJSON_Delete(v);
+		seterr("out of memory");
+		return WF_ENOMEM;
+	}
+	return 0;
+}
+
+int wf_node_arg_json(wf_node *n, const char *json)
+{
+	cJSON *v = json ? cJSON_Parse(json) : NULL;
+	if (!v) {
+		seterr("argument is not JSON: %.80s", json ? json : "(null)");
+		return WF_EINVAL;
+	}
+	int rc = wf_node_arg(n, v);
+	cJSON_Delete(v);
+	return rc;
+}
+
+int wf_node_arg_node(wf_node *n, wf_node *child)
+{
+	if (!n || !child || n == child) {
+		wf_node_free(child == n ? NULL : child);
+		seterr("wf_node_arg_node: no node or no child");
+		return WF_EINVAL;
+	}
+	if (node_push(n, NULL, child) < 0) {
+		wf_node_free(child);
+		seterr("out of memory");
+		return WF_ENOMEM;
+	}
+	return 0;
+}
+
+void wf_node_free(wf_node *n)
+{
+	if (!n)
+		return;
+	for (size_t i = 0; i < n->nargs; i++) {
+		cJSON_Delete(n->args[i].value);
+		wf_node_free(n->args[i].child);
+	}
+	free(n->args);
+	free(n->fn);
+	free(n->name);
+	free(n->metadata);
+	free(n->id);
+	free(n);
+}
+
+/* ---- running ---- */
+
+/* Answer a finished workflow from the fold. Holds mu. */
+static int answer_finished(wf_engine *e, const wf_fwf *w, cJSON **output)
+{
+	wf_status st = wf_fold_wf_status(e->fold, w);
+	if (st == WF_STATUS_SUCCESSFUL) {
+		if (output && !(*output = cJSON_Parse(w->output ? w->output
+		                                                : "null"))) {
+			seterr("out of memory");
+			return WF_ENOMEM;
+		}
+		return 0;
+	}
+	if (st == WF_STATUS_CANCELED) {
+		seterr("workflow %s was cancelled; it cannot be resumed", w->id);
+		return WF_ECANCELED;
+	}
+	if (st == WF_STATUS_FAILED) {
+		seterr("workflow %s failed", w->id);
+		return WF_EFAILED;
+	}
+	seterr("workflow %s is %s", w->id, wf_status_name(st));
+	return WF_EIO;
+}
+
+/* Check that every step still to run has its function defined. Holds mu. */
+static int check_functions(wf_engine *e, const wf_fwf *w)
+{
+	for (size_t i = 0; i < w->nsteps; i++) {
+		const wf_fstep *s = w->order[i];
+		if (s->has_output || s->cont)
+			continue;
+		if (!wf_map_get(&e->steps, s->fn)) {
+			seterr("cannot resume workflow %s: step %s needs function %s, "
+			       "which is not defined in this process (define it with "
+			       "wf_step_define before resuming)", w->id, s->id, s->fn);
+			return WF_ENOTFOUND;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Start a run of id: new (dag != NULL) or resumed. Takes dag. On success
+ * *fut is the run's future. Caller does not hold mu.
+ */
+static int start(wf_engine *e, wf_node *dag, const char *id,
+                 const cJSON *metadata, struct wf_future **fut,
+                 cJSON **done_output)
+{
+	*fut = NULL;
+	int rc;
+	char *md = NULL;
+	if ((rc = check_id("workflow id", id)) < 0 ||
+	    (rc = metadata_text(metadata, id ? id : "", &md)) < 0) {
+		wf_node_free(dag);
+		return rc;
+	}
+	pthread_mutex_lock(&e->mu);
+	if (atomic_load(&e->closing)) {
+		pthread_mutex_unlock(&e->mu);
+		wf_node_free(dag);
+		free(md);
+		seterr("engine is closing");
+		return WF_ECLOSED;
+	}
+	if (wf_map_get(&e->runs, id)) {
+		pthread_mutex_unlock(&e->mu);
+		wf_node_free(dag);
+		free(md);
+		seterr("workflow %s is already running", id);
+		return WF_EBUSY;
+	}
+	const wf_fwf *w = wf_fold_get(e->fold, id);
+	if (w) {
+		wf_status st = wf_fold_wf_status(e->fold, w);
+		wf_node_free(dag);
+		dag = NULL;
+		free(md);
+		md = NULL;
+		if (st == WF_STATUS_SUCCESSFUL || st == WF_STATUS_CANCELED) {
+			rc = answer_finished(e, w, done_output);
+			pthread_mutex_unlock(&e->mu);
+			return rc == 0 ? 1 : rc;
+		}
+		if ((rc = check_functions(e, w)) < 0) {
+			pthread_mutex_unlock(&e->mu);
+			return rc;
+		}
+	} else if (!dag) {
+		pthread_mutex_unlock(&e->mu);
+		seterr("No such workflow_id %s", id);
+		return WF_ENOTFOUND;
+	}
+	wf_run_t *r = run_new(e, id);
+	struct wf_future *f = r ? run_future(r) : NULL;
+	if (!f) {
+		if (r) {
+			r->active = 0;
+			run_release(e, r);
+		}
+		pthread_mutex_unlock(&e->mu);
+		wf_node_free(dag);
+		free(md);
+		seterr("out of memory");
+		return WF_ENOMEM;
+	}
+	r->attempt = w ? (int)w->natt + 1 : 1;
+	char *dagtext = dag ? dag_json(NULL, dag) : NULL;
+	wf_node_free(dag);
+	pthread_mutex_unlock(&e->mu);
+	if (!w && !dagtext) {
+		pthread_mutex_lock(&e->mu);
+		run_finish(e, r, WF_ENOMEM, NULL, "out of memory");
+		pthread_mutex_unlock(&e->mu);
+		free(md);
+		*fut = f;
+		return 0;
+	}
+	evbuf b = {.n = 0};
+	wf_event *ev;
+	if (!w) {
+		ev = ev_add(&b, WF_EV_WORKFLOW_CREATED);
+		ev_text(ev, id);
+		ev_json(ev, md ? md : "{}");
+		ev_json(ev, dagtext);
+	}
+	ev = ev_add(&b, WF_EV_ATTEMPT_STARTED);
+	ev_text(ev, id);
+	ev_u(ev, (uint64_t)r->attempt);
+	ev_text(ev, w ? "resume" : "run");
+	ev_text(ev, e->session);
+	ev = ev_add(&b, WF_EV_STATUS_CHANGED);
+	ev_text(ev, id);
+	ev_text(ev, "RUNNING");
+	ev_text(ev, w ? "resume" : "run");
+	rc = journal_apply(e, &b); /* mu held after */
+	free(dagtext);
+	free(md);
+	if (rc < 0) {
+		/* Not started; a workflow_created that was not journaled must
+		 * not leave a trace. */
+		run_finish(e, r, rc, NULL, tls_err);
+		pthread_mutex_unlock(&e->mu);
+		future_put(f);
+		return rc;
+	}
+	schedule(e, r);
+	pthread_mutex_unlock(&e->mu);
+	*fut = f;
+	return 0;
+}
+
+int wf_future_wait(wf_future *f, cJSON **output)
+{
+	if (output)
+		*output = NULL;
+	if (!f)
+		return WF_EINVAL;
+	pthread_mutex_lock(&f->mu);
+	while (!f->done)
+		pthread_cond_wait(&f->cv, &f->mu);
+	int rc = f->rc;
+	if (rc == 0 && output &&
+	    !(*output = cJSON_Parse(f->output ? f->output : "null")))
+		rc = WF_ENOMEM;
+	if (rc < 0)
+		seterr("%s", f->errmsg ? f->errmsg : wf_strerror(rc));
+	pthread_mutex_unlock(&f->mu);
+	return rc;
+}
+
+void wf_future_free(wf_future *f)
+{
+	if (f)
+		future_put(f);
+}
+
+/* A future that is already answered (finished workflows). */
+static struct wf_future *future_ready(int rc, const cJSON *output)
+{
+	struct wf_future *f = future_new();
+	if (!f)
+		return NULL;
+	char *o = output ? cJSON_PrintUnformatted(output) : NULL;
+	future_done(f, rc, o, rc ? tls_err : NULL);
+	free(o);
+	return f;
+}
+
+static int run_async_common(wf_engine *e, wf_node *dag, const char *id,
+                            const cJSON *md, wf_future **out)
+{
+	*out = NULL;
+	if (!e) {
+		wf_node_free(dag);
+		return WF_EINVAL;
+	}
+	cJSON *done = NULL;
+	struct wf_future *f;
+	int rc = start(e, dag, id, md, &f, &done);
+	if (rc == 1) {
+		f = future_ready(0, done);
+		cJSON_Delete(done);
+		if (!f) {
+			seterr("out of memory");
+			return WF_ENOMEM;
+		}
+		rc = 0;
+	}
+	if (rc < 0)
+		return rc;
+	*out = f;
+	return 0;
+}
+
+int wf_run_async(wf_engine *e, wf_node *dag, const char *id,
+                 const cJSON *metadata, wf_future **out)
+{
+	if (!dag) {
+		seterr("wf_run: no DAG");
+		*out = NULL;
+		return WF_EINVAL;
+	}
+	return run_async_common(e, dag, id, metadata, out);
+}
+
+int wf_run(wf_engine *e, wf_node *dag, const char *id, const cJSON *metadata,
+           cJSON **output)
+{
+	if (output)
+		*output = NULL;
+	wf_future *f;
+	int rc = wf_run_async(e, dag, id, metadata, &f);
+	if (rc < 0)
+		return rc;
+	rc = wf_future_wait(f, output);
+	wf_future_free(f);
+	return rc;
+}
+
+int wf_resume_async(wf_engine *e, const char *id, wf_future **out)
+{
+	return run_async_common(e, NULL, id, NULL, out);
+}
+
+int wf_resume(wf_engine *e, const char *id, cJSON **output)
+{
+	if (output)
+		*output = NULL;
+	wf_future *f;
+	int rc = wf_resume_async(e, id, &f);
+	if (rc < 0)
+		return rc;
+	rc = wf_future_wait(f, output);
+	wf_future_free(f);
+	return rc;
+}
+
+int wf_resume_all(wf_engine *e, int include_failed, cJSON **ids,
+                  size_t *count)
+{
+	if (ids)
+		*ids = NULL;
+	if (count)
+		*count = 0;
+	unsigned mask = WF_STATUS_BIT(WF_STATUS_RESUMABLE);
+	if (include_failed)
+		mask |= WF_STATUS_BIT(WF_STATUS_FAILED);
+	cJSON *list;
+	pthread_mutex_lock(&e->mu);
+	int rc = wf_fold_list(e->fold, mask, &list);
+	pthread_mutex_unlock(&e->mu);
+	if (rc < 0) {
+		seterr("out of memory");
+		return rc;
+	}
+	cJSON *done = cJSON_CreateArray();
+	size_t n = 0;
+	const cJSON *item;
+	cJSON_ArrayForEach(item, list)
+	{
+		const char *id = cJSON_GetObjectItemCaseSensitive(item,
+		                                                  "workflow_id")
+		                     ->valuestring;
+		wf_future *f;
+		if (wf_resume_async(e, id, &f) == 0) {
+			wf_future_free(f); /* it runs on; nobody waits here */
+			n++;
+			if (done)
+				cJSON_AddItemToArray(done, cJSON_CreateString(id));
+		}
+	}
+	cJSON_Delete(list);
+	if (count)
+		*count = n;
+	if (ids)
+		*ids = done;
+	else
+		cJSON_Delete(done);
+	return 0;
+}
+
+int wf_cancel(wf_engine *e, const char *id)
+{
+	int rc;
+	if (!e || (rc = check_id("workflow id", id)) < 0)
+		return e ? rc : WF_EINVAL;
+	pthread_mutex_lock(&e->mu);
+	const wf_fwf *w = wf_fold_get(e->fold, id);
+	if (!w) {
+		pthread_mutex_unlock(&e->mu);
+		seterr("No such workflow_id %s", id);
+		return WF_ENOTFOUND;
+	}
+	wf_status st = wf_fold_wf_status(e->fold, w);
+	if (st == WF_STATUS_SUCCESSFUL || st == WF_STATUS_CANCELED) {
+		pthread_mutex_unlock(&e->mu);
+		seterr("workflow %s is already %s", id, wf_status_name(st));
+		return WF_EINVAL;
+	}
+	wf_run_t *r = wf_map_get(&e->runs, id);
+	if (r)
+		r->refs++;
+	pthread_mutex_unlock(&e->mu);
+	if (r) {
+		pthread_rwlock_wrlock(&r->cancel_lock);
+		atomic_store(&r->cancelled, 1);
+	}
+	evbuf b = {.n = 0};
+	wf_event *ev = ev_add(&b, WF_EV_STATUS_CHANGED);
+	ev_text(ev, id);
+	ev_text(ev, "CANCELED");
+	ev_text(ev, "cancel");
+	rc = journal_apply(e, &b); /* mu held after */
+	if (r) {
+		char msg[400];
+		snprintf(msg, sizeof msg, "workflow %s was cancelled", id);
+		run_finish(e, r, WF_ECANCELED, NULL, msg);
+		pthread_cond_broadcast(&r->cancel_cv);
+	}
+	pthread_mutex_unlock(&e->mu);
+	if (r) {
+		pthread_rwlock_unlock(&r->cancel_lock);
+		pthread_mutex_lock(&e->mu);
+		run_put(r);
+		pthread_mutex_unlock(&e->mu);
+	}
+	return rc;
+}
+
+int wf_delete(wf_engine *e, const char *id)
+{
+	int rc;
+	if (!e || (rc = check_id("workflow id", id)) < 0)
+		return e ? rc : WF_EINVAL;
+	pthread_mutex_lock(&e->mu);
+	if (!wf_fold_get(e->fold, id)) {
+		pthread_mutex_unlock(&e->mu);
+		seterr("No such workflow_id %s", id);
+		return WF_ENOTFOUND;
+	}
+	wf_run_t *r = wf_map_get(&e->runs, id);
+	if (r) {
+		pthread_mutex_unlock(&e->mu);
+		seterr("workflow %s is running; cancel it before deleting it", id);
+		return WF_EBUSY;
+	}
+	/* Reserve the id while the deletion is journaled. */
+	r = run_new(e, id);
+	if (!r) {
+		pthread_mutex_unlock(&e->mu);
+		seterr("out of memory");
+		return WF_ENOMEM;
+	}
+	pthread_mutex_unlock(&e->mu);
+	evbuf b = {.n = 0};
+	ev_text(ev_add(&b, WF_EV_WORKFLOW_DELETED), id);
+	rc = journal_apply(e, &b); /* mu held after */
+	r->active = 0;
+	run_release(e, r);
+	pthread_mutex_unlock(&e->mu);
+	return rc;
+}
+
+int wf_get_metadata(wf_engine *e, const char *id, const char *step,
+                    cJSON **out)
+{
+	*out = NULL;
+	int rc;
+	if (!e || (rc = check_id("workflow id", id)) < 0)
+		return e ? rc : WF_EINVAL;
+	char err[600];
+	pthread_mutex_lock(&e->mu);
+	rc = wf_fold_metadata(e->fold, id, step, out, err, sizeof err);
+	pthread_mutex_unlock(&e->mu);
+	if (rc < 0)
+		seterr("%s", rc == WF_ENOMEM ? "out of memory" : err);
+	return rc;
+}
+
+int wf_get_status(wf_engine *e, const char *id, wf_status *status)
+{
+	*status = WF_STATUS_NONE;
+	int rc;
+	if (!e || (rc = check_id("workflow id", id)) < 0)
+		return e ? rc : WF_EINVAL;
+	pthread_mutex_lock(&e->mu);
+	*status = wf_fold_status(e->fold, id);
+	pthread_mutex_unlock(&e->mu);
+	if (*status == WF_STATUS_NONE) {
+		seterr("No such workflow_id %s", id);
+		return WF_ENOTFOUND;
+	}
+	return 0;
+}
+
+int wf_get_output(wf_engine *e, const char *id, cJSON **output)
+{
+	*output = NULL;
+	int rc;
+	if (!e || (rc = check_id("workflow id", id)) < 0)
+		return e ? rc : WF_EINVAL;
+	pthread_mutex_lock(&e->mu);
+	wf_run_t *r = wf_map_get(&e->runs, id);
+	if (r && r->active) {
+		struct wf_future *f = run_future(r);
+		pthread_mutex_unlock(&e->mu);
+		if (!f) {
+			seterr("out of memory");
+			return WF_ENOMEM;
+		}
+		rc = wf_future_wait(f, output);
+		future_put(f);
+		return rc;
+	}
+	const wf_fwf *w = wf_fold_get(e->fold, id);
+	if (!w) {
+		pthread_mutex_unlock(&e->mu);
+		seterr("No such workflow_id %s", id);
+		return WF_ENOTFOUND;
+	}
+	rc = answer_finished(e, w, output);
+	pthread_mutex_unlock(&e->mu);
+	return rc;
+}
+
+int wf_list_all(wf_engine *e, unsigned mask, cJSON **out)
+{
+	*out = NULL;
+	if (!e)
+		return WF_EINVAL;
+	pthread_mutex_lock(&e->mu);
+	int rc = wf_fold_list(e->fold, mask, out);
+	pthread_mutex_unlock(&e->mu);
+	if (rc < 0)
+		seterr("out of memory");
+	return rc;
+}
+
+/* ---- open and close ---- */
+
+static void engine_free(wf_engine *e)
+{
+	wf_fold_free(e->fold);
+	const char *k;
+	void *v;
+	for (size_t i = 0; wf_map_next(&e->steps, &i, &k, &v);) {
+		wf_step *s = v;
+		free(s->name);
+		free(s->opt_name);
+		free(s->metadata);
+		free(s);
+	}
+	wf_map_free(&e->steps);
+	while (e->qhead) {
+		wf_task *t = e->qhead;
+		e->qhead = t->next;
+		run_put(t->run);
+		free(t->step);
+		free(t);
+	}
+	for (size_t i = 0; wf_map_next(&e->runs, &i, &k, &v);)
+		run_put(v);
+	wf_map_free(&e->runs);
+	pthread_mutex_destroy(&e->mu);
+	pthread_cond_destroy(&e->apply_cv);
+	pthread_cond_destroy(&e->task_cv);
+	pthread_cond_destroy(&e->idle_cv);
+	free(e->dir);
+	free(e);
+}
+
+static void engine_put(wf_engine *e)
+{
+	pthread_mutex_lock(&e->mu);
+	int last = --e->refs == 0;
+	pthread_mutex_unlock(&e->mu);
+	if (last)
+		engine_free(e);
+}
+
+static int open_fail(wf_engine *e, int rc, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(e->open_err, sizeof e->open_err, fmt, ap);
+	va_end(ap);
+	e->open_failed = 1;
+	snprintf(tls_err, sizeof tls_err, "%s", e->open_err);
+	return rc;
+}
+
+static int replay(wf_engine *e, const char *jdir)
+{
+	wf_reader_opts ro = WF_READER_OPTS_INIT;
+	ro.recovery = e->cfg.recovery == WF_RECOVERY_ABSOLUTE
+	                  ? WF_RECOVER_ABSOLUTE
+	                  : WF_RECOVER_TOLERATE_TAIL;
+	wf_reader *r;
+	int rc = wf_reader_open(&r, jdir, &ro);
+	const wf_event *ev;
+	char err[600];
+	while (rc == 0 && (rc = wf_reader_next(r, &ev)) == 1)
+		if ((rc = wf_fold_apply(e->fold, ev, err, sizeof err)) < 0)
+			open_fail(e, rc, "replay of %s: %s", jdir, err);
+	if (rc < 0 && !e->open_failed)
+		open_fail(e, rc, "replay of %s: %s", jdir, wf_reader_errmsg(r));
+	wf_reader_close(r);
+	return rc;
+}
+
+int wf_open(wf_engine **out, const char *dir, const wf_config *cfg)
+{
+	static const wf_config defaults = WF_CONFIG_INIT;
+	*out = NULL;
+	wf_engine *e = calloc(1, sizeof *e);
+	if (!e) {
+		seterr("out of memory");
+		return WF_ENOMEM;
+	}
+	*out = e;
+	pthread_mutex_init(&e->mu, NULL);
+	pthread_cond_init(&e->apply_cv, NULL);
+	pthread_cond_init(&e->task_cv, NULL);
+	pthread_cond_init(&e->idle_cv, NULL);
+	e->refs = 1;
+	e->cfg = cfg ? *cfg : defaults;
+	if (cfg && cfg->version != WF_CONFIG_VERSION)
+		return open_fail(e, WF_EINVAL, "wf_config version %u unknown",
+		                 cfg->version);
+	if (!dir || !*dir)
+		return open_fail(e, WF_EINVAL, "no directory given");
+	if (e->cfg.workers == 0)
+		e->cfg.workers = 4;
+	if (e->cfg.workers > 1024)
+		return open_fail(e, WF_EINVAL, "too many workers (%u)",
+		                 e->cfg.workers);
+	if (!(e->dir = strdup(dir)) || wf_fold_new(&e->fold) < 0)
+		return open_fail(e, WF_ENOMEM, "out of memory");
+	/* The engine's directory, then its journal inside it. */
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return open_fail(e, errno == ENOENT ? WF_ENOTFOUND : WF_EIO,
+		                 "cannot create %s: %s", dir, strerror(errno));
+	char jdir[4096];
+	snprintf(jdir, sizeof jdir, "%s/journal", dir);
+	wf_journal_opts jo = WF_JOURNAL_OPTS_INIT;
+	jo.durability = e->cfg.durability == WF_SYNC_NONE    ? WF_DURABILITY_NONE
+	                : e->cfg.durability == WF_SYNC_BATCH ? WF_DURABILITY_BATCH
+	                                                     : WF_DURABILITY_ALWAYS;
+	if (e->cfg.batch_interval_ms)
+		jo.batch_interval_ms = e->cfg.batch_interval_ms;
+	jo.recovery = e->cfg.recovery == WF_RECOVERY_ABSOLUTE
+	                  ? WF_RECOVER_ABSOLUTE
+	                  : WF_RECOVER_TOLERATE_TAIL;
+	if (e->cfg.segment_size)
+		jo.segment_size = e->cfg.segment_size;
+	int rc = wf_journal_open(&e->j, jdir, &jo);
+	if (rc < 0) {
+		open_fail(e, rc, "%s", wf_journal_errmsg(e->j));
+		wf_journal_close(e->j);
+		e->j = NULL;
+		return rc;
+	}
+	if ((rc = replay(e, jdir)) < 0)
+		return rc;
+	e->apply_next = wf_journal_next_seq(e->j);
+	/* This engine's session: RUNNING workflows of earlier sessions are
+	 * RESUMABLE from now on. */
+	uint64_t rnd = wf_journal_id(e->j) ^ (uint64_t)now_ns() ^
+	               ((uint64_t)getpid() << 32);
+	snprintf(e->session, sizeof e->session, "s-%016" PRIx64 "-%" PRIu64,
+	         rnd, e->apply_next);
+	if (wf_fold_set_live_session(e->fold, e->session) < 0)
+		return open_fail(e, WF_ENOMEM, "out of memory");
+	char host[256] = "";
+	gethostname(host, sizeof host - 1);
+	evbuf b = {.n = 0};
+	wf_event *ev = ev_add(&b, WF_EV_SESSION_STARTED);
+	ev_text(ev, e->session);
+	ev_u(ev, (uint64_t)getpid());
+	ev_text(ev, host);
+	rc = journal_apply(e, &b);
+	pthread_mutex_unlock(&e->mu);
+	if (rc < 0)
+		return open_fail(e, rc, "%s", tls_err);
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	for (unsigned i = 0; i < e->cfg.workers; i++) {
+		pthread_t t;
+		pthread_mutex_lock(&e->mu);
+		e->refs++;
+		e->alive++;
+		pthread_mutex_unlock(&e->mu);
+		if (pthread_create(&t, &attr, worker, e) != 0) {
+			pthread_mutex_lock(&e->mu);
+			e->refs--;
+			e->alive--;
+			pthread_mutex_unlock(&e->mu);
+			pthread_attr_destroy(&attr);
+			return open_fail(e, WF_ENOMEM, "cannot start worker threads");
+		}
+	}
+	pthread_attr_destroy(&attr);
+	return 0;
+}
+
+int wf_close(wf_engine *e)
+{
+	if (!e)
+		return 0;
+	pthread_mutex_lock(&e->mu);
+	atomic_store(&e->closing, 1);
+	pthread_cond_broadcast(&e->task_cv);
+	/* Answer every waiter, wake every sleeping step. */
+	const char *k;
+	void *v;
+	for (size_t i = 0; wf_map_next(&e->runs, &i, &k, &v);) {
+		wf_run_t *r = v;
+		pthread_cond_broadcast(&r->cancel_cv);
+		for (size_t f = 0; f < r->nfuts; f++) {
+			future_done(r->futs[f], WF_ECLOSED, NULL,
+			            "the engine was closed while the workflow ran");
+			future_put(r->futs[f]);
+		}
+		r->nfuts = 0;
+		r->active = 0;
+	}
+	/* Idle workers exit now; busy ones inside a step are not waited for. */
+	while (e->alive > e->in_user)
+		pthread_cond_wait(&e->idle_cv, &e->mu);
+	pthread_mutex_unlock(&e->mu);
+	int rc = wf_journal_close(e->j);
+	e->j = NULL;
+	engine_put(e);
+	return rc;
+}

@@ -1,0 +1,105 @@
+/*
+ * Engine internals shared by the engine's sources: the engine, runs, steps, nodes,
+ * tasks. Not API.
+ */
+#ifndef WF_ENGINE_INT_H
+#define WF_ENGINE_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "journal/journal.h"
+#include "replay/events.h"
+#include "replay/fold.h"
+#include "replay/map.h"
+#include "wflow.h"
+
+struct wf_step {
+	char *name;
+	wf_step_fn fn;
+	void *udata;
+	char *opt_name; /* default base name, or NULL */
+	char *metadata; /* default user metadata (JSON text), or NULL */
+	int max_retries, catch_exceptions, checkpoint; /* or WF_UNSET */
+};
+
+typedef struct wf_node_arg {
+	cJSON *value;
+	wf_node *child;
+} wf_node_arg_t;
+
+struct wf_node {
+	char *fn;       /* the step's defined name */
+	char *name;     /* base name of its id */
+	char *metadata; /* JSON text of an object */
+	int max_retries, catch_exceptions, checkpoint;
+	wf_node_arg_t *args;
+	size_t nargs, cap;
+	char *id; /* assigned when the DAG is journaled */
+};
+
+typedef struct wf_run wf_run_t;
+
+struct wf_future {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done, rc, refs;
+	char *output; /* JSON text */
+	char *errmsg;
+};
+
+struct wf_run {
+	char *id;
+	int refs;
+	int active;      /* the workflow runs (futures not yet answered) */
+	int finishing;   /* the output is being journaled */
+	int in_flight;   /* tasks queued or running */
+	int attempt;     /* workflow attempt number */
+	atomic_int cancelled;
+	pthread_rwlock_t cancel_lock; /* step results (read) vs cancel */
+	pthread_mutex_t dag_mu;       /* id assignment + continuation commit */
+	pthread_cond_t cancel_cv;     /* wf_ctx_sleep wakes on cancel */
+	wf_map mem;      /* step id -> JSON text of outputs of this run */
+	wf_map running;  /* step ids queued or running */
+	struct wf_future **futs;
+	size_t nfuts;
+};
+
+typedef struct wf_task {
+	wf_run_t *run;
+	char *step;
+	int try_n;
+	struct wf_task *next;
+} wf_task;
+
+struct wf_ctx {
+	wf_engine *e;
+	wf_run_t *run;
+	const char *step;
+	int try_n;
+	char *error;
+	wf_node *cont;
+};
+
+struct wf_engine {
+	pthread_mutex_t mu; /* everything below but the journal */
+	wf_journal *j;
+	wf_fold *fold;
+	char session[40];
+	char *dir;
+	wf_config cfg;
+	wf_map steps; /* name -> wf_step */
+	wf_map runs;  /* id -> wf_run_t (active or with tasks in flight) */
+	uint64_t apply_next;
+	pthread_cond_t apply_cv;
+	wf_task *qhead, *qtail;
+	pthread_cond_t task_cv;
+	pthread_cond_t idle_cv;
+	unsigned alive, in_user;
+	atomic_int closing;
+	int refs;
+	int open_failed;
+	char open_err[512];
+};
+
+#endif

@@ -1,0 +1,155 @@
+/*
+ * The fold: the one function from journal events to workflow state, used
+ * by the live engine (which applies each event it appends, exactly as
+ * replay does) and by the offline tools (which replay a journal
+ * directory). Pure: no I/O, no clocks, no threads; the caller serializes
+ * access to a wf_fold.
+ *
+ * State folded per workflow: id, user metadata, status as journaled, the
+ * session of its last attempt, its attempts (start, end, cause, outcome),
+ * its steps (from the DAG and continuations: name, function, options,
+ * user metadata, arguments, dependencies), per step its attempts and
+ * checkpointed output, the per-workflow name counter (for step ids), and
+ * the output.
+ */
+#ifndef WF_REPLAY_FOLD_H
+#define WF_REPLAY_FOLD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "journal/journal.h"
+#include "replay/events.h"
+#include "wflow.h"
+
+#include "replay/map.h"
+
+typedef struct wf_fold wf_fold;
+
+/* ---- the folded state (read by the engine under its lock; written only
+ * by wf_fold_apply) ---- */
+
+/** One try of a step, or one attempt (run/resume) of a workflow. */
+typedef struct wf_fattempt {
+	int run;          /* workflow attempt number (steps) */
+	int n;            /* try number within the run (steps), attempt (wfs) */
+	int64_t start_ns; /* 0: unknown */
+	int64_t end_ns;   /* 0: not ended */
+	const char *cause;   /* workflows: "run", "resume" (static) */
+	char *outcome;    /* "SUCCEEDED", "FAILED", "CANCELED", ... or NULL */
+	char *error;      /* failure text, or NULL */
+} wf_fattempt;
+
+enum { WF_FSTEP_PENDING = 0, WF_FSTEP_RUNNING, WF_FSTEP_SUCCEEDED,
+       WF_FSTEP_FAILED };
+
+/** A step argument: a JSON value, or another step's output. */
+typedef struct wf_farg {
+	char *step;  /* step id, or NULL */
+	cJSON *value; /* the value when step is NULL */
+} wf_farg;
+
+typedef struct wf_fstep {
+	char *id, *name, *fn;
+	char *step_type;
+	int max_retries, catch_exceptions, checkpoint;
+	char *user_metadata; /* JSON text of an object */
+	wf_farg *args;
+	size_t nargs;
+	int state;
+	int64_t start_ns, end_ns;
+	wf_fattempt *att;
+	size_t natt;
+	int has_output;
+	char *output;   /* JSON text, when checkpointed */
+	char *cont;     /* a continuation: the step whose output is ours */
+} wf_fstep;
+
+typedef struct wf_fwf {
+	char *id;
+	char *user_metadata; /* JSON text of an object */
+	int status;          /* as journaled: RUNNING, FAILED, CANCELED,
+	                        SUCCESSFUL, or NONE before the first attempt */
+	char *session;       /* session of the last attempt */
+	int64_t start_ns, end_ns;
+	wf_fattempt *att;
+	size_t natt;
+	wf_map steps;        /* id -> wf_fstep */
+	wf_fstep **order;    /* steps in the order they were added */
+	size_t nsteps;
+	wf_map counters;     /* base name -> uses so far (intptr_t) */
+	char *output_step;
+	char *output;        /* JSON text, once SUCCESSFUL */
+} wf_fwf;
+
+/** The folded workflow id, or NULL. Borrowed until the next apply. */
+const wf_fwf *wf_fold_get(const wf_fold *f, const char *id);
+
+/** Iterate the workflows (unordered). */
+int wf_fold_next(const wf_fold *f, size_t *i, const wf_fwf **wf);
+
+/** Derived status of a folded workflow (RESUMABLE included). */
+wf_status wf_fold_wf_status(const wf_fold *f, const wf_fwf *w);
+
+/**
+ * The next step id for base name in workflow w ("name", "name_1", ...),
+ * as the engine assigns ids: written to buf. Does not reserve it: the
+ * fold counts a name when the event that adds the step is applied.
+ * @param extra uses not yet applied (ids assigned in the same DAG).
+ */
+void wf_fold_next_id(const wf_fwf *w, const char *base, int extra,
+                     char *buf, size_t len);
+
+int wf_fold_new(wf_fold **out);
+void wf_fold_free(wf_fold *f);
+
+/**
+ * Apply one event. Types this version does not know are skipped when they
+ * carry WF_EVENT_SAFE_IGNORE, and refused (WF_EINCOMPAT) otherwise.
+ * An event that contradicts the state (a step end without a start, an
+ * unknown workflow) is WF_ECORRUPT. On failure err says what, with the
+ * event's sequence number, and the state is unchanged.
+ */
+int wf_fold_apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen);
+
+/**
+ * The engine session that is alive now (the engine's own), or NULL (the
+ * offline tools when no engine holds the journal). A workflow whose
+ * journaled status is RUNNING and whose last attempt belongs to another
+ * session is RESUMABLE.
+ */
+int wf_fold_set_live_session(wf_fold *f, const char *session);
+
+/** Status of a workflow as get_status reports it (NONE if unknown). */
+wf_status wf_fold_status(const wf_fold *f, const char *id);
+
+/**
+ * get_metadata's answer (see wflow.h), as of the events folded so far.
+ * @return 0, WF_ENOTFOUND (err: "No such workflow_id <id>" or "No such
+ *         step_id <step> in workflow <id>"), WF_ENOMEM.
+ */
+int wf_fold_metadata(const wf_fold *f, const char *id, const char *step,
+                     cJSON **out, char *err, size_t errlen);
+
+/**
+ * [{"workflow_id", "status", "start_time", "end_time", "steps",
+ *   "attempts"}, ...] sorted by id, for statuses in mask (WF_STATUS_BIT).
+ */
+int wf_fold_list(const wf_fold *f, unsigned mask, cJSON **out);
+
+/** Sequence number of the last event applied (0 if none). */
+uint64_t wf_fold_last_seq(const wf_fold *f);
+
+/**
+ * Replay a journal directory (an engine directory holding journal/, or a
+ * journal directory) into a new fold, read-only, without the writer lock.
+ * The live session is the last session_started if an engine holds the
+ * journal now, else none.
+ * @return 0 or a WF_E* code; err says what (file and offset, or seq).
+ */
+int wf_fold_load_dir(wf_fold **out, const char *dir, char *err,
+                     size_t errlen);
+
+#endif

@@ -1,0 +1,83 @@
+/*
+ * Offline replay: fold a journal directory the way the engine's open does,
+ * without the writer lock (so it works while an engine runs, and on
+ * read-only media). Whether an engine holds the journal now decides what
+ * RUNNING means: if one does, its session (the last one started) is live;
+ * if none does, every RUNNING workflow is RESUMABLE.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fold.h"
+
+/* 1 if a writer holds dir/LOCK now. A shared lock would conflict with its
+ * exclusive one; it is dropped at once, and never blocks. */
+static int writer_alive(const char *dir)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%.4096s/LOCK", dir);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	int alive = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	close(fd); /* releases the shared lock if we got it */
+	return alive;
+}
+
+int wf_fold_load_dir(wf_fold **out, const char *dir, char *err,
+                     size_t errlen)
+{
+	*out = NULL;
+	if (errlen)
+		err[0] = '\0';
+	char jdir[4096];
+	struct stat st;
+	snprintf(jdir, sizeof jdir, "%s/journal", dir);
+	if (stat(jdir, &st) != 0 || !S_ISDIR(st.st_mode))
+		snprintf(jdir, sizeof jdir, "%s", dir);
+	wf_fold *f;
+	if (wf_fold_new(&f) < 0) {
+		snprintf(err, errlen, "out of memory");
+		return WF_ENOMEM;
+	}
+	wf_reader *r;
+	int rc = wf_reader_open(&r, jdir, NULL);
+	if (rc < 0) {
+		snprintf(err, errlen, "%s", wf_reader_errmsg(r));
+		wf_reader_close(r);
+		wf_fold_free(f);
+		return rc;
+	}
+	const wf_event *ev;
+	char *last_session = NULL;
+	while ((rc = wf_reader_next(r, &ev)) == 1) {
+		if (ev->type == WF_EV_SESSION_STARTED && ev->nfields &&
+		    ev->fields[0].kind == WF_FIELD_TEXT) {
+			free(last_session);
+			last_session = strndup(ev->fields[0].v.s.ptr,
+			                       ev->fields[0].v.s.len);
+		}
+		if ((rc = wf_fold_apply(f, ev, err, errlen)) < 0)
+			break;
+	}
+	if (rc < 0 && rc != WF_ECORRUPT && rc != WF_EINCOMPAT && rc != WF_ENOMEM)
+		snprintf(err, errlen, "%s", wf_reader_errmsg(r));
+	else if (rc < 0 && !*err)
+		snprintf(err, errlen, "%s", wf_reader_errmsg(r));
+	wf_reader_close(r);
+	if (rc == 0 && writer_alive(jdir))
+		rc = wf_fold_set_live_session(f, last_session);
+	free(last_session);
+	if (rc < 0) {
+		wf_fold_free(f);
+		return rc;
+	}
+	*out = f;
+	return 0;
+}

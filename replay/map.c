@@ -1,0 +1,123 @@
+/*
+ * String hash map: FNV-1a hashing, linear probing, tombstones on delete,
+ * growth at 70% occupancy (tombstones included, so probes stay short).
+ */
+#include "map.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wflow.h"
+
+char wf_map_tomb[1];
+
+static uint64_t hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ull;
+	}
+	return h;
+}
+
+static size_t find(const wf_map *m, const char *key)
+{
+	size_t mask = m->cap - 1;
+	for (size_t i = (size_t)hash(key) & mask;; i = (i + 1) & mask) {
+		const char *k = m->e[i].key;
+		if (!k || (k != WF_MAP_TOMB && strcmp(k, key) == 0))
+			return i;
+	}
+}
+
+void *wf_map_get(const wf_map *m, const char *key)
+{
+	if (!m->len)
+		return NULL;
+	size_t i = find(m, key);
+	return m->e[i].key ? m->e[i].val : NULL;
+}
+
+static int grow(wf_map *m)
+{
+	size_t cap = m->cap ? m->cap * 2 : 16;
+	while (m->len * 2 >= cap)
+		cap *= 2;
+	wf_map_entry *e = calloc(cap, sizeof *e);
+	if (!e)
+		return WF_ENOMEM;
+	wf_map old = *m;
+	m->e = e;
+	m->cap = cap;
+	m->len = m->used = 0;
+	for (size_t i = 0; i < old.cap; i++) {
+		char *k = old.e[i].key;
+		if (!k || k == WF_MAP_TOMB)
+			continue;
+		size_t j = find(m, k);
+		m->e[j] = old.e[i];
+		m->len++;
+		m->used++;
+	}
+	free(old.e);
+	return 0;
+}
+
+int wf_map_put(wf_map *m, const char *key, void *val)
+{
+	if ((m->used + 1) * 10 >= m->cap * 7 && grow(m) < 0)
+		return WF_ENOMEM;
+	size_t i = find(m, key);
+	if (m->e[i].key) {
+		m->e[i].val = val;
+		return 0;
+	}
+	char *k = strdup(key);
+	if (!k)
+		return WF_ENOMEM;
+	m->e[i].key = k;
+	m->e[i].val = val;
+	m->len++;
+	m->used++;
+	return 0;
+}
+
+void *wf_map_del(wf_map *m, const char *key)
+{
+	if (!m->len)
+		return NULL;
+	size_t i = find(m, key);
+	if (!m->e[i].key)
+		return NULL;
+	void *v = m->e[i].val;
+	free(m->e[i].key);
+	m->e[i].key = WF_MAP_TOMB;
+	m->e[i].val = NULL;
+	m->len--;
+	return v;
+}
+
+void wf_map_free(wf_map *m)
+{
+	for (size_t i = 0; i < m->cap; i++)
+		if (m->e[i].key && m->e[i].key != WF_MAP_TOMB)
+			free(m->e[i].key);
+	free(m->e);
+	memset(m, 0, sizeof *m);
+}
+
+int wf_map_next(const wf_map *m, size_t *i, const char **key, void **val)
+{
+	for (; *i < m->cap; (*i)++) {
+		char *k = m->e[*i].key;
+		if (k && k != WF_MAP_TOMB) {
+			*key = k;
+			*val = m->e[*i].val;
+			(*i)++;
+			return 1;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,36 @@
+/*
+ * A string-keyed hash map (open addressing, linear probing, power-of-two
+ * capacity). Keys are copied; values are the caller's pointers. Used by
+ * the fold (workflows by id, steps by id, name counters) and the engine.
+ */
+#ifndef WF_REPLAY_MAP_H
+#define WF_REPLAY_MAP_H
+
+#include <stddef.h>
+
+typedef struct wf_map_entry {
+	char *key; /* NULL: empty; WF_MAP_TOMB: deleted */
+	void *val;
+} wf_map_entry;
+
+typedef struct wf_map {
+	wf_map_entry *e;
+	size_t cap, len, used; /* used counts tombstones too */
+} wf_map;
+
+extern char wf_map_tomb[];
+#define WF_MAP_TOMB wf_map_tomb
+
+/** @return the value, or NULL. */
+void *wf_map_get(const wf_map *m, const char *key);
+/** Insert or replace. @return 0 or WF_ENOMEM. */
+int wf_map_put(wf_map *m, const char *key, void *val);
+/** @return the removed value, or NULL. */
+void *wf_map_del(wf_map *m, const char *key);
+/** Free the map's memory (not the values). */
+void wf_map_free(wf_map *m);
+
+/** Iterate: for (size_t i = 0; wf_map_next(m, &i, &k, &v);) */
+int wf_map_next(const wf_map *m, size_t *i, const char **key, void **val);
+
+#endif
