@@ -1,8 +1,9 @@
 /*
- * wflow-bench: synthetic journals and journal benchmarks.
+ * wflow-bench: synthetic journals, journal and engine benchmarks.
  *
  *   wflow-bench gen DIR --events N [...]   write a realistic journal
  *   wflow-bench journal [...]              measure append and replay
+ *   wflow-bench engine [...]               measure the engine (public API)
  *
  * How this works: events come from the synthetic engine (synth.c). For the
  * measurements they are generated once, before any clock starts, into a
@@ -23,11 +24,16 @@
  * counted through a wrapped I/O table, so that the figures show how many
  * commits each fsync covered.
  *
+ * The engine command uses only the public API (wflow.h), as a program
+ * embedding wflow would; its section below says how each figure is
+ * obtained, and which ones are estimates.
+ *
  * Every command prints its figures last, one name=value per line;
  * progress goes to stderr.
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -39,13 +45,16 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "bench/synth.h"
 #include "journal/journal.h"
 #include "replay/dumpfmt.h"
+#include "replay/events.h"
 #include "wflow.h"
 
 static const char usage[] =
@@ -64,6 +73,14 @@ static const char usage[] =
 	"      are replayed; temporary journals go under D (default /tmp)\n"
 	"      and are removed at the end. --quick: small sizes, for a smoke\n"
 	"      test.\n"
+	"  engine [--dir D] [--quick]\n"
+	"      measure the engine through its public API: no-op steps\n"
+	"      (durability none, 1 worker), estimated fdatasyncs of a chain\n"
+	"      of 50 steps and of 64 parallel steps (durability always),\n"
+	"      wf_get_metadata, and wf_open on a journal of about 1 million\n"
+	"      events (time, RSS growth per step). Temporary engine\n"
+	"      directories go under D (default /tmp) and are removed.\n"
+	"      --quick: small sizes, for a smoke test.\n"
 	"  --level L: zstd level of the journals written (default: the\n"
 	"      journal's own default).\n"
 	"\n"
@@ -1148,6 +1165,671 @@ static int cmd_journal(int argc, char **argv)
 	return 0;
 }
 
+/* ---- engine -------------------------------------------------------------- */
+
+/*
+ * The engine, through the public API only. There is no hook to count the
+ * engine's fdatasyncs from outside (its journal I/O table is internal), so
+ * the durable figures are estimates: the wall time of a workflow divided
+ * by the mean time of one fdatasync measured on the same filesystem, right
+ * before (a file in the same directory, appended to and synced, as the
+ * journal is). The "_net" variants first subtract the time of the same
+ * workflow with durability none, which leaves the time spent syncing; on
+ * a disk whose fdatasync is fast, CPU time would otherwise count as
+ * fsyncs.
+ *
+ * The estimates are only as steady as the disk's fdatasync latency, which
+ * on virtual disks varies several-fold from one second to the next. So
+ * the "_counted" figures count the calls themselves, beneath the API: this
+ * program defines fdatasync() and fsync(), which the statically linked
+ * library's journal calls instead of libc's, and which count and then make
+ * the system call. Nothing in the engine is touched or consulted.
+ */
+
+static atomic_uint_fast64_t sys_fdatasyncs, sys_fsyncs;
+
+int fdatasync(int fd)
+{
+	atomic_fetch_add(&sys_fdatasyncs, 1);
+	return (int)syscall(SYS_fdatasync, fd);
+}
+
+int fsync(int fd)
+{
+	atomic_fetch_add(&sys_fsyncs, 1);
+	return (int)syscall(SYS_fsync, fd);
+}
+
+static uint64_t syncs_now(void)
+{
+	return atomic_load(&sys_fdatasyncs) + atomic_load(&sys_fsyncs);
+}
+
+static int noop_fn(wf_ctx *ctx, const cJSON *args, void *ud, cJSON **out)
+{
+	(void)ctx;
+	(void)args;
+	(void)ud;
+	*out = NULL;
+	return 0;
+}
+
+typedef struct bench_engine {
+	wf_engine *e;
+	wf_step *noop;
+	char *dir;
+} bench_engine;
+
+static int engine_open(bench_engine *b, const char *dir, int durability,
+                       unsigned workers)
+{
+	wf_config cfg = WF_CONFIG_INIT;
+	cfg.durability = durability;
+	cfg.workers = workers;
+	b->dir = NULL;
+	int rc = wf_open(&b->e, dir, &cfg);
+	if (rc < 0) {
+		fprintf(stderr, "wflow-bench: wf_open %s: %s (%s)\n", dir,
+		        b->e ? wf_errmsg(b->e) : "out of memory",
+		        wf_strerror(rc));
+		wf_close(b->e);
+		b->e = NULL;
+		return -1;
+	}
+	rc = wf_step_define(b->e, "noop", noop_fn, NULL, NULL, &b->noop);
+	if (rc < 0) {
+		fprintf(stderr, "wflow-bench: wf_step_define: %s (%s)\n",
+		        wf_errmsg(b->e), wf_strerror(rc));
+		wf_close(b->e);
+		b->e = NULL;
+		return -1;
+	}
+	b->dir = strdup(dir);
+	return 0;
+}
+
+static int engine_close(bench_engine *b)
+{
+	int rc = wf_close(b->e);
+	if (rc < 0)
+		fprintf(stderr, "wflow-bench: wf_close %s: %s\n", b->dir,
+		        wf_strerror(rc));
+	free(b->dir);
+	b->e = NULL;
+	b->dir = NULL;
+	return rc;
+}
+
+static int node_failed(bench_engine *b, const char *what, int rc)
+{
+	fprintf(stderr, "wflow-bench: %s: %s (%s)\n", what, wf_errmsg(b->e),
+	        wf_strerror(rc));
+	return -1;
+}
+
+/* noop(noop(...noop(arg)...)), n calls. @return 0 or -1 (printed). */
+static int make_chain(bench_engine *b, int n, const char *arg, wf_node **out)
+{
+	wf_node *inner = NULL;
+	int rc = wf_node_new(&inner, b->noop, NULL);
+	if (rc == 0)
+		rc = wf_node_arg_json(inner, arg);
+	for (int k = 1; k < n && rc == 0; k++) {
+		wf_node *outer = NULL;
+		if ((rc = wf_node_new(&outer, b->noop, NULL)) < 0)
+			break;
+		rc = wf_node_arg_node(outer, inner);
+		inner = outer; /* taken by outer, also on failure */
+	}
+	if (rc < 0) {
+		wf_node_free(inner);
+		return node_failed(b, "building a chain", rc);
+	}
+	*out = inner;
+	return 0;
+}
+
+/* noop(noop(0), noop(1), ..., noop(width-1)): width independent steps and
+ * the step that takes their outputs. */
+static int make_fan_in(bench_engine *b, int width, wf_node **out)
+{
+	wf_node *top = NULL;
+	int rc = wf_node_new(&top, b->noop, NULL);
+	for (int k = 0; k < width && rc == 0; k++) {
+		wf_node *leaf = NULL;
+		char arg[16];
+		snprintf(arg, sizeof arg, "%d", k);
+		if ((rc = wf_node_new(&leaf, b->noop, NULL)) < 0)
+			break;
+		if ((rc = wf_node_arg_json(leaf, arg)) < 0) {
+			wf_node_free(leaf);
+			break;
+		}
+		rc = wf_node_arg_node(top, leaf);
+	}
+	if (rc < 0) {
+		wf_node_free(top);
+		return node_failed(b, "building a fan-in", rc);
+	}
+	*out = top;
+	return 0;
+}
+
+/* wf_run dag as id. @return seconds, or -1 (printed). */
+static double run_timed(bench_engine *b, wf_node *dag, const char *id)
+{
+	double t0 = now_s();
+	int rc = wf_run(b->e, dag, id, NULL, NULL);
+	double t = now_s() - t0;
+	if (rc < 0) {
+		fprintf(stderr, "wflow-bench: wf_run %s: %s (%s)\n", id,
+		        wf_errmsg(b->e), wf_strerror(rc));
+		return -1;
+	}
+	return t;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof *v, cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Median time of reps runs of a chain of n no-op steps (ids prefix/k). */
+static double chain_median(bench_engine *b, int n, int reps,
+                           const char *prefix)
+{
+	double t[8];
+	for (int k = 0; k < reps; k++) {
+		char id[64];
+		wf_node *dag;
+		snprintf(id, sizeof id, "%s/%d", prefix, k);
+		if (make_chain(b, n, "0", &dag) < 0 ||
+		    (t[k] = run_timed(b, dag, id)) < 0)
+			return -1;
+	}
+	return median(t, reps);
+}
+
+/* Median time of reps runs of a fan-in of width no-op steps. */
+static double fan_in_median(bench_engine *b, int width, int reps,
+                            const char *prefix)
+{
+	double t[8];
+	for (int k = 0; k < reps; k++) {
+		char id[64];
+		wf_node *dag;
+		snprintf(id, sizeof id, "%s/%d", prefix, k);
+		if (make_fan_in(b, width, &dag) < 0 ||
+		    (t[k] = run_timed(b, dag, id)) < 0)
+			return -1;
+	}
+	return median(t, reps);
+}
+
+/* Mean seconds of one fdatasync after a small appending pwrite, in dir:
+ * what one durable commit costs at least. */
+static double fsync_probe(const char *dir, int count)
+{
+	char *path = path_join(dir, "fsync-probe");
+	int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		fprintf(stderr, "wflow-bench: %s: %s\n", path,
+		        strerror(errno));
+		free(path);
+		return -1;
+	}
+	char buf[128];
+	memset(buf, 'x', sizeof buf);
+	off_t off = 0;
+	double total = 0;
+	int ok = 1;
+	/* The first syncs of a new file also allocate its blocks and write
+	 * its inode: warm up, as the journal's segment is warm. */
+	for (int i = -5; i < count && ok; i++) {
+		double t0 = now_s();
+		ok = pwrite(fd, buf, sizeof buf, off) == (ssize_t)sizeof buf &&
+		     fdatasync(fd) == 0;
+		if (i >= 0)
+			total += now_s() - t0;
+		off += (off_t)sizeof buf;
+	}
+	if (!ok)
+		fprintf(stderr, "wflow-bench: %s: %s\n", path,
+		        strerror(errno));
+	close(fd);
+	unlink(path);
+	free(path);
+	return ok ? total / count : -1;
+}
+
+/* Run workflows first..last-1 (chains of steps no-op calls, ids
+ * order/NNNNNNNN) with up to WINDOW in flight, stopping early at
+ * deadline (now_s() clock). @return how many ran, or -1 (printed). */
+#define WINDOW 64
+static int64_t run_many(bench_engine *b, uint64_t first, uint64_t last,
+                        int steps, double deadline)
+{
+	wf_future *ring[WINDOW] = {0};
+	uint64_t i;
+	int rc = 0;
+	for (i = first; i < last && rc == 0; i++) {
+		wf_future **slot = &ring[i % WINDOW];
+		if (*slot) {
+			rc = wf_future_wait(*slot, NULL);
+			wf_future_free(*slot);
+			*slot = NULL;
+			if (rc < 0)
+				break;
+		}
+		if ((i & 255) == 0 && now_s() > deadline)
+			break;
+		char id[32], arg[48];
+		snprintf(id, sizeof id, "order/%08" PRIu64, i);
+		snprintf(arg, sizeof arg, "{\"order\": %" PRIu64 "}", i);
+		wf_node *dag;
+		if (make_chain(b, steps, arg, &dag) < 0)
+			return -1;
+		if ((rc = wf_run_async(b->e, dag, id, NULL, slot)) < 0)
+			*slot = NULL; /* nothing was started */
+	}
+	for (int k = 0; k < WINDOW; k++) {
+		if (!ring[k])
+			continue;
+		int r = wf_future_wait(ring[k], NULL);
+		wf_future_free(ring[k]);
+		if (r < 0 && rc == 0)
+			rc = r;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "wflow-bench: running workflows: %s (%s)\n",
+		        wf_errmsg(b->e), wf_strerror(rc));
+		return -1;
+	}
+	return (int64_t)(i - first);
+}
+
+/* Events in the journal dir, and how many of them are step_succeeded. */
+static int count_events(const char *jdir, uint64_t *events, uint64_t *steps)
+{
+	wf_reader *r;
+	const wf_event *ev;
+	int rc = wf_reader_open(&r, jdir, NULL);
+	*events = *steps = 0;
+	if (rc == 0)
+		while ((rc = wf_reader_next(r, &ev)) > 0) {
+			(*events)++;
+			if (ev->type == WF_EV_STEP_SUCCEEDED)
+				(*steps)++;
+		}
+	if (rc < 0)
+		fprintf(stderr, "wflow-bench: reading %s: %s (%s)\n", jdir,
+		        r ? wf_reader_errmsg(r) : "", wf_strerror(rc));
+	wf_reader_close(r);
+	return rc < 0 ? -1 : 0;
+}
+
+static long long rss_bytes(void)
+{
+	long long size, resident;
+	FILE *f = fopen("/proc/self/statm", "r");
+	if (!f)
+		return -1;
+	int n = fscanf(f, "%lld %lld", &size, &resident);
+	fclose(f);
+	return n == 2 ? resident * sysconf(_SC_PAGESIZE) : -1;
+}
+
+#define OPENS 3
+
+/*
+ * The hidden command `wflow-bench engine-open-child DIR`: open an engine on
+ * DIR OPENS times, printing open_s=S for each and, for the first,
+ * rss_before= and rss_after=. It runs in a process of its own, started by
+ * cmd_engine, because the process that wrote the journal keeps the freed
+ * heap of its engine, which a second wf_open would reuse: RSS growth
+ * measured there would flatter the fold.
+ */
+static int cmd_engine_open_child(int argc, char **argv)
+{
+	if (argc != 1)
+		return 2;
+	for (int k = 0; k < OPENS; k++) {
+		long long before = rss_bytes();
+		wf_engine *e;
+		double t0 = now_s();
+		int rc = wf_open(&e, argv[0], NULL);
+		double t = now_s() - t0;
+		long long after = rss_bytes();
+		if (rc < 0) {
+			fprintf(stderr, "wflow-bench: wf_open %s: %s (%s)\n",
+			        argv[0], e ? wf_errmsg(e) : "out of memory",
+			        wf_strerror(rc));
+			wf_close(e);
+			return 1;
+		}
+		if (k == 0)
+			printf("rss_before=%lld\nrss_after=%lld\n", before,
+			       after);
+		printf("open_s=%.6f\n", t);
+		fflush(stdout);
+		if (wf_close(e) < 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Run the open child on dir; read its figures. @return 0 or -1. */
+static int open_in_child(const char *dir, double *open_s, long long *rss0,
+                         long long *rss1)
+{
+	int fds[2];
+	if (pipe(fds) != 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		dup2(fds[1], STDOUT_FILENO);
+		close(fds[0]);
+		close(fds[1]);
+		char *args[] = {"wflow-bench", "engine-open-child",
+		                (char *)dir, NULL};
+		execv("/proc/self/exe", args);
+		_exit(127);
+	}
+	close(fds[1]);
+	FILE *f = fdopen(fds[0], "r");
+	char line[128];
+	int opens = 0;
+	*rss0 = *rss1 = -1;
+	while (f && fgets(line, sizeof line, f)) {
+		if (sscanf(line, "rss_before=%lld", rss0) == 1 ||
+		    sscanf(line, "rss_after=%lld", rss1) == 1)
+			continue;
+		if (opens < OPENS &&
+		    sscanf(line, "open_s=%lf", &open_s[opens]) == 1)
+			opens++;
+	}
+	if (f)
+		fclose(f);
+	else
+		close(fds[0]);
+	int status;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
+	    opens != OPENS) {
+		fprintf(stderr, "wflow-bench: the open measurement failed "
+		                "(child exit status %d)\n",
+		        WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		return -1;
+	}
+	return 0;
+}
+
+/* Event target and time cap of the journal that wf_open replays. */
+#define OPEN_EVENTS 1000000
+#define OPEN_EVENTS_QUICK 20000
+#define OPEN_STEPS 5
+
+static int bench_open(results *res, const char *root, int quick)
+{
+	uint64_t target = quick ? OPEN_EVENTS_QUICK : OPEN_EVENTS;
+	double cap_s = quick ? 5 : 300;
+	char *dir = path_join(root, "open");
+	char *jdir = path_join(dir, "journal");
+	bench_engine b;
+	int rc = -1;
+	uint64_t events = 0, steps = 0;
+	double t0 = now_s(), deadline = t0 + cap_s;
+
+	/* Events per workflow are the engine's business: run a first
+	 * batch, count, then run what makes up the target. */
+	uint64_t first = quick ? 100 : 1000;
+	fprintf(stderr,
+	        "wflow-bench: writing a journal of about %" PRIu64
+	        " events with the engine (durability none)...\n",
+	        target);
+	if (engine_open(&b, dir, WF_SYNC_NONE, 0) < 0)
+		goto out;
+	int64_t ran = run_many(&b, 0, first, OPEN_STEPS, deadline);
+	if (engine_close(&b) < 0 || ran < 0 ||
+	    count_events(jdir, &events, &steps) < 0)
+		goto out;
+	uint64_t workflows = (uint64_t)ran;
+	double per_wf = (double)events / (double)(workflows ? workflows : 1);
+	uint64_t want = (uint64_t)((double)target / per_wf + 0.5);
+	if (want > workflows) {
+		if (engine_open(&b, dir, WF_SYNC_NONE, 0) < 0)
+			goto out;
+		ran = run_many(&b, workflows, want, OPEN_STEPS, deadline);
+		if (engine_close(&b) < 0 || ran < 0)
+			goto out;
+		workflows += (uint64_t)ran;
+	}
+	double gen_s = now_s() - t0;
+	if (count_events(jdir, &events, &steps) < 0)
+		goto out;
+
+	fprintf(stderr, "wflow-bench: timing wf_open on %" PRIu64
+	                " events (3 opens, in a fresh process)...\n",
+	        events);
+	double open_s[OPENS];
+	long long rss0, rss1;
+	if (open_in_child(dir, open_s, &rss0, &rss1) < 0)
+		goto out;
+	put(res, "open_1m_events_s=%.3f", median(open_s, OPENS));
+	put(res, "open_events=%" PRIu64, events);
+	put(res, "open_workflows=%" PRIu64, workflows);
+	put(res, "open_steps=%" PRIu64, steps);
+	put(res, "open_events_per_s=%.0f",
+	    (double)events / median(open_s, OPENS));
+	if (events < target * 95 / 100)
+		put(res,
+		    "open_note=only %" PRIu64 " events (target %" PRIu64
+		    "): generation was stopped after %.0f s",
+		    events, target, gen_s);
+	put(res, "open_gen_s=%.1f", gen_s);
+	put(res, "bytes_per_step_after_open=%.0f",
+	    rss0 >= 0 && rss1 >= 0 && steps
+	            ? (double)(rss1 - rss0) / (double)steps
+	            : -1.0);
+	put(res, "rss_growth_open_bytes=%lld", rss1 - rss0);
+	rc = 0;
+out:
+	free(jdir);
+	free(dir);
+	return rc;
+}
+
+static int cmd_engine(int argc, char **argv)
+{
+	int quick = 0;
+	const char *base = "/tmp";
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			fputs(usage, stdout);
+			return 0;
+		} else if (is_opt(a, "--dir")) {
+			base = opt_value(argc, argv, &i, "--dir");
+			if (!base)
+				return bad_usage("--dir: expected a directory",
+				                 NULL);
+		} else if (!strcmp(a, "--quick")) {
+			quick = 1;
+		} else {
+			return bad_usage("unknown argument", a);
+		}
+	}
+	int noop_wfs = quick ? 100 : 2000, noop_len = 10;
+	int chain_n = quick ? 20 : 50, reps = quick ? 1 : 3;
+	int fsyncs = quick ? 50 : 200;
+	int md_calls = quick ? 10000 : 100000;
+
+	char *root = path_join(base, "wflow-bench-XXXXXX");
+	if (!mkdtemp(root)) {
+		fprintf(stderr,
+		        "wflow-bench: cannot create a directory in %s: %s\n",
+		        base, strerror(errno));
+		free(root);
+		return 2;
+	}
+	const char *fs = fs_name(root);
+	if (!strcmp(fs, "tmpfs"))
+		fprintf(stderr,
+		        "wflow-bench: warning: %s is on tmpfs, where "
+		        "fdatasync costs nothing: durable figures mean nothing "
+		        "(use --dir)\n",
+		        root);
+	results res = {0};
+	char mach[256];
+	machine(mach, sizeof mach);
+	char *d_none1 = path_join(root, "none1"),
+	     *d_none = path_join(root, "none"),
+	     *d_always = path_join(root, "always");
+	bench_engine b = {0};
+	int rc = 1;
+
+	fprintf(stderr,
+	        "wflow-bench: %d workflows of %d no-op steps, durability "
+	        "none, 1 worker...\n",
+	        noop_wfs, noop_len);
+	if (engine_open(&b, d_none1, WF_SYNC_NONE, 1) < 0)
+		goto out;
+	/* The first workflows of an engine start its threads and grow its
+	 * tables: warm up before the clock runs. */
+	double t_noop = 0;
+	int warmup = noop_wfs / 20;
+	for (int k = -warmup; k < noop_wfs; k++) {
+		char id[32];
+		wf_node *dag;
+		if (k < 0)
+			snprintf(id, sizeof id, "warmup/%d", -k);
+		else
+			snprintf(id, sizeof id, "noop/%07d", k);
+		double t;
+		if (make_chain(&b, noop_len, "0", &dag) < 0 ||
+		    (t = run_timed(&b, dag, id)) < 0) {
+			engine_close(&b);
+			goto out;
+		}
+		if (k >= 0)
+			t_noop += t;
+	}
+	/* get_metadata on the live engine: a finished workflow of 10
+	 * steps, among the others. The outermost step is "noop", the
+	 * innermost "noop_9". */
+	fprintf(stderr, "wflow-bench: wf_get_metadata, %d calls...\n",
+	        md_calls);
+	double t_md = 0, t_md_step = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		const char *step = pass ? "noop_5" : NULL;
+		double t0 = now_s();
+		for (int k = 0; k < md_calls; k++) {
+			cJSON *md;
+			int r = wf_get_metadata(b.e, "noop/0000000", step, &md);
+			if (r < 0) {
+				fprintf(stderr,
+				        "wflow-bench: wf_get_metadata: %s "
+				        "(%s)\n",
+				        wf_errmsg(b.e), wf_strerror(r));
+				engine_close(&b);
+				goto out;
+			}
+			cJSON_Delete(md);
+		}
+		*(pass ? &t_md_step : &t_md) = now_s() - t0;
+	}
+	if (engine_close(&b) < 0)
+		goto out;
+
+	fprintf(stderr, "wflow-bench: chain of %d and fan-in of 64, "
+	                "durability none...\n",
+	        chain_n);
+	if (engine_open(&b, d_none, WF_SYNC_NONE, 0) < 0)
+		goto out;
+	double t_chain_none = chain_median(&b, chain_n, reps, "chain");
+	double t_par_none = t_chain_none < 0
+	                            ? -1
+	                            : fan_in_median(&b, 64, reps, "par64");
+	if (engine_close(&b) < 0 || t_par_none < 0)
+		goto out;
+
+	fprintf(stderr, "wflow-bench: chain of %d and fan-in of 64, "
+	                "durability always...\n",
+	        chain_n);
+	if (engine_open(&b, d_always, WF_SYNC_ALWAYS, 0) < 0)
+		goto out;
+	/* Each estimate divides by an fdatasync time measured just before
+	 * it, as the disk's latency drifts. */
+	double fsync_chain_s = fsync_probe(root, fsyncs);
+	uint64_t s0 = syncs_now();
+	double t_chain = fsync_chain_s <= 0 ? -1
+	                                    : chain_median(&b, chain_n, reps,
+	                                                   "chain");
+	uint64_t s1 = syncs_now();
+	double fsync_par_s = t_chain < 0 ? -1 : fsync_probe(root, fsyncs);
+	uint64_t s2 = syncs_now();
+	double t_par = fsync_par_s <= 0
+	                       ? -1
+	                       : fan_in_median(&b, 64, reps, "par64");
+	uint64_t s3 = syncs_now();
+	if (engine_close(&b) < 0 || t_par < 0)
+		goto out;
+	double chain_counted = (double)(s1 - s0) / reps / chain_n;
+	double par_counted = (double)(s3 - s2) / reps;
+
+	double noop_steps = (double)noop_wfs * noop_len;
+	put(&res, "noop_step_us=%.2f", t_noop / noop_steps * 1e6);
+	put(&res, "noop_workflow_us=%.1f", t_noop / noop_wfs * 1e6);
+	put(&res, "noop_steps=%.0f", noop_steps);
+	put(&res, "fsync_us=%.1f", (fsync_chain_s + fsync_par_s) / 2 * 1e6);
+	put(&res, "fsync_us_before_chain=%.1f", fsync_chain_s * 1e6);
+	put(&res, "fsync_us_before_parallel64=%.1f", fsync_par_s * 1e6);
+	put(&res, "chain_steps=%d", chain_n);
+	put(&res, "chain_step_us_always=%.1f", t_chain / chain_n * 1e6);
+	put(&res, "chain_step_us_none=%.1f", t_chain_none / chain_n * 1e6);
+	put(&res, "chain_fsyncs_per_step=%.2f",
+	    t_chain / chain_n / fsync_chain_s);
+	put(&res, "chain_fsyncs_per_step_net=%.2f",
+	    (t_chain - t_chain_none) / chain_n / fsync_chain_s);
+	put(&res, "chain_fsyncs_per_step_counted=%.2f", chain_counted);
+	put(&res, "parallel64_ms_always=%.2f", t_par * 1e3);
+	put(&res, "parallel64_ms_none=%.2f", t_par_none * 1e3);
+	put(&res, "parallel64_fsyncs=%.1f", t_par / fsync_par_s);
+	put(&res, "parallel64_fsyncs_net=%.1f",
+	    (t_par - t_par_none) / fsync_par_s);
+	put(&res, "parallel64_fsyncs_counted=%.1f", par_counted);
+	put(&res, "get_metadata_us=%.2f", t_md / md_calls * 1e6);
+	put(&res, "get_metadata_step_us=%.2f", t_md_step / md_calls * 1e6);
+	put(&res, "get_metadata_calls=%d", md_calls);
+	if (bench_open(&res, root, quick) < 0)
+		goto out;
+	/* The durable runs and the open use the default worker count. */
+	put(&res, "workers=4");
+	put(&res, "repetitions=%d", reps);
+	put(&res, "quick=%d", quick);
+	put(&res, "dir_fs=%s", fs);
+	put(&res, "machine=%s", mach);
+	rc = 0;
+out:
+	free(d_none1);
+	free(d_none);
+	free(d_always);
+	nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(root);
+	if (rc)
+		return 1;
+	for (int i = 0; i < res.n; i++)
+		printf("%s\n", res.lines[i]);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -1167,5 +1849,9 @@ int main(int argc, char **argv)
 		return cmd_gen(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "journal"))
 		return cmd_journal(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "engine"))
+		return cmd_engine(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "engine-open-child"))
+		return cmd_engine_open_child(argc - 2, argv + 2);
 	return bad_usage("unknown command", argv[1]);
 }

@@ -1,10 +1,13 @@
 /*
- * wflow: the offline tool for a journal directory.
+ * wflow: the command-line tool for a journal directory.
  *
- *   wflow verify DIR [--json]     check every segment, frame and event
- *   wflow dump DIR [--since SEQ]  every event as one line of JSON
+ *   wflow verify DIR [--json]          check every segment, frame and event
+ *   wflow dump DIR [--since SEQ]       every event as one line of JSON
+ *   wflow meta DIR ID [STEP]           get_metadata, offline
+ *   wflow ls DIR [--status S] [--json] the workflows, one a line
+ *   wflow demo DIR                     the seed's examples, run by the engine
  *
- * How this works: both commands are a loop over wf_reader_next. verify
+ * How this works: verify and dump are a loop over wf_reader_next. verify
  * opens the reader in salvage mode with JSON checking, so that it goes on
  * past damage and names every damaged range (the reader's on_damage
  * callback collects them); the reader does the checks (checksums, chain,
@@ -13,24 +16,39 @@
  * event with wf_dump_format (replay/dumpfmt.c, shared with wflow-bench) and
  * writes in large blocks.
  *
+ * meta and ls replay the journal into the fold (wf_fold_load_dir), the
+ * same function from events to state that the live engine answers from,
+ * so `wflow meta` prints what wf_get_metadata would have returned at the
+ * end of the journal, and ls what wf_list_all would (with times and
+ * counts). They take no lock: they work while an engine runs.
+ *
+ * demo (replay/demo.c) is the one command that writes: it opens an engine
+ * on DIR and runs the seed document's examples through the public API.
+ *
  * DIR is a journal directory (holding *.wfj segments) or an engine
  * directory with the journal in DIR/journal.
  *
  * Exit codes: 0 done / intact (a torn tail is a warning), 1 the journal is
- * damaged or missing from DIR, 2 usage error or unreadable directory.
+ * damaged or missing from DIR, or the workflow or step does not exist
+ * (meta), or a demo check failed; 2 usage error or unreadable directory.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "journal/journal.h"
+#include "replay/demo.h"
 #include "replay/dumpfmt.h"
 #include "replay/events.h"
+#include "replay/fold.h"
 #include "wflow.h"
 
 enum { EXIT_INTACT = 0, EXIT_DAMAGED = 1, EXIT_USAGE = 2 };
@@ -38,21 +56,25 @@ enum { EXIT_INTACT = 0, EXIT_DAMAGED = 1, EXIT_USAGE = 2 };
 static const char usage_main[] =
 	"usage: wflow <command> [options]\n"
 	"\n"
-	"Offline tool for a wflow journal. DIR is a journal directory\n"
-	"(holding *.wfj segments) or an engine directory with its journal\n"
-	"in DIR/journal.\n"
+	"Tool for a wflow journal. DIR is a journal directory (holding\n"
+	"*.wfj segments) or an engine directory with its journal in\n"
+	"DIR/journal. Every command but demo only reads, without a lock.\n"
 	"\n"
 	"commands:\n"
 	"  verify DIR [--json]     check every segment, frame and event\n"
 	"  dump DIR [--since SEQ]  print every event as one line of JSON\n"
+	"  meta DIR ID [STEP]      print a workflow's or step's metadata\n"
+	"  ls DIR [--status S]     list the workflows\n"
+	"  demo DIR                run the seed's examples into DIR\n"
 	"  help [COMMAND]          show help\n"
 	"\n"
 	"options:\n"
 	"  --version               print the version\n"
 	"  -h, --help              show this help\n"
 	"\n"
-	"exit codes: 0 done or intact, 1 journal damaged or not found in DIR,\n"
-	"2 usage error or unreadable directory.\n";
+	"exit codes: 0 done or intact, 1 journal damaged or not found in DIR\n"
+	"(meta: no such workflow or step; demo: a check failed), 2 usage\n"
+	"error or unreadable directory.\n";
 
 static const char usage_verify[] =
 	"usage: wflow verify DIR [--json]\n"
@@ -97,6 +119,70 @@ static const char usage_dump[] =
 	"events before it are printed) or no journal in DIR, 2 usage error or\n"
 	"unreadable directory.\n";
 
+static const char usage_meta[] =
+	"usage: wflow meta DIR ID [STEP]\n"
+	"\n"
+	"Print, as pretty JSON, the metadata of workflow ID (or of its step\n"
+	"STEP, a step id such as \"add\" or \"add_1\"): exactly what\n"
+	"wf_get_metadata(e, ID, STEP) would return, computed offline by\n"
+	"replaying the journal through the engine's own fold. Workflow\n"
+	"level: status, user_metadata, stats {start_time, end_time},\n"
+	"workflow_id, attempts, duration; step level: name, step_id,\n"
+	"step_options, user_metadata, stats, attempts, duration. Times are\n"
+	"seconds since the epoch. A workflow that was RUNNING when its\n"
+	"engine died shows RESUMABLE. Takes no lock: works while an engine\n"
+	"runs (it then shows the journal as of the last complete commit).\n"
+	"\n"
+	"  -h, --help  show this help\n"
+	"\n"
+	"exit codes: 0 printed, 1 no such workflow or step (\"No such\n"
+	"workflow_id ID\"), or the journal is damaged or missing, 2 usage\n"
+	"error or unreadable directory.\n";
+
+static const char usage_ls[] =
+	"usage: wflow ls DIR [--status S[,S...]] [--json]\n"
+	"\n"
+	"List the workflows in the journal, sorted by id, one a line:\n"
+	"  ID  STATUS  START  END  STEPS  ATTEMPTS\n"
+	"START and END are the times of the last attempt (ISO 8601, UTC;\n"
+	"\"-\" while unknown: a running or cancelled workflow has no end).\n"
+	"Computed offline by replaying the journal through the engine's own\n"
+	"fold; takes no lock.\n"
+	"\n"
+	"  --status S  only workflows whose status is S: RUNNING, FAILED,\n"
+	"              RESUMABLE, CANCELED or SUCCESSFUL (any case; a\n"
+	"              comma-separated list, or the option repeated, for\n"
+	"              several)\n"
+	"  --json      print the fold's JSON array instead: [{workflow_id,\n"
+	"              status, start_time, end_time, steps, attempts}, ...]\n"
+	"  -h, --help  show this help\n"
+	"\n"
+	"exit codes: 0 listed (also when none match), 1 the journal is\n"
+	"damaged or missing, 2 usage error (an unknown status name) or\n"
+	"unreadable directory.\n";
+
+static const char usage_demo[] =
+	"usage: wflow demo DIR\n"
+	"\n"
+	"Run the examples of the seed document (Ray Workflows, \"Workflow\n"
+	"Metadata\") through the public C API, with an engine on DIR\n"
+	"(created if missing; durability always), and print for each one\n"
+	"the Python it stands for, the C calls, what wf_get_metadata\n"
+	"returns, and the seed's checks on it:\n"
+	"  add_example    add.step(10, 20).run(): workflow metadata\n"
+	"  add_example_2  .options(name=\"add_step\"): step metadata\n"
+	"  add_example_3  workflow and step user metadata\n"
+	"  note1_cancel   metadata while RUNNING, then CANCELED (Note 1)\n"
+	"  note2_resume   FAILED, then resumed: stats updated (Note 2)\n"
+	"Workflows with these ids that an earlier demo left in DIR are\n"
+	"deleted first, so the demo can be run again on the same DIR. DIR\n"
+	"must not be open in another engine.\n"
+	"\n"
+	"  -h, --help  show this help\n"
+	"\n"
+	"exit codes: 0 every check passed, 1 a check failed (they are\n"
+	"listed), 2 usage error, or the engine could not be opened on DIR.\n";
+
 /* "wflow CMD: what[ arg]", a hint, exit code 2. */
 static int usage_error(const char *cmd, const char *what, const char *arg)
 {
@@ -108,18 +194,79 @@ static int usage_error(const char *cmd, const char *what, const char *arg)
 
 /* ---- arguments ----------------------------------------------------------- */
 
+/* Options a command accepts (parse_args' allow). */
+enum { OPT_JSON = 1, OPT_SINCE = 2, OPT_STATUS = 4 };
+
+#define MAX_POS 3
+
 typedef struct args {
-	const char *dir;
+	const char *pos[MAX_POS]; /* positional arguments: DIR first */
+	int npos;
 	int json;
 	int have_since;
 	uint64_t since;
+	unsigned status_mask; /* --status (0: not given) */
 	int help;
 } args;
 
-/* Parse "cmd DIR [options]" (options before or after DIR). allow_json and
- * allow_since say which options cmd takes. @return -1 ok, else exit code. */
-static int parse_args(int argc, char **argv, const char *cmd, int allow_json,
-                      int allow_since, args *a)
+/* The status named s (any case), or WF_STATUS_NONE. */
+static wf_status status_by_name(const char *s, size_t n)
+{
+	for (int st = WF_STATUS_RUNNING; st <= WF_STATUS_SUCCESSFUL; st++) {
+		const char *name = wf_status_name((wf_status)st);
+		if (strlen(name) == n && strncasecmp(name, s, n) == 0)
+			return (wf_status)st;
+	}
+	return WF_STATUS_NONE;
+}
+
+/* Add the statuses of "S[,S...]" to *mask. @return -1 ok, else exit code. */
+static int parse_status(const char *cmd, const char *v, unsigned *mask)
+{
+	const char *p = v;
+	for (;;) {
+		size_t n = strcspn(p, ",");
+		wf_status st = status_by_name(p, n);
+		if (st == WF_STATUS_NONE) {
+			fprintf(stderr,
+			        "wflow %s: --status: unknown status '%.*s' "
+			        "(expected RUNNING, FAILED, RESUMABLE, "
+			        "CANCELED or SUCCESSFUL)\n",
+			        cmd, (int)n, p);
+			return EXIT_USAGE;
+		}
+		*mask |= WF_STATUS_BIT(st);
+		if (!p[n])
+			return -1;
+		p += n + 1;
+	}
+}
+
+/* The value of option s ("--x V" or "--x=V", s starting with name), or
+ * NULL if missing. */
+static const char *opt_value(int argc, char **argv, int *i, size_t namelen)
+{
+	const char *s = argv[*i];
+	if (s[namelen] == '=')
+		return s + namelen + 1;
+	if (*i + 1 < argc)
+		return argv[++*i];
+	return NULL;
+}
+
+static int is_opt(const char *s, const char *name)
+{
+	size_t n = strlen(name);
+	return strncmp(s, name, n) == 0 && (s[n] == 0 || s[n] == '=');
+}
+
+/* Parse "cmd DIR [more positionals] [options]" (options anywhere; "--"
+ * ends them). allow says which options cmd takes (OPT_*); min_pos and
+ * max_pos bound the positionals, named by pos_names for the "missing"
+ * message. @return -1 ok, else exit code. */
+static int parse_args(int argc, char **argv, const char *cmd, unsigned allow,
+                      int min_pos, int max_pos, const char *const *pos_names,
+                      args *a)
 {
 	int only_pos = 0;
 	memset(a, 0, sizeof *a);
@@ -130,19 +277,15 @@ static int parse_args(int argc, char **argv, const char *cmd, int allow_json,
 		} else if (!only_pos &&
 		           (strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0)) {
 			a->help = 1;
-		} else if (!only_pos && allow_json &&
+		} else if (!only_pos && (allow & OPT_JSON) &&
 		           strcmp(s, "--json") == 0) {
 			a->json = 1;
-		} else if (!only_pos && allow_since &&
-		           (strcmp(s, "--since") == 0 ||
-		            strncmp(s, "--since=", 8) == 0)) {
-			const char *v = s[7] == '=' ? s + 8 : NULL;
-			if (!v) {
-				if (i + 1 >= argc)
-					return usage_error(cmd, "--since needs "
-					                   "a value", NULL);
-				v = argv[++i];
-			}
+		} else if (!only_pos && (allow & OPT_SINCE) &&
+		           is_opt(s, "--since")) {
+			const char *v = opt_value(argc, argv, &i, 7);
+			if (!v)
+				return usage_error(cmd, "--since needs "
+				                   "a value", NULL);
 			char *end;
 			errno = 0;
 			unsigned long long n = strtoull(v, &end, 10);
@@ -152,18 +295,32 @@ static int parse_args(int argc, char **argv, const char *cmd, int allow_json,
 				                   "sequence number:", v);
 			a->since = n;
 			a->have_since = 1;
+		} else if (!only_pos && (allow & OPT_STATUS) &&
+		           is_opt(s, "--status")) {
+			const char *v = opt_value(argc, argv, &i, 8);
+			if (!v)
+				return usage_error(cmd, "--status needs "
+				                   "a value", NULL);
+			int rc = parse_status(cmd, v, &a->status_mask);
+			if (rc >= 0)
+				return rc;
 		} else if (!only_pos && s[0] == '-' && s[1]) {
 			return usage_error(cmd, "unknown option", s);
-		} else if (!a->dir) {
-			a->dir = s;
+		} else if (a->npos < max_pos) {
+			a->pos[a->npos++] = s;
 		} else {
 			return usage_error(cmd, "unexpected argument", s);
 		}
 	}
-	if (!a->help && !a->dir)
-		return usage_error(cmd, "missing DIR", NULL);
+	if (!a->help && a->npos < min_pos) {
+		char what[64];
+		snprintf(what, sizeof what, "missing %s", pos_names[a->npos]);
+		return usage_error(cmd, what, NULL);
+	}
 	return -1;
 }
+
+static const char *const dir_only[] = {"DIR"};
 
 /*
  * The journal directory for DIR: DIR/journal if that is a directory, else
@@ -397,7 +554,7 @@ static void verify_json(const char *dir, const wf_journal_stats *st,
 static int cmd_verify(int argc, char **argv)
 {
 	args a;
-	int rc = parse_args(argc, argv, "verify", 1, 0, &a);
+	int rc = parse_args(argc, argv, "verify", OPT_JSON, 1, 1, dir_only, &a);
 	if (rc >= 0)
 		return rc;
 	if (a.help) {
@@ -405,7 +562,7 @@ static int cmd_verify(int argc, char **argv)
 		return EXIT_INTACT;
 	}
 	char *dir;
-	if ((rc = resolve_dir("verify", a.dir, &dir)) >= 0)
+	if ((rc = resolve_dir("verify", a.pos[0], &dir)) >= 0)
 		return rc;
 
 	damage_list dl = {0};
@@ -514,7 +671,7 @@ static void dump_damage(void *ud, const wf_damage *d)
 static int cmd_dump(int argc, char **argv)
 {
 	args a;
-	int rc = parse_args(argc, argv, "dump", 0, 1, &a);
+	int rc = parse_args(argc, argv, "dump", OPT_SINCE, 1, 1, dir_only, &a);
 	if (rc >= 0)
 		return rc;
 	if (a.help) {
@@ -522,7 +679,7 @@ static int cmd_dump(int argc, char **argv)
 		return EXIT_INTACT;
 	}
 	char *dir;
-	if ((rc = resolve_dir("dump", a.dir, &dir)) >= 0)
+	if ((rc = resolve_dir("dump", a.pos[0], &dir)) >= 0)
 		return rc;
 
 	wf_reader_opts o = WF_READER_OPTS_INIT;
@@ -588,6 +745,244 @@ static int cmd_dump(int argc, char **argv)
 	return code;
 }
 
+/* ---- meta, ls: the fold, offline ----------------------------------------- */
+
+/* 1 if dir holds a segment file. The fold may accept an empty directory as
+ * an empty journal; for the tool it is a mistyped DIR, as for verify. */
+static int has_segments(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return 0;
+	struct dirent *e;
+	int found = 0;
+	while (!found && (e = readdir(d)) != NULL) {
+		size_t n = strlen(e->d_name);
+		found = n > 4 && strcmp(e->d_name + n - 4, ".wfj") == 0;
+	}
+	closedir(d);
+	return found;
+}
+
+/*
+ * Replay DIR's journal into a fold. Problems are printed.
+ * @return -1 ok (*out set), else the exit code.
+ */
+static int load_fold(const char *cmd, const char *dir_arg, wf_fold **out)
+{
+	char *dir;
+	int rc = resolve_dir(cmd, dir_arg, &dir);
+	if (rc >= 0)
+		return rc;
+	if (!has_segments(dir)) {
+		no_segments(cmd, dir);
+		free(dir);
+		return EXIT_DAMAGED;
+	}
+	char err[600] = "";
+	rc = wf_fold_load_dir(out, dir, err, sizeof err);
+	if (rc < 0) {
+		fprintf(stderr, "wflow %s: %s: %s (%s)\n", cmd, dir,
+		        *err ? err : "cannot replay the journal",
+		        wf_strerror(rc));
+		free(dir);
+		*out = NULL;
+		return rc == WF_ECORRUPT || rc == WF_EINCOMPAT ||
+		                       rc == WF_ENOTFOUND
+		               ? EXIT_DAMAGED
+		               : EXIT_USAGE;
+	}
+	free(dir);
+	return -1;
+}
+
+/* Print v as pretty JSON and a newline. @return an exit code. */
+static int print_json(const char *cmd, const cJSON *v)
+{
+	char *s = cJSON_Print(v);
+	if (!s) {
+		fprintf(stderr, "wflow %s: out of memory\n", cmd);
+		return EXIT_USAGE;
+	}
+	fputs(s, stdout);
+	fputc('\n', stdout);
+	free(s);
+	return EXIT_INTACT;
+}
+
+/* stdout failed (disk full, closed pipe)? Then the output is incomplete:
+ * say so, exit 2. */
+static int finish_stdout(const char *cmd, int code)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "wflow %s: writing to stdout: %s\n", cmd,
+		        strerror(errno));
+		return EXIT_USAGE;
+	}
+	return code;
+}
+
+static const char *const meta_pos[] = {"DIR", "ID", "STEP"};
+
+static int cmd_meta(int argc, char **argv)
+{
+	args a;
+	int rc = parse_args(argc, argv, "meta", 0, 2, 3, meta_pos, &a);
+	if (rc >= 0)
+		return rc;
+	if (a.help) {
+		fputs(usage_meta, stdout);
+		return EXIT_INTACT;
+	}
+	wf_fold *f;
+	if ((rc = load_fold("meta", a.pos[0], &f)) >= 0)
+		return rc;
+	const char *id = a.pos[1], *step = a.npos > 2 ? a.pos[2] : NULL;
+	cJSON *md = NULL;
+	char err[600] = "";
+	rc = wf_fold_metadata(f, id, step, &md, err, sizeof err);
+	int code;
+	if (rc == WF_ENOTFOUND) {
+		fprintf(stderr, "wflow meta: %s\n", *err ? err : "not found");
+		code = EXIT_DAMAGED;
+	} else if (rc < 0) {
+		fprintf(stderr, "wflow meta: %s (%s)\n",
+		        *err ? err : "cannot compute the metadata",
+		        wf_strerror(rc));
+		code = EXIT_USAGE;
+	} else {
+		code = print_json("meta", md);
+	}
+	cJSON_Delete(md);
+	wf_fold_free(f);
+	return finish_stdout("meta", code);
+}
+
+/* seconds since the epoch as "2026-11-27T17:25:05.123Z"; "-" if v is not
+ * a number. */
+static void iso_time(char *out, size_t n, const cJSON *v)
+{
+	if (!cJSON_IsNumber(v) || v->valuedouble < 0 ||
+	    v->valuedouble > 253402300799.0) {
+		snprintf(out, n, "-");
+		return;
+	}
+	/* Round to milliseconds first, so that .9996 carries into the
+	 * seconds instead of printing as .1000. */
+	long long ms = (long long)(v->valuedouble * 1000.0 + 0.5);
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	if (!gmtime_r(&t, &tm)) {
+		snprintf(out, n, "-");
+		return;
+	}
+	char date[24];
+	strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, n, "%s.%03dZ", date, (int)(ms % 1000));
+}
+
+/* A count the fold gives as a number (or as an array of the things). */
+static long long count_of(const cJSON *v)
+{
+	if (cJSON_IsNumber(v))
+		return (long long)v->valuedouble;
+	if (cJSON_IsArray(v))
+		return cJSON_GetArraySize(v);
+	return -1;
+}
+
+static void print_count(long long n, int width)
+{
+	if (n < 0)
+		printf("  %*s", width, "-");
+	else
+		printf("  %*lld", width, n);
+}
+
+static int cmd_ls(int argc, char **argv)
+{
+	args a;
+	int rc = parse_args(argc, argv, "ls", OPT_JSON | OPT_STATUS, 1, 1,
+	                    dir_only, &a);
+	if (rc >= 0)
+		return rc;
+	if (a.help) {
+		fputs(usage_ls, stdout);
+		return EXIT_INTACT;
+	}
+	wf_fold *f;
+	if ((rc = load_fold("ls", a.pos[0], &f)) >= 0)
+		return rc;
+	cJSON *list = NULL;
+	rc = wf_fold_list(f, a.status_mask ? a.status_mask : WF_STATUS_ALL,
+	                  &list);
+	wf_fold_free(f);
+	if (rc < 0) {
+		fprintf(stderr, "wflow ls: cannot list the workflows (%s)\n",
+		        wf_strerror(rc));
+		return EXIT_USAGE;
+	}
+	if (a.json) {
+		int code = print_json("ls", list);
+		cJSON_Delete(list);
+		return finish_stdout("ls", code);
+	}
+
+	int idw = 2;
+	const cJSON *w;
+	cJSON_ArrayForEach(w, list)
+	{
+		const cJSON *id = cJSON_GetObjectItemCaseSensitive(
+		        w, "workflow_id");
+		int n = cJSON_IsString(id) ? (int)strlen(id->valuestring) : 1;
+		if (n > idw)
+			idw = n;
+	}
+	printf("%-*s  %-10s  %-24s  %-24s  %5s  %8s\n", idw, "ID", "STATUS",
+	       "START", "END", "STEPS", "ATTEMPTS");
+	cJSON_ArrayForEach(w, list)
+	{
+		const cJSON *id = cJSON_GetObjectItemCaseSensitive(
+		        w, "workflow_id");
+		const cJSON *st = cJSON_GetObjectItemCaseSensitive(w, "status");
+		char start[40], end[40];
+		iso_time(start, sizeof start,
+		         cJSON_GetObjectItemCaseSensitive(w, "start_time"));
+		iso_time(end, sizeof end,
+		         cJSON_GetObjectItemCaseSensitive(w, "end_time"));
+		printf("%-*s  %-10s  %-24s  %-24s", idw,
+		       cJSON_IsString(id) ? id->valuestring : "?",
+		       cJSON_IsString(st) ? st->valuestring : "?", start, end);
+		print_count(count_of(cJSON_GetObjectItemCaseSensitive(
+		                    w, "steps")),
+		            5);
+		print_count(count_of(cJSON_GetObjectItemCaseSensitive(
+		                    w, "attempts")),
+		            8);
+		printf("\n");
+	}
+	cJSON_Delete(list);
+	return finish_stdout("ls", EXIT_INTACT);
+}
+
+/* ---- demo ---------------------------------------------------------------- */
+
+static int cmd_demo(int argc, char **argv)
+{
+	args a;
+	int rc = parse_args(argc, argv, "demo", 0, 1, 1, dir_only, &a);
+	if (rc >= 0)
+		return rc;
+	if (a.help) {
+		fputs(usage_demo, stdout);
+		return EXIT_INTACT;
+	}
+	/* The demo prints as it goes: when stdout is a pipe, keep the
+	 * lines in order with what goes to stderr. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	return finish_stdout("demo", wf_demo_run(a.pos[0]));
+}
+
 /* ---- main ---------------------------------------------------------------- */
 
 int main(int argc, char **argv)
@@ -612,6 +1007,12 @@ int main(int argc, char **argv)
 			fputs(usage_verify, stdout);
 		} else if (strcmp(argv[2], "dump") == 0) {
 			fputs(usage_dump, stdout);
+		} else if (strcmp(argv[2], "meta") == 0) {
+			fputs(usage_meta, stdout);
+		} else if (strcmp(argv[2], "ls") == 0) {
+			fputs(usage_ls, stdout);
+		} else if (strcmp(argv[2], "demo") == 0) {
+			fputs(usage_demo, stdout);
 		} else {
 			fprintf(stderr, "wflow help: unknown command %s\n",
 			        argv[2]);
@@ -623,6 +1024,12 @@ int main(int argc, char **argv)
 		return cmd_verify(argc - 2, argv + 2);
 	if (strcmp(cmd, "dump") == 0)
 		return cmd_dump(argc - 2, argv + 2);
+	if (strcmp(cmd, "meta") == 0)
+		return cmd_meta(argc - 2, argv + 2);
+	if (strcmp(cmd, "ls") == 0)
+		return cmd_ls(argc - 2, argv + 2);
+	if (strcmp(cmd, "demo") == 0)
+		return cmd_demo(argc - 2, argv + 2);
 	fprintf(stderr, "wflow: unknown command %s\n", cmd);
 	fputs(usage_main, stderr);
 	return EXIT_USAGE;
