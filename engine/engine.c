@@ -187,7 +187,14 @@ static int64_t now_ns(void)
  * Journal b's events as one commit, then apply them to the fold in
  * journal order. Returns with e->mu HELD (also on failure).
  */
+static int journal_apply_flags(wf_engine *e, evbuf *b, unsigned flags);
+
 static int journal_apply(wf_engine *e, evbuf *b)
+{
+	return journal_apply_flags(e, b, 0);
+}
+
+static int journal_apply_flags(wf_engine *e, evbuf *b, unsigned flags)
 {
 	wf_batch *batch;
 	int rc = wf_batch_new(&batch);
@@ -197,7 +204,8 @@ static int journal_apply(wf_engine *e, evbuf *b)
 		rc = wf_batch_add(batch, &b->ev[i]);
 	}
 	uint64_t first = 0;
-	if (rc == 0 && (rc = wf_journal_commit(e->j, batch, &first)) < 0)
+	if (rc == 0 &&
+	    (rc = wf_journal_commit_flags(e->j, batch, &first, flags)) < 0)
 		seterr("%s", wf_journal_errmsg(e->j));
 	else if (rc < 0)
 		seterr("out of memory");
@@ -294,11 +302,17 @@ static wf_run_t *run_new(wf_engine *e, const char *id)
 	pthread_rwlock_init(&r->cancel_lock, NULL);
 	pthread_mutex_init(&r->dag_mu, NULL);
 	pthread_cond_init(&r->cancel_cv, NULL);
+	wf_run_t *old = wf_map_get(&e->runs, id);
 	if (wf_map_put(&e->runs, id, r) < 0) {
 		r->refs = 0;
 		run_put(r);
 		return NULL;
 	}
+	/* An inactive run still in the map has steps that ignored a cancel
+	 * (or outlived a failure) still running: they hold references of
+	 * their own; the map's goes. */
+	if (old)
+		run_put(old);
 	return r;
 }
 
@@ -751,7 +765,10 @@ static void run_task(wf_engine *e, wf_task *t)
 	if (rc == 0 && (atomic_load(&r->cancelled) || atomic_load(&e->closing)))
 		rc = WF_ECANCELED;
 	if (rc == 0) {
-		rc = journal_apply(e, &b); /* mu held after */
+		/* Not synced on its own: a start lost in a machine crash only
+		 * means the step runs again, and the step's end (synced) makes
+		 * it durable, being later in the journal. */
+		rc = journal_apply_flags(e, &b, WF_COMMIT_NOSYNC);
 		pthread_mutex_unlock(&e->mu);
 	}
 	pthread_rwlock_unlock(&r->cancel_lock);
@@ -1117,7 +1134,18 @@ static int answer_finished(wf_engine *e, const wf_fwf *w, cJSON **output)
 		return WF_ECANCELED;
 	}
 	if (st == WF_STATUS_FAILED) {
-		seterr("workflow %s failed", w->id);
+		/* Name the step that failed, and its last error. */
+		const wf_fstep *bad = NULL;
+		for (size_t i = 0; i < w->nsteps; i++)
+			if (w->order[i]->state == WF_FSTEP_FAILED)
+				bad = w->order[i];
+		const wf_fattempt *a = bad && bad->natt ? &bad->att[bad->natt - 1]
+		                                        : NULL;
+		if (bad)
+			seterr("workflow %s failed: step %s: %s", w->id, bad->id,
+			       a && a->error ? a->error : "(no error text)");
+		else
+			seterr("workflow %s failed", w->id);
 		return WF_EFAILED;
 	}
 	seterr("workflow %s is %s", w->id, wf_status_name(st));
@@ -1165,7 +1193,8 @@ static int start(wf_engine *e, wf_node *dag, const char *id,
 		seterr("engine is closing");
 		return WF_ECLOSED;
 	}
-	if (wf_map_get(&e->runs, id)) {
+	wf_run_t *cur = wf_map_get(&e->runs, id);
+	if (cur && cur->active) {
 		pthread_mutex_unlock(&e->mu);
 		wf_node_free(dag);
 		free(md);
@@ -1462,7 +1491,7 @@ int wf_delete(wf_engine *e, const char *id)
 		return WF_ENOTFOUND;
 	}
 	wf_run_t *r = wf_map_get(&e->runs, id);
-	if (r) {
+	if (r && r->active) {
 		pthread_mutex_unlock(&e->mu);
 		seterr("workflow %s is running; cancel it before deleting it", id);
 		return WF_EBUSY;
@@ -1653,7 +1682,7 @@ int wf_open(wf_engine **out, const char *dir, const wf_config *cfg)
 	if (!dir || !*dir)
 		return open_fail(e, WF_EINVAL, "no directory given");
 	if (e->cfg.workers == 0)
-		e->cfg.workers = 4;
+		e->cfg.workers = 16;
 	if (e->cfg.workers > 1024)
 		return open_fail(e, WF_EINVAL, "too many workers (%u)",
 		                 e->cfg.workers);

@@ -132,7 +132,8 @@ typedef struct wf_config {
 	int durability;             /**< WF_SYNC_* */
 	unsigned batch_interval_ms; /**< for WF_SYNC_BATCH */
 	int recovery;               /**< WF_RECOVERY_* */
-	unsigned workers;           /**< step threads (0: 4) */
+	unsigned workers;           /**< step threads (0: 16); also how many
+	                                 step results can share one fsync */
 	uint64_t segment_size;      /**< journal segment size (0: 64 MiB) */
 } wf_config;
 

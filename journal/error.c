@@ -22,6 +22,10 @@ const char *wf_strerror(int rc)
 		return "WF_EINCOMPAT: written by a newer, incompatible version";
 	case WF_ECLOSED:
 		return "WF_ECLOSED: handle is closing";
+	case WF_EFAILED:
+		return "WF_EFAILED: the workflow failed";
+	case WF_ECANCELED:
+		return "WF_ECANCELED: the workflow was cancelled";
 	default:
 		return "unknown wflow error code";
 	}

@@ -248,6 +248,18 @@ int wf_journal_open(wf_journal **out, const char *dir,
  */
 int wf_journal_commit(wf_journal *j, wf_batch *b, uint64_t *first_seq);
 
+/** wf_journal_commit_flags: do not wait for (or ask for) an fdatasync.
+ * The commit is written before the call returns and becomes durable with
+ * the next synced commit (which is after it in the file), or at close.
+ * For records whose loss in a machine crash costs only information, never
+ * correctness (e.g. "step started": a step that was not recorded as
+ * started is simply run again). */
+#define WF_COMMIT_NOSYNC 1u
+
+/** wf_journal_commit with flags (WF_COMMIT_*). */
+int wf_journal_commit_flags(wf_journal *j, wf_batch *b, uint64_t *first_seq,
+                            unsigned flags);
+
 /** fdatasync whatever is written now (for DURABILITY_BATCH/NONE callers). */
 int wf_journal_sync(wf_journal *j);
 

@@ -70,6 +70,7 @@ enum { W_WAIT = 0, W_LEAD = 1, W_DONE = 2 };
 
 typedef struct waiter {
 	wf_batch *b; /* NULL: a request to fdatasync what is written */
+	int nosync;  /* WF_COMMIT_NOSYNC */
 	int rc;
 	uint64_t first_seq;
 	_Atomic uint32_t state;
@@ -360,7 +361,7 @@ static int write_group(wf_journal *j, waiter **grp, size_t n)
 			w->rc = 0;
 		} else {
 			w->rc = add_frame(j, w->b, &w->first_seq);
-			if (w->rc == 0 &&
+			if (w->rc == 0 && !w->nosync &&
 			    j->opts.durability == WF_DURABILITY_ALWAYS)
 				need_sync = 1;
 		}
@@ -440,10 +441,12 @@ static void lead(wf_journal *j, waiter *w)
 }
 
 /* Queue a commit (b) or a sync request (b == NULL); return when done. */
-static int submit(wf_journal *j, wf_batch *b, uint64_t *first_seq)
+static int submit(wf_journal *j, wf_batch *b, uint64_t *first_seq,
+                  unsigned flags)
 {
 	waiter w;
 	w.b = b;
+	w.nosync = (flags & WF_COMMIT_NOSYNC) != 0;
 	w.rc = 0;
 	w.first_seq = 0;
 	w.next = NULL;
@@ -488,6 +491,12 @@ static int submit(wf_journal *j, wf_batch *b, uint64_t *first_seq)
 
 int wf_journal_commit(wf_journal *j, wf_batch *b, uint64_t *first_seq)
 {
+	return wf_journal_commit_flags(j, b, first_seq, 0);
+}
+
+int wf_journal_commit_flags(wf_journal *j, wf_batch *b, uint64_t *first_seq,
+                            unsigned flags)
+{
 	if (!j || !b)
 		return WF_EINVAL;
 	if (wf_batch_count(b) == 0) {
@@ -503,7 +512,7 @@ int wf_journal_commit(wf_journal *j, wf_batch *b, uint64_t *first_seq)
 		pthread_mutex_unlock(&j->mu);
 		return WF_EINVAL;
 	}
-	int rc = submit(j, b, first_seq);
+	int rc = submit(j, b, first_seq, flags);
 	if (rc < 0)
 		return rc;
 	wf_batch_clear(b);
@@ -512,7 +521,7 @@ int wf_journal_commit(wf_journal *j, wf_batch *b, uint64_t *first_seq)
 
 int wf_journal_sync(wf_journal *j)
 {
-	return submit(j, NULL, NULL);
+	return submit(j, NULL, NULL, 0);
 }
 
 static void *batch_thread(void *arg)

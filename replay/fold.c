@@ -576,6 +576,20 @@ static int apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 	}
 	/* Succeeded or failed: the try that started last. */
 	wf_fattempt *a = s->natt ? &s->att[s->natt - 1] : NULL;
+	if (type == WF_EV_STEP_SUCCEEDED && a && a->end_ns && a->outcome &&
+	    strcmp(a->outcome, "FAILED") == 0 && s->state == WF_FSTEP_FAILED) {
+		/* catch_exceptions: the last try failed, the step is done and
+		 * its output is [null, error]. */
+		char *out = NULL;
+		if (ev->nfields > 3 && (rc = text(ev, 3, &out)) < 0)
+			return rc;
+		s->end_ns = t;
+		s->state = WF_FSTEP_SUCCEEDED;
+		free(s->output);
+		s->output = out;
+		s->has_output = out != NULL;
+		return 0;
+	}
 	if (!a || a->end_ns) {
 		errf(err, errlen, "event seq %" PRIu64 ": step %s of workflow %s "
 		     "ends without having started", ev->seq, s->id, w->id);
@@ -663,8 +677,8 @@ static int add_attempts(cJSON *o, const wf_fattempt *a, size_t n, int steps)
 		if (!x || !cJSON_AddItemToArray(arr, x))
 			return WF_ENOMEM;
 		if (steps) {
+			cJSON_AddNumberToObject(x, "attempt", a[i].n);
 			cJSON_AddNumberToObject(x, "run", a[i].run);
-			cJSON_AddNumberToObject(x, "try", a[i].n);
 		} else {
 			cJSON_AddNumberToObject(x, "attempt", a[i].n);
 			cJSON_AddStringToObject(x, "cause", a[i].cause);
