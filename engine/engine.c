@@ -42,6 +42,11 @@
 
 static _Thread_local char tls_err[1024];
 
+/* In a worker: whether it has already queued a task that it will take
+ * itself when it returns to its loop (so no other worker is woken for
+ * it: on these machines a wake-up costs more than a no-op step). */
+static _Thread_local int tls_worker, tls_kept;
+
 static void seterr(const char *fmt, ...)
 {
 	va_list ap;
@@ -194,10 +199,39 @@ static int journal_apply(wf_engine *e, evbuf *b)
 	return journal_apply_flags(e, b, 0);
 }
 
+/* One batch per thread, kept for reuse (a commit allocates nothing), and
+ * freed when the thread exits. */
+static pthread_key_t batch_key;
+static pthread_once_t batch_once = PTHREAD_ONCE_INIT;
+
+static void batch_dtor(void *b)
+{
+	wf_batch_free(b);
+}
+
+static void batch_key_init(void)
+{
+	pthread_key_create(&batch_key, batch_dtor);
+}
+
+static wf_batch *thread_batch(void)
+{
+	pthread_once(&batch_once, batch_key_init);
+	wf_batch *b = pthread_getspecific(batch_key);
+	if (!b && wf_batch_new(&b) == 0 &&
+	    pthread_setspecific(batch_key, b) != 0) {
+		wf_batch_free(b);
+		b = NULL;
+	}
+	if (b)
+		wf_batch_clear(b);
+	return b;
+}
+
 static int journal_apply_flags(wf_engine *e, evbuf *b, unsigned flags)
 {
-	wf_batch *batch;
-	int rc = wf_batch_new(&batch);
+	wf_batch *batch = thread_batch();
+	int rc = batch ? 0 : WF_ENOMEM;
 	int64_t t = now_ns();
 	for (int i = 0; rc == 0 && i < b->n; i++) {
 		b->ev[i].time_ns = t;
@@ -209,7 +243,6 @@ static int journal_apply_flags(wf_engine *e, evbuf *b, unsigned flags)
 		seterr("%s", wf_journal_errmsg(e->j));
 	else if (rc < 0)
 		seterr("out of memory");
-	wf_batch_free(batch);
 	pthread_mutex_lock(&e->mu);
 	if (rc < 0)
 		return rc;
@@ -383,7 +416,10 @@ static void enqueue(wf_engine *e, wf_run_t *r, const char *step, int try_n)
 	else
 		e->qhead = t;
 	e->qtail = t;
-	pthread_cond_signal(&e->task_cv);
+	if (tls_worker && !tls_kept)
+		tls_kept = 1; /* this worker takes the next task itself */
+	else
+		pthread_cond_signal(&e->task_cv);
 }
 
 /* The JSON text of a done step's output (following continuations). */
@@ -808,8 +844,10 @@ static void run_task(wf_engine *e, wf_task *t)
 static void *worker(void *arg)
 {
 	wf_engine *e = arg;
+	tls_worker = 1;
 	pthread_mutex_lock(&e->mu);
 	for (;;) {
+		tls_kept = 0;
 		while (!e->qhead && !atomic_load(&e->closing))
 			pthread_cond_wait(&e->task_cv, &e->mu);
 		if (atomic_load(&e->closing))

@@ -423,26 +423,28 @@ static int apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 		f->last_session = s;
 		return 0;
 	}
-	char *id;
-	int rc = text(ev, 0, &id);
-	if (rc) {
+	char idbuf[256];
+	if (ev->nfields < 1 || ev->fields[0].kind != WF_FIELD_TEXT ||
+	    ev->fields[0].v.s.len >= sizeof idbuf) {
 		errf(err, errlen, "event seq %" PRIu64 ": no workflow id", ev->seq);
-		return rc;
+		return WF_ECORRUPT;
 	}
+	memcpy(idbuf, ev->fields[0].v.s.ptr, ev->fields[0].v.s.len);
+	idbuf[ev->fields[0].v.s.len] = '\0';
+	const char *id = idbuf;
+	int rc;
 	wf_fwf *w = wf_map_get(&f->wfs, id);
 	if (type == WF_EV_WORKFLOW_CREATED) {
 		if (w) {
 			errf(err, errlen, "event seq %" PRIu64 ": workflow %s "
 			     "created twice", ev->seq, id);
-			free(id);
 			return WF_ECORRUPT;
 		}
 		w = calloc(1, sizeof *w);
-		if (!w) {
-			free(id);
+		if (!w || !(w->id = strdup(id))) {
+			free(w);
 			return WF_ENOMEM;
 		}
-		w->id = id;
 		wf_fstep **steps = NULL;
 		size_t n = 0;
 		char *dagtext = NULL;
@@ -471,10 +473,8 @@ static int apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 	if (!w) {
 		errf(err, errlen, "event seq %" PRIu64 ": no workflow %s", ev->seq,
 		     id);
-		free(id);
 		return WF_ECORRUPT;
 	}
-	free(id);
 	switch (type) {
 	case WF_EV_WORKFLOW_DELETED:
 		wf_map_del(&f->wfs, w->id);
