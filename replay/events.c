@@ -11,7 +11,7 @@ static const wf_event_schema schemas[] = {
 	{WF_EV_WORKFLOW_CREATED, "workflow_created",
 	 {"workflow_id", "user_metadata", "dag"}, 3},
 	{WF_EV_ATTEMPT_STARTED, "attempt_started",
-	 {"workflow_id", "attempt", "cause"}, 3},
+	 {"workflow_id", "attempt", "cause", "session"}, 4},
 	{WF_EV_STEP_STARTED, "step_started", {"workflow_id", "step_id", "attempt"},
 	 3},
 	{WF_EV_STEP_SUCCEEDED, "step_succeeded",

@@ -21,7 +21,7 @@ enum wf_event_type {
 	WF_EV_SESSION_STARTED = 1,
 	/** [workflow_id, user_metadata (json), dag (json)] */
 	WF_EV_WORKFLOW_CREATED = 2,
-	/** A run or resume began: [workflow_id, attempt, cause] */
+	/** A run or resume began: [workflow_id, attempt, cause, session] */
 	WF_EV_ATTEMPT_STARTED = 3,
 	/** [workflow_id, step_id, attempt] */
 	WF_EV_STEP_STARTED = 4,

@@ -7,7 +7,9 @@
  * the id used again with another DAG (old metadata and step ids gone);
  * get_output of SUCCESSFUL, FAILED, CANCELED and running workflows;
  * futures (wait twice, free without waiting, resume_async); a resume is a
- * new attempt (RUNNING, new start_time, no end_time until it ends).
+ * new attempt (RUNNING, new start_time, no end_time until it ends); a
+ * step that ignores cancellation: cancel and close do not wait for it, the
+ * id is free at once, and its late result is recorded nowhere.
  */
 #include "engine_util.h"
 
@@ -123,6 +125,11 @@ static void test_busy_and_cancel(wf_engine *e)
 	CHECK_RC(atomic_load(&block.sleep_rc), WF_ECANCELED);
 	cJSON *canceled = e_meta(e, id, NULL);
 	CHECK_HAS_NOT(canceled, "stats.end_time");
+	/* What the step returned after the cancel is not recorded. */
+	e_sleep_ms(20);
+	m = e_meta(e, id, "block");
+	CHECK_HAS_NOT(m, "stats.end_time");
+	cJSON_Delete(m);
 
 	/* A cancelled workflow cannot be resumed; it stays CANCELED. */
 	CHECK_ERC(e, wf_resume(e, id, &out), WF_ECANCELED);
@@ -370,6 +377,100 @@ static void test_resume_refreshes_stats(wf_engine *e)
 	cJSON_Delete(done);
 }
 
+/* A step that ignores cancellation: it returns "old" only when released. */
+static e_probe stubborn_probe;
+static atomic_int stubborn_release;
+static int stubborn(wf_ctx *ctx, const cJSON *args, void *udata, cJSON **out)
+{
+	(void)ctx;
+	(void)args;
+	(void)udata;
+	atomic_fetch_add(&stubborn_probe.calls, 1);
+	double end = e_mono() + E_WAIT_S;
+	while (!atomic_load(&stubborn_release) && e_mono() < end)
+		e_sleep_ms(1);
+	*out = cJSON_CreateString("old");
+	atomic_fetch_add(&stubborn_probe.returned, 1);
+	return 0;
+}
+
+/* Cancel a step that ignores it: the waiter returns at once, the id is
+ * free (delete, run again), and the late result lands nowhere. */
+static void test_cancel_stubborn(wf_engine *e)
+{
+	wf_future *f = NULL;
+	cJSON *out = NULL;
+	e_probe_reset(&stubborn_probe);
+	atomic_store(&stubborn_release, 0);
+	wf_step *s = e_define(e, "stubborn", stubborn, NULL, NULL);
+
+	CHECK_E(e, wf_run_async(e, e_node(s, NULL, NULL), "stub", NULL, &f));
+	e_wait_flag(&stubborn_probe.calls, 1, "the stubborn step to start");
+	CHECK_E(e, wf_cancel(e, "stub"));
+	CHECK_RC(wf_future_wait(f, &out), WF_ECANCELED);
+	wf_future_free(f);
+	CHECK_EQ_I64(atomic_load(&stubborn_probe.returned), 0);
+	CHECK_STATUS(e, "stub", WF_STATUS_CANCELED);
+	CHECK_ERC(e, wf_resume(e, "stub", &out), WF_ECANCELED);
+	CHECK_ERC(e, wf_delete(e, "stub"), 0);
+	CHECK(e_status(e, "stub") == WF_STATUS_NONE);
+
+	/* The id again, while the old step still runs. */
+	e_probe_reset(&add_probe);
+	CHECK_E(e, wf_run(e, e_node(add, NULL, "[1, 2]"), "stub", NULL, &out));
+	CHECK_OUT_NUM(out, 3);
+	cJSON_Delete(out);
+	CHECK_EQ_I64(atomic_load(&stubborn_probe.returned), 0);
+
+	/* The old step returns: nothing changes. */
+	cJSON *before = e_meta(e, "stub", NULL);
+	atomic_store(&stubborn_release, 1);
+	e_wait_flag(&stubborn_probe.returned, 1, "the stubborn step to return");
+	e_sleep_ms(50);
+	cJSON *after = e_meta(e, "stub", NULL);
+	CHECK_JSON_SAME(after, before);
+	cJSON_Delete(before);
+	cJSON_Delete(after);
+	CHECK_ERC(e, wf_get_metadata(e, "stub", "stubborn", &out), WF_ENOTFOUND);
+	CHECK_E(e, wf_get_output(e, "stub", &out));
+	CHECK_OUT_NUM(out, 3);
+	cJSON_Delete(out);
+	CHECK_EQ_I64(atomic_load(&stubborn_probe.calls), 1);
+}
+
+/* wf_close does not wait for a step that ignores cancellation; the step
+ * finishes afterwards without harm, and the next engine finds the
+ * workflow RESUMABLE with nothing of the late result. Closes e. */
+static void test_close_while_stubborn(wf_engine *e, const char *dir)
+{
+	wf_future *f = NULL;
+	e_probe_reset(&stubborn_probe);
+	atomic_store(&stubborn_release, 0);
+	wf_step *s = e_define(e, "stubborn", stubborn, NULL, NULL);
+	CHECK_E(e, wf_run_async(e, e_node(s, NULL, NULL), "stub2", NULL, &f));
+	e_wait_flag(&stubborn_probe.calls, 1, "the stubborn step to start");
+	wf_future_free(f);
+	double t0 = e_mono();
+	e_close(e);
+	CHECK_MSG(e_mono() - t0 < E_WAIT_S / 2, "wf_close took %.1f s",
+	          e_mono() - t0);
+	CHECK_EQ_I64(atomic_load(&stubborn_probe.returned), 0);
+	atomic_store(&stubborn_release, 1);
+	e_wait_flag(&stubborn_probe.returned, 1, "the stubborn step to return");
+	e_sleep_ms(100);
+
+	e = e_open(dir, WF_SYNC_NONE);
+	CHECK_STATUS(e, "stub2", WF_STATUS_RESUMABLE);
+	cJSON *m = e_meta(e, "stub2", "stubborn");
+	CHECK_HAS_NOT(m, "stats.end_time");
+	cJSON_Delete(m);
+	/* The earlier workflows are all still there. */
+	CHECK_STATUS(e, "stub", WF_STATUS_SUCCESSFUL);
+	CHECK_STATUS(e, "refresh", WF_STATUS_SUCCESSFUL);
+	CHECK_STATUS(e, "fin", WF_STATUS_SUCCESSFUL);
+	e_close(e);
+}
+
 int main(void)
 {
 	char dir[512];
@@ -389,6 +490,9 @@ int main(void)
 	test_get_output(e);
 	t_context("resume refreshes stats");
 	test_resume_refreshes_stats(e);
-	e_close(e);
+	t_context("cancel of a step that ignores it");
+	test_cancel_stubborn(e);
+	t_context("close while a step ignores it");
+	test_close_while_stubborn(e, dir);
 	return 0;
 }

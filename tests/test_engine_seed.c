@@ -176,6 +176,12 @@ static void note_1(wf_engine *e)
 	CHECK_HAS(m, "stats.start_time");
 	CHECK_HAS_NOT(m, "stats.end_time");
 	cJSON_Delete(m);
+	/* The step's late result is not recorded either: it never ended. */
+	m = e_meta(e, id, "simple");
+	CHECK_HAS(m, "stats.start_time");
+	CHECK_HAS_NOT(m, "stats.end_time");
+	CHECK(!e_json_contains(e_get(m, "attempts"), "SUCCE"));
+	cJSON_Delete(m);
 	CHECK_ERC(e, wf_get_output(e, id, &out), WF_ECANCELED);
 	CHECK(out == NULL);
 	CHECK_EQ_I64(atomic_load(&flag.calls), 1);
