@@ -426,7 +426,7 @@ static void enqueue(wf_engine *e, wf_run_t *r, const char *step, int try_n)
 static const char *step_value(wf_run_t *r, const wf_fwf *w, const char *id,
                               int depth)
 {
-	const wf_fstep *s = wf_map_get(&w->steps, id);
+	const wf_fstep *s = wf_fold_step(w, id);
 	if (!s || depth > 100000)
 		return NULL;
 	if (s->cont && s->state == WF_FSTEP_SUCCEEDED)
@@ -440,7 +440,7 @@ static const char *step_value(wf_run_t *r, const wf_fwf *w, const char *id,
 static int walk(wf_engine *e, wf_run_t *r, const wf_fwf *w, const char *id,
                 int depth)
 {
-	const wf_fstep *s = wf_map_get(&w->steps, id);
+	const wf_fstep *s = wf_fold_step(w, id);
 	if (!s || depth > 100000)
 		return S_PENDING;
 	if (s->cont && s->state == WF_FSTEP_SUCCEEDED)
@@ -624,7 +624,7 @@ static cJSON *task_args(wf_run_t *r, const wf_fwf *w, const wf_fstep *s)
 			const char *t = step_value(r, w, s->args[i].step, 0);
 			v = cJSON_Parse(t ? t : "null");
 		} else {
-			v = cJSON_Duplicate(s->args[i].value, 1);
+			v = cJSON_Parse(s->args[i].value);
 		}
 		if (!v || !cJSON_AddItemToArray(arr, v)) {
 			cJSON_Delete(v);
@@ -772,7 +772,7 @@ static void run_task(wf_engine *e, wf_task *t)
 {
 	wf_run_t *r = t->run;
 	const wf_fwf *w = wf_fold_get(e->fold, r->id);
-	const wf_fstep *s = w ? wf_map_get(&w->steps, t->step) : NULL;
+	const wf_fstep *s = w ? wf_fold_step(w, t->step) : NULL;
 	wf_step *fn = s ? wf_map_get(&e->steps, s->fn) : NULL;
 	if (!r->active || atomic_load(&r->cancelled) || !s) {
 		wf_map_del(&r->running, t->step);
@@ -831,7 +831,7 @@ static void run_task(wf_engine *e, wf_task *t)
 	}
 	/* The fold's step may have moved (map growth): look it up again. */
 	w = wf_fold_get(e->fold, r->id);
-	s = w ? wf_map_get(&w->steps, t->step) : NULL;
+	s = w ? wf_fold_step(w, t->step) : NULL;
 	if (s && !atomic_load(&e->closing))
 		task_result(e, t, s, frc, out, &ctx);
 	else

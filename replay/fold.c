@@ -35,8 +35,60 @@ struct wf_fold {
 	wf_map wfs; /* id -> wf_fwf */
 	char *live_session;
 	char *last_session;
+	wf_map sessions; /* interned session ids (value: the key) */
 	uint64_t last_seq;
 };
+
+/* ---- per-workflow arena: the steps' strings, args and structs ---- */
+
+struct wf_arena_block {
+	struct wf_arena_block *next;
+	size_t used, cap;
+	_Alignas(16) unsigned char data[];
+};
+
+static void *arena_alloc(wf_fwf *w, size_t n)
+{
+	n = (n + 15) & ~(size_t)15;
+	wf_arena_block *b = w->arena;
+	if (!b || b->cap - b->used < n) {
+		/* Sized by the caller's hint (the DAG's length, which bounds
+		 * what it keeps of it), so small workflows take little. */
+		size_t cap = w->arena_hint > n ? w->arena_hint : n;
+		if (cap < 256)
+			cap = 256;
+		w->arena_hint = 0;
+		wf_arena_block *nb = malloc(sizeof *nb + cap);
+		if (!nb)
+			return NULL;
+		nb->next = b;
+		nb->used = 0;
+		nb->cap = cap;
+		w->arena = b = nb;
+	}
+	void *p = b->data + b->used;
+	b->used += n;
+	return p;
+}
+
+static char *arena_strndup(wf_fwf *w, const char *s, size_t n)
+{
+	char *p = arena_alloc(w, n + 1);
+	if (p) {
+		memcpy(p, s, n);
+		p[n] = '\0';
+	}
+	return p;
+}
+
+static void arena_free(wf_fwf *w)
+{
+	while (w->arena) {
+		wf_arena_block *b = w->arena;
+		w->arena = b->next;
+		free(b);
+	}
+}
 
 static void errf(char *err, size_t len, const char *fmt, ...)
 {
@@ -56,31 +108,16 @@ int wf_fold_new(wf_fold **out)
 
 static void free_attempts(wf_fattempt *a, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		free(a[i].outcome);
+	for (size_t i = 0; i < n; i++)
 		free(a[i].error);
-	}
 	free(a);
 }
 
 static void free_step(wf_fstep *s)
 {
-	if (!s)
-		return;
-	free(s->id);
-	free(s->name);
-	free(s->fn);
-	free(s->step_type);
-	free(s->user_metadata);
-	for (size_t i = 0; i < s->nargs; i++) {
-		free(s->args[i].step);
-		cJSON_Delete(s->args[i].value);
-	}
-	free(s->args);
+	/* The struct and its strings are in the workflow's arena. */
 	free_attempts(s->att, s->natt);
 	free(s->output);
-	free(s->cont);
-	free(s);
 }
 
 static void free_wf(wf_fwf *w)
@@ -91,13 +128,11 @@ static void free_wf(wf_fwf *w)
 		free_step(w->order[i]);
 	free(w->order);
 	wf_map_free(&w->steps);
-	wf_map_free(&w->counters);
 	free(w->id);
 	free(w->user_metadata);
-	free(w->session);
 	free_attempts(w->att, w->natt);
-	free(w->output_step);
 	free(w->output);
+	arena_free(w);
 	free(w);
 }
 
@@ -110,9 +145,35 @@ void wf_fold_free(wf_fold *f)
 	for (size_t i = 0; wf_map_next(&f->wfs, &i, &k, &v);)
 		free_wf(v);
 	wf_map_free(&f->wfs);
+	for (size_t i = 0; wf_map_next(&f->sessions, &i, &k, &v);)
+		free(v);
+	f->sessions.borrow = 1; /* the keys were the values, freed above */
+	wf_map_free(&f->sessions);
 	free(f->live_session);
 	free(f->last_session);
 	free(f);
+}
+
+/* The interned copy of session (one per engine session, shared by all
+ * the workflows it ran). */
+static const char *intern_session(wf_fold *f, const char *s, size_t n)
+{
+	char buf[128];
+	if (n >= sizeof buf)
+		n = sizeof buf - 1;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	char *v = wf_map_get(&f->sessions, buf);
+	if (v)
+		return v;
+	if (!(v = strdup(buf)))
+		return NULL;
+	f->sessions.borrow = 1;
+	if (wf_map_put(&f->sessions, v, v) < 0) {
+		free(v);
+		return NULL;
+	}
+	return v;
 }
 
 int wf_fold_set_live_session(wf_fold *f, const char *session)
@@ -163,16 +224,34 @@ wf_status wf_fold_status(const wf_fold *f, const char *id)
 	return wf_fold_wf_status(f, wf_fold_get(f, id));
 }
 
+/* Small workflows (most) are searched in order; a map is built for the
+ * steps of large ones (add_steps), where a search would cost. */
+#define STEP_MAP_MIN 16
+
+const wf_fstep *wf_fold_step(const wf_fwf *w, const char *id)
+{
+	if (w->nsteps >= STEP_MAP_MIN)
+		return wf_map_get(&w->steps, id);
+	for (size_t i = 0; i < w->nsteps; i++)
+		if (strcmp(w->order[i]->id, id) == 0)
+			return w->order[i];
+	return NULL;
+}
+
 void wf_fold_next_id(const wf_fwf *w, const char *base, int extra,
                      char *buf, size_t len)
 {
-	intptr_t n = (intptr_t)wf_map_get(&w->counters, base) + extra;
+	/* The name counter: how many steps so far have this base name. */
+	intptr_t n = extra;
+	for (size_t i = 0; i < w->nsteps; i++)
+		if (strcmp(w->order[i]->name, base) == 0)
+			n++;
 	for (;; n++) {
 		if (n == 0)
 			snprintf(buf, len, "%s", base);
 		else
 			snprintf(buf, len, "%s_%" PRIdPTR, base, n);
-		if (!wf_map_get(&w->steps, buf))
+		if (!wf_fold_step(w, buf))
 			return;
 	}
 }
@@ -212,163 +291,386 @@ static uint64_t num(const wf_event *ev, unsigned i)
 	return 0;
 }
 
-static int grow_att(wf_fattempt **a, size_t *n)
+static int grow_att(wf_fattempt **a, size_t *n, size_t *cap)
 {
-	wf_fattempt *p = realloc(*a, (*n + 1) * sizeof **a);
-	if (!p)
-		return WF_ENOMEM;
-	memset(&p[*n], 0, sizeof p[*n]);
-	*a = p;
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 2;
+		wf_fattempt *p = realloc(*a, c * sizeof **a);
+		if (!p)
+			return WF_ENOMEM;
+		*a = p;
+		*cap = c;
+	}
+	memset(&(*a)[*n], 0, sizeof **a);
 	(*n)++;
 	return 0;
 }
 
-static int set_str(char **dst, const char *src)
+/* ---- DAGs ----
+ *
+ * A DAG is JSON: {"steps": [{"id", "fn", "name", "options": {"step_type",
+ * "max_retries", "catch_exceptions", "checkpoint"}, "user_metadata",
+ * "args": [{"step": id} | {"value": any}]}, ...], "output": id}.
+ * It is read by a scanner that allocates nothing but what it keeps (in
+ * the workflow's arena): replay reads one per workflow, and a cJSON tree
+ * per DAG was most of the time an engine's open took.
+ */
+
+typedef struct scan {
+	const char *p, *end;
+} scan;
+
+static void ws(scan *c)
 {
-	char *s = src ? strdup(src) : NULL;
-	if (src && !s)
-		return WF_ENOMEM;
-	free(*dst);
-	*dst = s;
+	while (c->p < c->end &&
+	       (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r'))
+		c->p++;
+}
+
+static int eat(scan *c, char ch)
+{
+	ws(c);
+	if (c->p < c->end && *c->p == ch) {
+		c->p++;
+		return 1;
+	}
 	return 0;
 }
 
-/* ---- DAGs ---- */
-
-static const char *jstr(const cJSON *o, const char *key)
+/* A string: its raw span between the quotes (escapes left as they are). */
+static int raw_string(scan *c, const char **s, size_t *n)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	return cJSON_IsString(v) ? v->valuestring : NULL;
+	if (!eat(c, '"'))
+		return -1;
+	const char *start = c->p;
+	while (c->p < c->end && *c->p != '"') {
+		if (*c->p == '\\')
+			c->p++;
+		c->p++;
+	}
+	if (c->p >= c->end)
+		return -1;
+	*s = start;
+	*n = (size_t)(c->p - start);
+	c->p++;
+	return 0;
 }
 
-static int jint(const cJSON *o, const char *key, int dflt)
+static int skip_value(scan *c, int depth)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	if (cJSON_IsNumber(v))
-		return (int)v->valuedouble;
-	if (cJSON_IsBool(v))
-		return cJSON_IsTrue(v);
-	return dflt;
+	ws(c);
+	if (c->p >= c->end || depth > 10000)
+		return -1;
+	const char *s;
+	size_t n;
+	switch (*c->p) {
+	case '"':
+		return raw_string(c, &s, &n);
+	case '{':
+	case '[': {
+		char close = *c->p == '{' ? '}' : ']';
+		c->p++;
+		if (eat(c, close))
+			return 0;
+		do {
+			if (close == '}' && (raw_string(c, &s, &n) < 0 || !eat(c, ':')))
+				return -1;
+			if (skip_value(c, depth + 1) < 0)
+				return -1;
+		} while (eat(c, ','));
+		return eat(c, close) ? 0 : -1;
+	}
+	default:
+		while (c->p < c->end && !strchr(",}] \t\r\n", *c->p))
+			c->p++;
+		return 0;
+	}
 }
 
-/* Build the steps of a DAG (not yet added to w). */
-static int parse_dag(const wf_fwf *w, const char *text, wf_fstep ***out,
-                     size_t *n, char **output, char *err, size_t errlen)
+/* A string value, unescaped, into the arena. */
+static const char *string_value(wf_fwf *w, scan *c)
+{
+	const char *s;
+	size_t n;
+	if (raw_string(c, &s, &n) < 0)
+		return NULL;
+	if (!memchr(s, '\\', n))
+		return arena_strndup(w, s, n);
+	/* Rare: let cJSON unescape it. */
+	char *q = malloc(n + 3);
+	if (!q)
+		return NULL;
+	q[0] = '"';
+	memcpy(q + 1, s, n);
+	q[n + 1] = '"';
+	q[n + 2] = '\0';
+	cJSON *j = cJSON_Parse(q);
+	free(q);
+	const char *r = cJSON_IsString(j)
+	                    ? arena_strndup(w, j->valuestring,
+	                                    strlen(j->valuestring))
+	                    : NULL;
+	cJSON_Delete(j);
+	return r;
+}
+
+/* A value's JSON text, into the arena. */
+static const char *value_text(wf_fwf *w, scan *c)
+{
+	ws(c);
+	const char *start = c->p;
+	if (skip_value(c, 0) < 0)
+		return NULL;
+	return arena_strndup(w, start, (size_t)(c->p - start));
+}
+
+static int key_is(const char *k, size_t n, const char *want)
+{
+	return strlen(want) == n && memcmp(k, want, n) == 0;
+}
+
+static int number_value(scan *c, int *out)
+{
+	ws(c);
+	if (c->p < c->end && (*c->p == 't' || *c->p == 'f')) {
+		*out = *c->p == 't';
+		return skip_value(c, 0);
+	}
+	char *e;
+	double d = strtod(c->p, &e);
+	if (e == c->p || e > c->end)
+		return -1;
+	*out = (int)d;
+	c->p = e;
+	return 0;
+}
+
+static int parse_options(scan *c, wf_fstep *s, wf_fwf *w)
+{
+	if (!eat(c, '{'))
+		return -1;
+	if (eat(c, '}'))
+		return 0;
+	do {
+		const char *k;
+		size_t n;
+		if (raw_string(c, &k, &n) < 0 || !eat(c, ':'))
+			return -1;
+		int r;
+		if (key_is(k, n, "step_type"))
+			r = (s->step_type = string_value(w, c)) ? 0 : -1;
+		else if (key_is(k, n, "max_retries"))
+			r = number_value(c, &s->max_retries);
+		else if (key_is(k, n, "catch_exceptions"))
+			r = number_value(c, &s->catch_exceptions);
+		else if (key_is(k, n, "checkpoint"))
+			r = number_value(c, &s->checkpoint);
+		else
+			r = skip_value(c, 0);
+		if (r < 0)
+			return -1;
+	} while (eat(c, ','));
+	return eat(c, '}') ? 0 : -1;
+}
+
+static int parse_args(scan *c, wf_fstep *s, wf_fwf *w)
+{
+	if (!eat(c, '['))
+		return -1;
+	if (eat(c, ']'))
+		return 0;
+	/* Count first (one arena allocation for the array). */
+	scan probe = *c;
+	size_t count = 0;
+	do {
+		if (skip_value(&probe, 0) < 0)
+			return -1;
+		count++;
+	} while (eat(&probe, ','));
+	if (!(s->args = arena_alloc(w, count * sizeof *s->args)))
+		return -2;
+	do {
+		wf_farg *a = &s->args[s->nargs++];
+		a->step = a->value = NULL;
+		if (!eat(c, '{'))
+			return -1;
+		do {
+			const char *k;
+			size_t n;
+			if (raw_string(c, &k, &n) < 0 || !eat(c, ':'))
+				return -1;
+			if (key_is(k, n, "step")) {
+				if (!(a->step = string_value(w, c)))
+					return -1;
+			} else if (key_is(k, n, "value")) {
+				if (!(a->value = value_text(w, c)))
+					return -1;
+			} else if (skip_value(c, 0) < 0) {
+				return -1;
+			}
+		} while (eat(c, ','));
+		if (!eat(c, '}'))
+			return -1;
+		if (!a->step && !a->value)
+			a->value = "null";
+	} while (eat(c, ','));
+	return eat(c, ']') ? 0 : -1;
+}
+
+static int parse_step(scan *c, wf_fwf *w, wf_fstep **out)
+{
+	wf_fstep *s = arena_alloc(w, sizeof *s);
+	if (!s)
+		return -2;
+	memset(s, 0, sizeof *s);
+	s->max_retries = 3;
+	s->checkpoint = 1;
+	if (!eat(c, '{'))
+		return -1;
+	if (!eat(c, '}')) {
+		do {
+			const char *k;
+			size_t n;
+			int r = 0;
+			if (raw_string(c, &k, &n) < 0 || !eat(c, ':'))
+				return -1;
+			if (key_is(k, n, "id"))
+				r = (s->id = string_value(w, c)) ? 0 : -1;
+			else if (key_is(k, n, "fn"))
+				r = (s->fn = string_value(w, c)) ? 0 : -1;
+			else if (key_is(k, n, "name"))
+				r = (s->name = string_value(w, c)) ? 0 : -1;
+			else if (key_is(k, n, "options"))
+				r = parse_options(c, s, w);
+			else if (key_is(k, n, "user_metadata"))
+				r = (s->user_metadata = value_text(w, c)) ? 0 : -1;
+			else if (key_is(k, n, "args"))
+				r = parse_args(c, s, w);
+			else
+				r = skip_value(c, 0);
+			if (r < 0)
+				return r;
+		} while (eat(c, ','));
+		if (!eat(c, '}'))
+			return -1;
+	}
+	if (!s->fn)
+		s->fn = s->name;
+	if (!s->step_type)
+		s->step_type = "FUNCTION";
+	if (!s->user_metadata || s->user_metadata[0] != '{')
+		s->user_metadata = "{}";
+	*out = s;
+	return 0;
+}
+
+/* Parse one step and append it to *out (checks its id is new). */
+static int add_parsed(scan *c, wf_fwf *w, wf_fstep ***out, size_t *n,
+                      size_t *cap, char *err, size_t errlen)
+{
+	wf_fstep *s;
+	int rc = parse_step(c, w, &s);
+	if (rc < 0)
+		return rc;
+	if (!s->id || !s->name) {
+		errf(err, errlen, "DAG step without id or name");
+		return -3;
+	}
+	if (wf_fold_step(w, s->id)) {
+		errf(err, errlen, "DAG step id %s already exists", s->id);
+		return -3;
+	}
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp((*out)[i]->id, s->id) == 0) {
+			errf(err, errlen, "DAG step id %s given twice", s->id);
+			return -3;
+		}
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 8;
+		wf_fstep **v = realloc(*out, nc * sizeof *v);
+		if (!v)
+			return -2;
+		*out = v;
+		*cap = nc;
+	}
+	(*out)[(*n)++] = s;
+	return 0;
+}
+
+/*
+ * Read a DAG into w's arena: *out (malloc'd array) gets its steps, which
+ * are not yet added to w. On a parse error the arena keeps what was read
+ * (it is freed with the workflow).
+ */
+static int parse_dag(wf_fwf *w, const char *text, size_t len,
+                     wf_fstep ***out, size_t *n, const char **output,
+                     char *err, size_t errlen)
 {
 	*out = NULL;
 	*n = 0;
 	*output = NULL;
-	cJSON *dag = cJSON_Parse(text);
-	const cJSON *steps = cJSON_GetObjectItemCaseSensitive(dag, "steps");
-	if (!cJSON_IsArray(steps)) {
-		cJSON_Delete(dag);
+	scan c = {text, text + len};
+	size_t cap = 0;
+	int rc = 0;
+	if (!eat(&c, '{'))
+		rc = -1;
+	else if (!eat(&c, '}')) {
+		do {
+			const char *k;
+			size_t kn;
+			if (raw_string(&c, &k, &kn) < 0 || !eat(&c, ':')) {
+				rc = -1;
+			} else if (key_is(k, kn, "output")) {
+				if (!(*output = string_value(w, &c)))
+					rc = -1;
+			} else if (!key_is(k, kn, "steps")) {
+				rc = skip_value(&c, 0);
+			} else if (!eat(&c, '[')) {
+				rc = -1;
+			} else if (!eat(&c, ']')) {
+				do
+					rc = add_parsed(&c, w, out, n, &cap, err, errlen);
+				while (rc == 0 && eat(&c, ','));
+				if (rc == 0 && !eat(&c, ']'))
+					rc = -1;
+			}
+		} while (rc == 0 && eat(&c, ','));
+		if (rc == 0 && !eat(&c, '}'))
+			rc = -1;
+	}
+	if (rc == 0 && !*n && !*output) {
 		errf(err, errlen, "DAG is not an object with a steps array");
-		return WF_ECORRUPT;
+		rc = -3;
 	}
-	size_t count = (size_t)cJSON_GetArraySize(steps);
-	wf_fstep **v = calloc(count ? count : 1, sizeof *v);
-	int rc = v ? 0 : WF_ENOMEM;
-	const cJSON *st;
-	cJSON_ArrayForEach(st, steps)
-	{
-		if (rc)
-			break;
-		const char *id = jstr(st, "id"), *name = jstr(st, "name");
-		if (!id || !name) {
-			errf(err, errlen, "DAG step without id or name");
-			rc = WF_ECORRUPT;
-			break;
-		}
-		if (wf_map_get(&w->steps, id)) {
-			errf(err, errlen, "DAG step id %s already exists", id);
-			rc = WF_ECORRUPT;
-			break;
-		}
-		for (size_t i = 0; i < *n; i++)
-			if (strcmp(v[i]->id, id) == 0) {
-				errf(err, errlen, "DAG step id %s given twice", id);
-				rc = WF_ECORRUPT;
-			}
-		if (rc)
-			break;
-		wf_fstep *s = calloc(1, sizeof *s);
-		if (!s) {
-			rc = WF_ENOMEM;
-			break;
-		}
-		v[(*n)++] = s;
-		const cJSON *opt = cJSON_GetObjectItemCaseSensitive(st, "options");
-		const char *fn = jstr(st, "fn");
-		const char *type = jstr(opt, "step_type");
-		s->max_retries = jint(opt, "max_retries", 3);
-		s->catch_exceptions = jint(opt, "catch_exceptions", 0);
-		s->checkpoint = jint(opt, "checkpoint", 1);
-		const cJSON *md = cJSON_GetObjectItemCaseSensitive(st,
-		                                                   "user_metadata");
-		char *mdtext = cJSON_IsObject(md) ? cJSON_PrintUnformatted(md)
-		                                  : strdup("{}");
-		s->user_metadata = mdtext;
-		if (!(s->id = strdup(id)) || !(s->name = strdup(name)) ||
-		    !(s->fn = strdup(fn ? fn : name)) ||
-		    !(s->step_type = strdup(type ? type : "FUNCTION")) || !mdtext) {
-			rc = WF_ENOMEM;
-			break;
-		}
-		const cJSON *args = cJSON_GetObjectItemCaseSensitive(st, "args");
-		size_t na = cJSON_IsArray(args) ? (size_t)cJSON_GetArraySize(args)
-		                                : 0;
-		if (na && !(s->args = calloc(na, sizeof *s->args))) {
-			rc = WF_ENOMEM;
-			break;
-		}
-		const cJSON *a;
-		cJSON_ArrayForEach(a, args)
-		{
-			if (!cJSON_IsArray(args))
-				break;
-			wf_farg *fa = &s->args[s->nargs++];
-			const char *dep = jstr(a, "step");
-			const cJSON *val = cJSON_GetObjectItemCaseSensitive(a, "value");
-			if (dep) {
-				if (!(fa->step = strdup(dep)))
-					rc = WF_ENOMEM;
-			} else if (!(fa->value = cJSON_Duplicate(val ? val : a, 1))) {
-				rc = WF_ENOMEM;
-			}
-		}
-	}
-	const char *o = jstr(dag, "output");
-	if (!rc && o && !(*output = strdup(o)))
-		rc = WF_ENOMEM;
-	cJSON_Delete(dag);
-	if (rc) {
-		for (size_t i = 0; i < *n; i++)
-			free_step(v[i]);
-		free(v);
+	if (rc < 0) {
+		if (rc == -1)
+			errf(err, errlen, "DAG is not valid JSON of the expected shape");
+		free(*out);
+		*out = NULL;
 		*n = 0;
-		free(*output);
-		*output = NULL;
-		return rc;
+		return rc == -2 ? WF_ENOMEM : WF_ECORRUPT;
 	}
-	*out = v;
 	return 0;
 }
 
-/* Add parsed steps to w (cannot fail after reserving memory). */
+/* Add parsed steps to w. */
 static int add_steps(wf_fwf *w, wf_fstep **v, size_t n)
 {
 	wf_fstep **order = realloc(w->order, (w->nsteps + n + 1) * sizeof *order);
 	if (!order)
 		return WF_ENOMEM;
 	w->order = order;
-	for (size_t i = 0; i < n; i++) {
-		if (wf_map_put(&w->steps, v[i]->id, v[i]) < 0)
-			return WF_ENOMEM;
-		intptr_t c = (intptr_t)wf_map_get(&w->counters, v[i]->name);
-		if (wf_map_put(&w->counters, v[i]->name, (void *)(c + 1)) < 0)
-			return WF_ENOMEM;
+	w->steps.borrow = 1;
+	for (size_t i = 0; i < n; i++)
 		w->order[w->nsteps++] = v[i];
-	}
+	if (w->nsteps < STEP_MAP_MIN)
+		return 0;
+	/* Large: index every step not yet in the map. */
+	for (size_t i = w->steps.len; i < w->nsteps; i++)
+		if (wf_map_put(&w->steps, w->order[i]->id, w->order[i]) < 0) {
+			wf_map_free(&w->steps); /* rebuilt by the next add */
+			return WF_ENOMEM;
+		}
 	return 0;
 }
 
@@ -386,7 +688,7 @@ static wf_fstep *need_step(wf_fwf *w, const wf_event *ev, char *err,
 	                                                  : sizeof id - 1;
 	memcpy(id, ev->fields[1].v.s.ptr, n);
 	id[n] = '\0';
-	wf_fstep *s = wf_map_get(&w->steps, id);
+	wf_fstep *s = (wf_fstep *)wf_fold_step(w, id);
 	if (!s)
 		errf(err, errlen, "event seq %" PRIu64 ": workflow %s has no step %s",
 		     ev->seq, w->id, id);
@@ -447,16 +749,17 @@ static int apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 		}
 		wf_fstep **steps = NULL;
 		size_t n = 0;
-		char *dagtext = NULL;
 		rc = text(ev, 1, &w->user_metadata);
-		if (rc == 0)
-			rc = text(ev, 2, &dagtext);
-		if (rc == 0)
-			rc = parse_dag(w, dagtext, &steps, &n, &w->output_step, err,
-			               errlen);
-		free(dagtext);
+		if (rc == 0 && ev->nfields < 3)
+			rc = WF_ECORRUPT;
+		if (rc == 0) {
+			w->arena_hint = ev->fields[2].v.s.len / 2;
+			rc = parse_dag(w, ev->fields[2].v.s.ptr, ev->fields[2].v.s.len,
+			               &steps, &n, &w->output_step, err, errlen);
+		}
 		if (rc == 0 && (rc = add_steps(w, steps, n)) < 0)
 			n = 0; /* added ones are freed with w */
+		f->wfs.borrow = 1; /* the key is w->id */
 		if (rc == 0)
 			rc = wf_map_put(&f->wfs, w->id, w);
 		if (rc) {
@@ -481,19 +784,17 @@ static int apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 		free_wf(w);
 		return 0;
 	case WF_EV_ATTEMPT_STARTED: {
-		char *session = NULL;
-		if (ev->nfields > 3 && (rc = text(ev, 3, &session)) < 0 &&
-		    rc == WF_ENOMEM)
+		const char *session = NULL;
+		if (ev->nfields > 3 && ev->fields[3].kind == WF_FIELD_TEXT &&
+		    !(session = intern_session(f, ev->fields[3].v.s.ptr,
+		                               ev->fields[3].v.s.len)))
+			return WF_ENOMEM;
+		if ((rc = grow_att(&w->att, &w->natt, &w->catt)) < 0)
 			return rc;
-		if ((rc = grow_att(&w->att, &w->natt)) < 0) {
-			free(session);
-			return rc;
-		}
 		wf_fattempt *a = &w->att[w->natt - 1];
 		a->n = (int)num(ev, 1);
 		a->start_ns = t;
 		a->cause = field_is(ev, 2, "resume") ? "resume" : "run";
-		free(w->session);
 		w->session = session;
 		w->start_ns = t;
 		w->end_ns = 0;
@@ -516,7 +817,8 @@ static int apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 			a->end_ns = t;
 			static const char *out[] = {"", "", "FAILED", "", "CANCELED",
 			                            "SUCCESSFUL"};
-			return set_str(&a->outcome, out[s]);
+			a->outcome = out[s];
+			return 0;
 		}
 		return 0;
 	}
@@ -528,13 +830,14 @@ static int apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 		wf_fstep *s = need_step(w, ev, err, errlen);
 		if (!s)
 			return WF_ECORRUPT;
-		char *dagtext = NULL, *out = NULL;
+		const char *out = NULL;
 		wf_fstep **steps = NULL;
 		size_t n = 0;
-		if ((rc = text(ev, 2, &dagtext)) < 0)
-			return rc;
-		rc = parse_dag(w, dagtext, &steps, &n, &out, err, errlen);
-		free(dagtext);
+		if (ev->nfields < 3 || ev->fields[2].kind != WF_FIELD_JSON)
+			return WF_ECORRUPT;
+		w->arena_hint = ev->fields[2].v.s.len / 2;
+		rc = parse_dag(w, ev->fields[2].v.s.ptr, ev->fields[2].v.s.len,
+		               &steps, &n, &out, err, errlen);
 		if (rc == 0 && !out) {
 			errf(err, errlen, "event seq %" PRIu64 ": continuation "
 			     "without an output step", ev->seq);
@@ -543,11 +846,8 @@ static int apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 		if (rc == 0)
 			rc = add_steps(w, steps, n);
 		free(steps);
-		if (rc) {
-			free(out);
+		if (rc)
 			return rc;
-		}
-		free(s->cont);
 		s->cont = out;
 		return 0;
 	}
@@ -561,7 +861,7 @@ static int apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 	int run = w->natt ? w->att[w->natt - 1].n : 0;
 	int n = (int)num(ev, 2);
 	if (type == WF_EV_STEP_STARTED) {
-		if ((rc = grow_att(&s->att, &s->natt)) < 0)
+		if ((rc = grow_att(&s->att, &s->natt, &s->catt)) < 0)
 			return rc;
 		wf_fattempt *a = &s->att[s->natt - 1];
 		a->run = run;
@@ -599,10 +899,7 @@ static int apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 		char *e = NULL;
 		if (ev->nfields > 3 && (rc = text(ev, 3, &e)) < 0)
 			return rc;
-		if ((rc = set_str(&a->outcome, "FAILED")) < 0) {
-			free(e);
-			return rc;
-		}
+		a->outcome = "FAILED";
 		free(a->error);
 		a->error = e;
 		a->end_ns = t;
@@ -613,10 +910,7 @@ static int apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 	char *out = NULL;
 	if (ev->nfields > 3 && (rc = text(ev, 3, &out)) < 0)
 		return rc;
-	if ((rc = set_str(&a->outcome, "SUCCEEDED")) < 0) {
-		free(out);
-		return rc;
-	}
+	a->outcome = "SUCCEEDED";
 	a->end_ns = t;
 	s->end_ns = t;
 	s->state = WF_FSTEP_SUCCEEDED;
@@ -729,7 +1023,7 @@ int wf_fold_metadata(const wf_fold *f, const char *id, const char *step,
 		return WF_ENOTFOUND;
 	}
 	if (step) {
-		const wf_fstep *s = wf_map_get(&w->steps, step);
+		const wf_fstep *s = wf_fold_step(w, step);
 		if (!s) {
 			errf(err, errlen, "No such step_id %s in workflow %s", step,
 			     id);

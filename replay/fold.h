@@ -38,7 +38,7 @@ typedef struct wf_fattempt {
 	int64_t start_ns; /* 0: unknown */
 	int64_t end_ns;   /* 0: not ended */
 	const char *cause;   /* workflows: "run", "resume" (static) */
-	char *outcome;    /* "SUCCEEDED", "FAILED", "CANCELED", ... or NULL */
+	const char *outcome; /* "SUCCEEDED", "FAILED", ... (static) or NULL */
 	char *error;      /* failure text, or NULL */
 } wf_fattempt;
 
@@ -47,42 +47,50 @@ enum { WF_FSTEP_PENDING = 0, WF_FSTEP_RUNNING, WF_FSTEP_SUCCEEDED,
 
 /** A step argument: a JSON value, or another step's output. */
 typedef struct wf_farg {
-	char *step;  /* step id, or NULL */
-	cJSON *value; /* the value when step is NULL */
+	const char *step;  /* step id, or NULL */
+	const char *value; /* JSON text of the value when step is NULL */
 } wf_farg;
 
+/* A step's strings and args live in its workflow's arena (freed with the
+ * workflow); outputs and attempts are allocated apart (they change). */
 typedef struct wf_fstep {
-	char *id, *name, *fn;
-	char *step_type;
+	const char *id, *name, *fn;
+	const char *step_type;
 	int max_retries, catch_exceptions, checkpoint;
-	char *user_metadata; /* JSON text of an object */
+	const char *user_metadata; /* JSON text of an object */
 	wf_farg *args;
 	size_t nargs;
 	int state;
 	int64_t start_ns, end_ns;
 	wf_fattempt *att;
-	size_t natt;
+	size_t natt, catt;
 	int has_output;
-	char *output;   /* JSON text, when checkpointed */
-	char *cont;     /* a continuation: the step whose output is ours */
+	char *output;       /* JSON text, when checkpointed */
+	const char *cont;   /* a continuation: the step whose output is ours */
 } wf_fstep;
+
+typedef struct wf_arena_block wf_arena_block;
 
 typedef struct wf_fwf {
 	char *id;
 	char *user_metadata; /* JSON text of an object */
 	int status;          /* as journaled: RUNNING, FAILED, CANCELED,
 	                        SUCCESSFUL, or NONE before the first attempt */
-	char *session;       /* session of the last attempt */
+	const char *session; /* session of the last attempt (interned) */
 	int64_t start_ns, end_ns;
 	wf_fattempt *att;
-	size_t natt;
-	wf_map steps;        /* id -> wf_fstep */
+	size_t natt, catt;
+	wf_arena_block *arena; /* the steps' strings, args and structs */
+	size_t arena_hint;     /* size of the next arena block */
+	wf_map steps;        /* id -> wf_fstep, once there are many steps */
 	wf_fstep **order;    /* steps in the order they were added */
 	size_t nsteps;
-	wf_map counters;     /* base name -> uses so far (intptr_t) */
-	char *output_step;
+	const char *output_step;
 	char *output;        /* JSON text, once SUCCESSFUL */
 } wf_fwf;
+
+/** The step id of workflow w, or NULL. */
+const wf_fstep *wf_fold_step(const wf_fwf *w, const char *id);
 
 /** The folded workflow id, or NULL. Borrowed until the next apply. */
 const wf_fwf *wf_fold_get(const wf_fold *f, const char *id);

@@ -74,7 +74,7 @@ int wf_map_put(wf_map *m, const char *key, void *val)
 		m->e[i].val = val;
 		return 0;
 	}
-	char *k = strdup(key);
+	char *k = m->borrow ? (char *)key : strdup(key);
 	if (!k)
 		return WF_ENOMEM;
 	m->e[i].key = k;
@@ -92,7 +92,8 @@ void *wf_map_del(wf_map *m, const char *key)
 	if (!m->e[i].key)
 		return NULL;
 	void *v = m->e[i].val;
-	free(m->e[i].key);
+	if (!m->borrow)
+		free(m->e[i].key);
 	m->e[i].key = WF_MAP_TOMB;
 	m->e[i].val = NULL;
 	m->len--;
@@ -101,11 +102,13 @@ void *wf_map_del(wf_map *m, const char *key)
 
 void wf_map_free(wf_map *m)
 {
-	for (size_t i = 0; i < m->cap; i++)
+	for (size_t i = 0; i < m->cap && !m->borrow; i++)
 		if (m->e[i].key && m->e[i].key != WF_MAP_TOMB)
 			free(m->e[i].key);
 	free(m->e);
+	int borrow = m->borrow;
 	memset(m, 0, sizeof *m);
+	m->borrow = borrow;
 }
 
 int wf_map_next(const wf_map *m, size_t *i, const char **key, void **val)

@@ -16,6 +16,8 @@ typedef struct wf_map_entry {
 typedef struct wf_map {
 	wf_map_entry *e;
 	size_t cap, len, used; /* used counts tombstones too */
+	int borrow; /* keys are the caller's, alive as long as their entry:
+	               not copied, not freed */
 } wf_map;
 
 extern char wf_map_tomb[];
