@@ -112,6 +112,54 @@ lines = open(sys.argv[1]).read().splitlines()
 assert lines and all("=" in l for l in lines[-10:]), lines[-10:]
 ' "$tmp/b.out"
 
+# The main job: wflow demo runs the seed's examples and checks them.
+"$wflow" demo "$tmp/demo" >"$tmp/demo.out" 2>&1
+check "wflow demo exits 0 (every seed assertion held)" test $? -eq 0
+check "wflow demo reports its checks passed" grep -Eq 'all [0-9]+ checks passed' "$tmp/demo.out"
+"$wflow" demo "$tmp/demo" >/dev/null 2>&1
+check "wflow demo runs again on the same directory" test $? -eq 0
+# meta: offline, the same JSON as get_metadata.
+"$wflow" meta "$tmp/demo" add_example >"$tmp/meta.json"
+check "wflow meta exits 0" test $? -eq 0
+check "wflow meta gives the workflow's metadata" python3 -c '
+import json, sys
+m = json.load(open(sys.argv[1]))
+assert m["status"] == "SUCCESSFUL", m
+assert "start_time" in m["stats"] and "end_time" in m["stats"], m
+assert m["user_metadata"] == {}, m
+' "$tmp/meta.json"
+"$wflow" meta "$tmp/demo" add_example_3 add_step >"$tmp/meta3.json"
+check "wflow meta of a step gives its user metadata and options" python3 -c '
+import json, sys
+m = json.load(open(sys.argv[1]))
+assert m["user_metadata"] == {"step_k": "step_v"}, m
+assert m["step_options"]["step_type"] == "FUNCTION", m
+' "$tmp/meta3.json"
+"$wflow" meta "$tmp/demo" no-such-workflow >/dev/null 2>"$tmp/meta.err"
+check "wflow meta of an unknown id exits 1" test $? -eq 1
+check "and says No such workflow_id" grep -q 'No such workflow_id no-such-workflow' "$tmp/meta.err"
+"$wflow" ls "$tmp/demo" --json >"$tmp/ls.json"
+check "wflow ls --json lists the demo's workflows with their status" python3 -c '
+import json, sys
+l = {w["workflow_id"]: w["status"] for w in json.load(open(sys.argv[1]))}
+assert l.get("add_example") == "SUCCESSFUL", l
+assert "CANCELED" in l.values(), l
+' "$tmp/ls.json"
+"$wflow" ls "$tmp/demo" --status canceled >"$tmp/ls.out"
+check "wflow ls --status filters" python3 -c '
+import sys
+rows = [l for l in open(sys.argv[1]).read().splitlines()[1:] if l.strip()]
+assert rows and all("CANCELED" in r for r in rows), rows
+' "$tmp/ls.out"
+
+# The engine benchmark's smoke run prints the figures the engine issue names.
+"$bench" engine --quick --dir "$tmp" >"$tmp/e.out" 2>/dev/null
+check "wflow-bench engine --quick exits 0" test $? -eq 0
+for name in noop_step_us chain_fsyncs_per_step parallel64_fsyncs \
+	get_metadata_us open_1m_events_s bytes_per_step_after_open; do
+	check "wflow-bench engine prints $name" grep -Eq "^$name=[0-9.]+$" "$tmp/e.out"
+done
+
 if [ $fail -ne 0 ]; then
 	exit 1
 fi
