@@ -69,6 +69,7 @@ typedef struct wf_task {
 	wf_run_t *run;
 	char *step;
 	int try_n;
+	int started; /* its step_started is already journaled */
 	struct wf_task *next;
 } wf_task;
 
