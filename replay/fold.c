@@ -876,21 +876,12 @@ static int apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 	}
 	/* Succeeded or failed: the try that started last. */
 	wf_fattempt *a = s->natt ? &s->att[s->natt - 1] : NULL;
-	if (type == WF_EV_STEP_SUCCEEDED && a && a->end_ns && a->outcome &&
-	    strcmp(a->outcome, "FAILED") == 0 && s->state == WF_FSTEP_FAILED) {
-		/* catch_exceptions: the last try failed, the step is done and
-		 * its output is [null, error]. */
-		char *out = NULL;
-		if (ev->nfields > 3 && (rc = text(ev, 3, &out)) < 0)
-			return rc;
-		s->end_ns = t;
-		s->state = WF_FSTEP_SUCCEEDED;
-		free(s->output);
-		s->output = out;
-		s->has_output = out != NULL;
-		return 0;
-	}
-	if (!a || a->end_ns) {
+	/* catch_exceptions: after the last try failed, the step is done and
+	 * its output is [null, error]; the try keeps its failure. */
+	int caught = type == WF_EV_STEP_SUCCEEDED && a && a->end_ns &&
+	             a->outcome && strcmp(a->outcome, "FAILED") == 0 &&
+	             s->state == WF_FSTEP_FAILED;
+	if (!caught && (!a || a->end_ns)) {
 		errf(err, errlen, "event seq %" PRIu64 ": step %s of workflow %s "
 		     "ends without having started", ev->seq, s->id, w->id);
 		return WF_ECORRUPT;
@@ -910,8 +901,10 @@ static int apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 	char *out = NULL;
 	if (ev->nfields > 3 && (rc = text(ev, 3, &out)) < 0)
 		return rc;
-	a->outcome = "SUCCEEDED";
-	a->end_ns = t;
+	if (!caught) {
+		a->outcome = "SUCCEEDED";
+		a->end_ns = t;
+	}
 	s->end_ns = t;
 	s->state = WF_FSTEP_SUCCEEDED;
 	free(s->output);
