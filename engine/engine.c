@@ -317,6 +317,7 @@ static void run_put(wf_run_t *r)
 	pthread_rwlock_destroy(&r->cancel_lock);
 	pthread_mutex_destroy(&r->dag_mu);
 	pthread_cond_destroy(&r->cancel_cv);
+	pthread_cond_destroy(&r->help_cv);
 	free(r->futs);
 	free(r->id);
 	free(r);
@@ -335,6 +336,7 @@ static wf_run_t *run_new(wf_engine *e, const char *id)
 	pthread_rwlock_init(&r->cancel_lock, NULL);
 	pthread_mutex_init(&r->dag_mu, NULL);
 	pthread_cond_init(&r->cancel_cv, NULL);
+	pthread_cond_init(&r->help_cv, NULL);
 	wf_run_t *old = wf_map_get(&e->runs, id);
 	if (wf_map_put(&e->runs, id, r) < 0) {
 		r->refs = 0;
@@ -388,6 +390,7 @@ static void run_finish(wf_engine *e, wf_run_t *r, int rc, const char *output,
 	}
 	r->nfuts = 0;
 	pthread_cond_broadcast(&r->cancel_cv);
+	pthread_cond_broadcast(&r->help_cv);
 	run_release(e, r);
 }
 
@@ -417,7 +420,9 @@ static void enqueue(wf_engine *e, wf_run_t *r, const char *step, int try_n)
 		e->qhead = t;
 	e->qtail = t;
 	if (tls_worker && !tls_kept)
-		tls_kept = 1; /* this worker takes the next task itself */
+		tls_kept = 1; /* this thread takes the next task itself */
+	else if (r->helpers_waiting)
+		pthread_cond_signal(&r->help_cv); /* the wf_run caller runs it */
 	else
 		pthread_cond_signal(&e->task_cv);
 }
@@ -917,6 +922,84 @@ static void run_task(wf_engine *e, wf_task *t, wf_task **chain)
 	free(ctx.error);
 }
 
+/* Run t, then the steps each one starts for this thread. Holds mu. */
+static void run_chain(wf_engine *e, wf_task *t)
+{
+	while (t) {
+		wf_task *chain = NULL;
+		run_task(e, t, &chain); /* mu held on entry and exit */
+		wf_run_t *r = t->run;
+		r->in_flight--;
+		run_release(e, r);
+		run_put(r);
+		free(t->step);
+		free(t);
+		t = chain;
+		if (t && atomic_load(&e->closing)) {
+			/* Not run: hand it back for the engine to free. */
+			t->next = e->qhead;
+			e->qhead = t;
+			if (!e->qtail)
+				e->qtail = t;
+			t = NULL;
+		}
+	}
+}
+
+/* Unlink the first queued task of run r, or NULL. Holds mu. */
+static wf_task *take_task_of(wf_engine *e, wf_run_t *r)
+{
+	wf_task *prev = NULL;
+	for (wf_task *t = e->qhead; t; prev = t, t = t->next) {
+		if (t->run != r)
+			continue;
+		if (prev)
+			prev->next = t->next;
+		else
+			e->qhead = t->next;
+		if (e->qtail == t)
+			e->qtail = prev;
+		t->next = NULL;
+		return t;
+	}
+	return NULL;
+}
+
+/*
+ * The thread that waits in wf_run (or wf_resume) runs its workflow's
+ * steps itself while it waits, as a worker would: a sequential workflow
+ * then runs without a single hand-over between threads (on these
+ * machines a wake-up costs more than a no-op step). Workers still take
+ * what it does not get to (parallel branches).
+ */
+static void help_run(wf_engine *e, const char *id)
+{
+	pthread_mutex_lock(&e->mu);
+	wf_run_t *r = wf_map_get(&e->runs, id);
+	if (!r || !r->active) {
+		pthread_mutex_unlock(&e->mu);
+		return;
+	}
+	r->refs++;
+	int was_worker = tls_worker;
+	tls_worker = 1;
+	while (r->active && !atomic_load(&e->closing)) {
+		wf_task *t = take_task_of(e, r);
+		if (t) {
+			tls_kept = 0;
+			run_chain(e, t);
+			continue;
+		}
+		r->helpers_waiting++;
+		pthread_cond_wait(&r->help_cv, &e->mu);
+		r->helpers_waiting--;
+	}
+	tls_worker = was_worker;
+	tls_kept = 0;
+	run_put(r);
+	pthread_mutex_unlock(&e->mu);
+}
+
 static void *worker(void *arg)
 {
 	wf_engine *e = arg;
@@ -932,25 +1015,7 @@ static void *worker(void *arg)
 		e->qhead = t->next;
 		if (!e->qhead)
 			e->qtail = NULL;
-		while (t) {
-			wf_task *chain = NULL;
-			run_task(e, t, &chain); /* mu held on entry and exit */
-			wf_run_t *r = t->run;
-			r->in_flight--;
-			run_release(e, r);
-			run_put(r);
-			free(t->step);
-			free(t);
-			t = chain;
-			if (t && atomic_load(&e->closing)) {
-				/* Not run: hand it back for the engine to free. */
-				t->next = e->qhead;
-				e->qhead = t;
-				if (!e->qtail)
-					e->qtail = t;
-				t = NULL;
-			}
-		}
+		run_chain(e, t);
 	}
 	e->alive--;
 	pthread_cond_broadcast(&e->idle_cv);
@@ -1490,6 +1555,7 @@ int wf_run(wf_engine *e, wf_node *dag, const char *id, const cJSON *metadata,
 	int rc = wf_run_async(e, dag, id, metadata, &f);
 	if (rc < 0)
 		return rc;
+	help_run(e, id);
 	rc = wf_future_wait(f, output);
 	wf_future_free(f);
 	return rc;
@@ -1508,6 +1574,7 @@ int wf_resume(wf_engine *e, const char *id, cJSON **output)
 	int rc = wf_resume_async(e, id, &f);
 	if (rc < 0)
 		return rc;
+	help_run(e, id);
 	rc = wf_future_wait(f, output);
 	wf_future_free(f);
 	return rc;
@@ -1895,6 +1962,7 @@ int wf_close(wf_engine *e)
 	for (size_t i = 0; wf_map_next(&e->runs, &i, &k, &v);) {
 		wf_run_t *r = v;
 		pthread_cond_broadcast(&r->cancel_cv);
+		pthread_cond_broadcast(&r->help_cv);
 		for (size_t f = 0; f < r->nfuts; f++) {
 			future_done(r->futs[f], WF_ECLOSED, NULL,
 			            "the engine was closed while the workflow ran");

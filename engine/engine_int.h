@@ -59,6 +59,8 @@ struct wf_run {
 	pthread_rwlock_t cancel_lock; /* step results (read) vs cancel */
 	pthread_mutex_t dag_mu;       /* id assignment + continuation commit */
 	pthread_cond_t cancel_cv;     /* wf_ctx_sleep wakes on cancel */
+	pthread_cond_t help_cv;       /* a waiting wf_run caller: work or end */
+	int helpers_waiting;          /* wf_run callers asleep on help_cv */
 	wf_map mem;      /* step id -> JSON text of outputs of this run */
 	wf_map running;  /* step ids queued or running */
 	struct wf_future **futs;
