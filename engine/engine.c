@@ -1552,7 +1552,13 @@ int wf_run(wf_engine *e, wf_node *dag, const char *id, const cJSON *metadata,
 	if (output)
 		*output = NULL;
 	wf_future *f;
+	/* The first step queued is for this thread (help_run): wake nobody. */
+	int was_worker = tls_worker, was_kept = tls_kept;
+	tls_worker = 1;
+	tls_kept = 0;
 	int rc = wf_run_async(e, dag, id, metadata, &f);
+	tls_worker = was_worker;
+	tls_kept = was_kept;
 	if (rc < 0)
 		return rc;
 	help_run(e, id);
@@ -1571,7 +1577,12 @@ int wf_resume(wf_engine *e, const char *id, cJSON **output)
 	if (output)
 		*output = NULL;
 	wf_future *f;
+	int was_worker = tls_worker, was_kept = tls_kept;
+	tls_worker = 1;
+	tls_kept = 0;
 	int rc = wf_resume_async(e, id, &f);
+	tls_worker = was_worker;
+	tls_kept = was_kept;
 	if (rc < 0)
 		return rc;
 	help_run(e, id);
