@@ -392,14 +392,28 @@ static void finish_group(wf_journal *j, waiter **grp, size_t n, waiter *self)
 	}
 }
 
-/* Lead: w is the head, mu is held; returns with mu released. */
+/* 1 if w's commit asks for an fdatasync. */
+static int needs_sync(const wf_journal *j, const waiter *w)
+{
+	return !w->b ||
+	       (j->opts.durability == WF_DURABILITY_ALWAYS && !w->nosync);
+}
+
+/* Lead: w is the head, mu is held; returns with mu released. A head that
+ * needs no sync leads only the waiters after it that need none either:
+ * such a group is written even while a sync is in flight, so unsynced
+ * commits never wait for an fsync, and the synced ones behind them pile
+ * up into one group for the next sync. */
 static void lead(wf_journal *j, waiter *w)
 {
 	waiter *grp[GROUP_MAX_MEMBERS];
 	size_t n = 0, raw = 0;
+	int sync_group = needs_sync(j, w);
 	for (waiter *x = w; x && n < GROUP_MAX_MEMBERS; x = x->next) {
 		size_t sz = x->b ? wf_batch_size(x->b) : 0;
 		if (n && raw + sz > GROUP_MAX_RAW)
+			break;
+		if (!sync_group && needs_sync(j, x))
 			break;
 		raw += sz;
 		grp[n++] = x;
@@ -461,7 +475,8 @@ static int submit(wf_journal *j, wf_batch *b, uint64_t *first_seq,
 	j->tail = &w;
 	for (;;) {
 		/* mu is held here. */
-		if (j->head == &w && !j->writing && j->in_flight < MAX_SYNCS) {
+		if (j->head == &w && !j->writing &&
+		    (j->in_flight < MAX_SYNCS || !needs_sync(j, &w))) {
 			lead(j, &w); /* releases mu */
 			break;
 		}
