@@ -54,7 +54,11 @@ static void *arena_alloc(wf_fwf *w, size_t n)
 	if (!b || b->cap - b->used < n) {
 		/* Sized by the caller's hint (the DAG's length, which bounds
 		 * what it keeps of it), so small workflows take little. */
-		size_t cap = w->arena_hint > n ? w->arena_hint : n;
+		size_t cap = w->arena_hint;
+		if (b && cap < b->cap * 2)
+			cap = b->cap * 2 < 16384 ? b->cap * 2 : 16384;
+		if (cap < n)
+			cap = n;
 		if (cap < 256)
 			cap = 256;
 		w->arena_hint = 0;
@@ -106,32 +110,12 @@ int wf_fold_new(wf_fold **out)
 	return *out ? 0 : WF_ENOMEM;
 }
 
-static void free_attempts(wf_fattempt *a, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(a[i].error);
-	free(a);
-}
-
-static void free_step(wf_fstep *s)
-{
-	/* The struct and its strings are in the workflow's arena. */
-	free_attempts(s->att, s->natt);
-	free(s->output);
-}
-
 static void free_wf(wf_fwf *w)
 {
 	if (!w)
 		return;
-	for (size_t i = 0; i < w->nsteps; i++)
-		free_step(w->order[i]);
-	free(w->order);
+	/* Everything else of the workflow is in its arena. */
 	wf_map_free(&w->steps);
-	free(w->id);
-	free(w->user_metadata);
-	free_attempts(w->att, w->natt);
-	free(w->output);
 	arena_free(w);
 	free(w);
 }
@@ -291,19 +275,43 @@ static uint64_t num(const wf_event *ev, unsigned i)
 	return 0;
 }
 
-static int grow_att(wf_fattempt **a, size_t *n, size_t *cap)
+/* Grow an array in w's arena (the old copy is left there: arrays grow
+ * rarely, by doubling). */
+static int arena_grow(wf_fwf *w, void **a, size_t elem, size_t n,
+                      size_t *cap, size_t need)
 {
-	if (*n == *cap) {
-		size_t c = *cap ? *cap * 2 : 2;
-		wf_fattempt *p = realloc(*a, c * sizeof **a);
-		if (!p)
-			return WF_ENOMEM;
-		*a = p;
-		*cap = c;
-	}
+	if (need <= *cap)
+		return 0;
+	size_t c = *cap ? *cap : 1;
+	while (c < need)
+		c *= 2;
+	void *p = arena_alloc(w, c * elem);
+	if (!p)
+		return WF_ENOMEM;
+	if (n)
+		memcpy(p, *a, n * elem);
+	*a = p;
+	*cap = c;
+	return 0;
+}
+
+static int grow_att(wf_fwf *w, wf_fattempt **a, size_t *n, size_t *cap)
+{
+	if (arena_grow(w, (void **)a, sizeof **a, *n, cap, *n + 1) < 0)
+		return WF_ENOMEM;
 	memset(&(*a)[*n], 0, sizeof **a);
 	(*n)++;
 	return 0;
+}
+
+/* A text field of ev, into w's arena. */
+static int atext(wf_fwf *w, const wf_event *ev, unsigned i, char **out)
+{
+	if (i >= ev->nfields || (ev->fields[i].kind != WF_FIELD_TEXT &&
+	                         ev->fields[i].kind != WF_FIELD_JSON))
+		return WF_ECORRUPT;
+	*out = arena_strndup(w, ev->fields[i].v.s.ptr, ev->fields[i].v.s.len);
+	return *out ? 0 : WF_ENOMEM;
 }
 
 /* ---- DAGs ----
@@ -656,10 +664,9 @@ static int parse_dag(wf_fwf *w, const char *text, size_t len,
 /* Add parsed steps to w. */
 static int add_steps(wf_fwf *w, wf_fstep **v, size_t n)
 {
-	wf_fstep **order = realloc(w->order, (w->nsteps + n + 1) * sizeof *order);
-	if (!order)
+	if (arena_grow(w, (void **)&w->order, sizeof *w->order, w->nsteps,
+	               &w->corder, w->nsteps + n) < 0)
 		return WF_ENOMEM;
-	w->order = order;
 	w->steps.borrow = 1;
 	for (size_t i = 0; i < n; i++)
 		w->order[w->nsteps++] = v[i];
@@ -743,17 +750,19 @@ static int apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 			return WF_ECORRUPT;
 		}
 		w = calloc(1, sizeof *w);
-		if (!w || !(w->id = strdup(id))) {
-			free(w);
+		if (!w)
 			return WF_ENOMEM;
-		}
+		if (ev->nfields >= 3)
+			w->arena_hint = ev->fields[2].v.s.len / 2 +
+			                ev->fields[1].v.s.len + strlen(id) + 256;
 		wf_fstep **steps = NULL;
 		size_t n = 0;
-		rc = text(ev, 1, &w->user_metadata);
+		rc = (w->id = arena_strndup(w, id, strlen(id))) ? 0 : WF_ENOMEM;
+		if (rc == 0)
+			rc = atext(w, ev, 1, &w->user_metadata);
 		if (rc == 0 && ev->nfields < 3)
 			rc = WF_ECORRUPT;
 		if (rc == 0) {
-			w->arena_hint = ev->fields[2].v.s.len / 2;
 			rc = parse_dag(w, ev->fields[2].v.s.ptr, ev->fields[2].v.s.len,
 			               &steps, &n, &w->output_step, err, errlen);
 		}
@@ -789,7 +798,7 @@ static int apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 		    !(session = intern_session(f, ev->fields[3].v.s.ptr,
 		                               ev->fields[3].v.s.len)))
 			return WF_ENOMEM;
-		if ((rc = grow_att(&w->att, &w->natt, &w->catt)) < 0)
+		if ((rc = grow_att(w, &w->att, &w->natt, &w->catt)) < 0)
 			return rc;
 		wf_fattempt *a = &w->att[w->natt - 1];
 		a->n = (int)num(ev, 1);
@@ -823,9 +832,7 @@ static int apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 		return 0;
 	}
 	case WF_EV_WORKFLOW_OUTPUT:
-		free(w->output);
-		w->output = NULL;
-		return text(ev, 1, &w->output);
+		return atext(w, ev, 1, &w->output);
 	case WF_EV_CONTINUATION: {
 		wf_fstep *s = need_step(w, ev, err, errlen);
 		if (!s)
@@ -861,7 +868,7 @@ static int apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 	int run = w->natt ? w->att[w->natt - 1].n : 0;
 	int n = (int)num(ev, 2);
 	if (type == WF_EV_STEP_STARTED) {
-		if ((rc = grow_att(&s->att, &s->natt, &s->catt)) < 0)
+		if ((rc = grow_att(w, &s->att, &s->natt, &s->catt)) < 0)
 			return rc;
 		wf_fattempt *a = &s->att[s->natt - 1];
 		a->run = run;
@@ -888,10 +895,9 @@ static int apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 	}
 	if (type == WF_EV_STEP_FAILED) {
 		char *e = NULL;
-		if (ev->nfields > 3 && (rc = text(ev, 3, &e)) < 0)
+		if (ev->nfields > 3 && (rc = atext(w, ev, 3, &e)) < 0)
 			return rc;
 		a->outcome = "FAILED";
-		free(a->error);
 		a->error = e;
 		a->end_ns = t;
 		s->state = WF_FSTEP_FAILED;
@@ -899,7 +905,7 @@ static int apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 	}
 	/* WF_EV_STEP_SUCCEEDED */
 	char *out = NULL;
-	if (ev->nfields > 3 && (rc = text(ev, 3, &out)) < 0)
+	if (ev->nfields > 3 && (rc = atext(w, ev, 3, &out)) < 0)
 		return rc;
 	if (!caught) {
 		a->outcome = "SUCCEEDED";
@@ -907,8 +913,7 @@ static int apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 	}
 	s->end_ns = t;
 	s->state = WF_FSTEP_SUCCEEDED;
-	free(s->output);
-	s->output = out;
+	s->output = out; /* a re-run's new output; the old stays in the arena */
 	s->has_output = out != NULL;
 	return 0;
 }

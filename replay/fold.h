@@ -51,8 +51,9 @@ typedef struct wf_farg {
 	const char *value; /* JSON text of the value when step is NULL */
 } wf_farg;
 
-/* A step's strings and args live in its workflow's arena (freed with the
- * workflow); outputs and attempts are allocated apart (they change). */
+/* A workflow's steps, strings, args, attempts and outputs all live in its
+ * arena, freed with the workflow (memory grows with workflows, steps and
+ * attempts; never with events). */
 typedef struct wf_fstep {
 	const char *id, *name, *fn;
 	const char *step_type;
@@ -84,7 +85,7 @@ typedef struct wf_fwf {
 	size_t arena_hint;     /* size of the next arena block */
 	wf_map steps;        /* id -> wf_fstep, once there are many steps */
 	wf_fstep **order;    /* steps in the order they were added */
-	size_t nsteps;
+	size_t nsteps, corder;
 	const char *output_step;
 	char *output;        /* JSON text, once SUCCESSFUL */
 } wf_fwf;
