@@ -314,6 +314,7 @@ static void run_put(wf_run_t *r)
 		free(v);
 	wf_map_free(&r->mem);
 	wf_map_free(&r->running);
+	wf_map_free(&r->pending);
 	pthread_rwlock_destroy(&r->cancel_lock);
 	pthread_mutex_destroy(&r->dag_mu);
 	pthread_cond_destroy(&r->cancel_cv);
@@ -450,10 +451,10 @@ static int walk(wf_engine *e, wf_run_t *r, const wf_fwf *w, const char *id,
 		return S_PENDING;
 	if (s->cont && s->state == WF_FSTEP_SUCCEEDED)
 		return walk(e, r, w, s->cont, depth + 1);
+	if (wf_map_get(&r->running, id) || wf_map_get(&r->pending, id))
+		return S_PENDING;
 	if (wf_map_get(&r->mem, id) || (s->has_output && !s->cont))
 		return S_DONE;
-	if (wf_map_get(&r->running, id))
-		return S_PENDING;
 	int ready = 1;
 	for (size_t i = 0; i < s->nargs; i++)
 		if (s->args[i].step &&
@@ -647,7 +648,7 @@ static int done_or(wf_run_t *r, const wf_fwf *w, const char *id,
 	if (strcmp(id, done_id) == 0)
 		return 1;
 	const wf_fstep *s = wf_fold_step(w, id);
-	if (!s)
+	if (!s || wf_map_get(&r->pending, id))
 		return 0;
 	if (s->cont && s->state == WF_FSTEP_SUCCEEDED)
 		return step_value(r, w, id, 0) != NULL;
@@ -670,6 +671,7 @@ static const wf_fstep *chain_next(wf_engine *e, wf_run_t *r, const char *done_id
 		int uses = 0, ready = 1;
 		if (s->cont || s->has_output || wf_map_get(&r->mem, s->id) ||
 		    wf_map_get(&r->running, s->id) ||
+		    wf_map_get(&r->pending, s->id) ||
 		    !wf_map_get(&e->steps, s->fn))
 			continue;
 		for (size_t k = 0; k < s->nargs && ready; k++) {
@@ -684,6 +686,107 @@ static const wf_fstep *chain_next(wf_engine *e, wf_run_t *r, const char *done_id
 			return s;
 	}
 	return NULL;
+}
+
+/*
+ * Act on a try's journaled outcome: retry, fail the workflow, or keep the
+ * output and start what it makes ready. Holds mu. Takes a->outtext when it
+ * keeps it in run->mem (sets it to NULL). @return the task of a step
+ * started in the same commit (to be run next), or NULL.
+ */
+static wf_task *after_act(wf_engine *e, wf_after *a)
+{
+	wf_run_t *r = a->run;
+	wf_task *chain = NULL;
+	wf_map_del(&r->running, a->step);
+	wf_map_del(&r->pending, a->step);
+	if (a->rc < 0) {
+		run_finish(e, r, a->rc, NULL, tls_err);
+	} else if (a->retry) {
+		enqueue(e, r, a->step, a->try_n + 1);
+	} else if (a->failed_wf) {
+		char msg[800];
+		snprintf(msg, sizeof msg, "workflow %s failed: step %s: %s", r->id,
+		         a->step, a->err);
+		run_finish(e, r, WF_EFAILED, NULL, msg);
+	} else {
+		if (a->outtext) {
+			char *prev = wf_map_get(&r->mem, a->step);
+			if (wf_map_put(&r->mem, a->step, a->outtext) == 0) {
+				free(prev);
+				a->outtext = NULL;
+			}
+		}
+		wf_task *c = a->next ? calloc(1, sizeof *c) : NULL;
+		if (c && (c->step = strdup(a->next)) &&
+		    wf_map_put(&r->running, a->next, (void *)1) == 0) {
+			c->run = r;
+			c->try_n = 1;
+			c->started = 1;
+			r->refs++;
+			r->in_flight++;
+			chain = c;
+		} else if (c) {
+			/* Out of memory: the step is journaled as started; the
+			 * scheduler runs it (its start is journaled again). */
+			free(c->step);
+			free(c);
+		}
+		schedule(e, r);
+	}
+	return chain;
+}
+
+/*
+ * Sync the results written since the last flush, then act on them. Called
+ * by a worker (or a waiting wf_run caller) that has nothing else to run:
+ * every thread that finished a step meanwhile has added its result, and
+ * they all share this one fsync (the journal groups concurrent syncs
+ * too). Holds mu; releases it during the sync.
+ */
+static void after_flush(wf_engine *e)
+{
+	wf_after *list = e->after;
+	e->after = NULL;
+	if (!list)
+		return;
+	pthread_mutex_unlock(&e->mu);
+	int rc = wf_journal_sync(e->j) < 0 ? WF_EIO : 0;
+	pthread_mutex_lock(&e->mu);
+	/* The list is newest first: act oldest first. */
+	wf_after *rev = NULL;
+	while (list) {
+		wf_after *n = list->next_after;
+		list->next_after = rev;
+		rev = list;
+		list = n;
+	}
+	for (wf_after *a = rev; a;) {
+		wf_after *n = a->next_after;
+		if (rc < 0)
+			a->rc = rc;
+		wf_task *c = after_act(e, a);
+		if (c) {
+			/* Queue it with its start already journaled. */
+			c->next = NULL;
+			if (e->qtail)
+				e->qtail->next = c;
+			else
+				e->qhead = c;
+			e->qtail = c;
+			pthread_cond_signal(&e->task_cv);
+		}
+		wf_run_t *r = a->run;
+		r->in_flight--;
+		run_release(e, r);
+		run_put(r);
+		free(a->outtext);
+		free(a->step);
+		free(a->err);
+		free(a->next);
+		free(a);
+		a = n;
+	}
 }
 
 /* Journal the outcome of a try. Holds mu on entry and exit. If a step is
@@ -805,44 +908,44 @@ static void task_result(wf_engine *e, wf_task *t, const wf_fstep *s0,
 			ev_text(ev, "step failed");
 		}
 	}
-	int rc = journal_apply(e, &b); /* returns with mu held */
+	/* With durability always, the result is written now and synced with
+	 * the results of the other steps that finish meanwhile (one fsync for
+	 * all: see after_flush); what it starts waits for that fsync. */
+	int defer = e->cfg.durability == WF_SYNC_ALWAYS && !failed_wf;
+	int rc = journal_apply_flags(e, &b, defer ? WF_COMMIT_NOSYNC : 0);
 	if (dag_locked)
 		pthread_mutex_unlock(&r->dag_mu);
 	pthread_rwlock_unlock(&r->cancel_lock);
-	wf_map_del(&r->running, sid);
-	if (rc < 0) {
-		run_finish(e, r, rc, NULL, tls_err);
-	} else if (retry) {
-		enqueue(e, r, sid, t->try_n + 1);
-	} else if (failed_wf) {
-		char msg[800];
-		snprintf(msg, sizeof msg, "workflow %s failed: step %s: %s", r->id,
-		         sid, err);
-		run_finish(e, r, WF_EFAILED, NULL, msg);
+	wf_after a = {r, sid, t->try_n, rc, retry, failed_wf, err,
+	              ctx->cont ? NULL : outtext, next[0] ? next : NULL, NULL};
+	wf_after *d = NULL;
+	if (defer && rc == 0 && (d = malloc(sizeof *d))) {
+		*d = a;
+		d->step = strdup(sid);
+		d->err = strdup(err);
+		d->outtext = a.outtext;
+		d->next = a.next ? strdup(a.next) : NULL;
+		if (!d->step || !d->err || (a.next && !d->next) ||
+		    wf_map_put(&r->pending, d->step, (void *)1) < 0) {
+			free(d->step);
+			free(d->err);
+			free(d->next);
+			free(d);
+			d = NULL;
+		}
+	}
+	if (d) {
+		r->refs++;
+		r->in_flight++;
+		d->next_after = e->after;
+		e->after = d;
+		outtext = NULL; /* d keeps it */
 	} else {
-		if (outtext && !ctx->cont) {
-			char *prev = wf_map_get(&r->mem, sid);
-			if (wf_map_put(&r->mem, sid, outtext) == 0) {
-				free(prev);
-				outtext = NULL;
-			}
-		}
-		wf_task *c = next[0] ? calloc(1, sizeof *c) : NULL;
-		if (c && (c->step = strdup(next)) &&
-		    wf_map_put(&r->running, next, (void *)1) == 0) {
-			c->run = r;
-			c->try_n = 1;
-			c->started = 1;
-			r->refs++;
-			r->in_flight++;
-			*chain = c;
-		} else if (c) {
-			/* Out of memory: the step is journaled as started; the
-			 * scheduler runs it (its start is journaled again). */
-			free(c->step);
-			free(c);
-		}
-		schedule(e, r);
+		if (defer && rc == 0)
+			rc = wf_journal_sync(e->j) < 0 ? WF_EIO : 0;
+		*chain = after_act(e, &a);
+		if (outtext && !ctx->cont && !a.outtext)
+			outtext = NULL; /* kept in run->mem */
 	}
 	free(outtext);
 	free(dag);
@@ -990,6 +1093,10 @@ static void help_run(wf_engine *e, const char *id)
 			run_chain(e, t);
 			continue;
 		}
+		if (e->after) {
+			after_flush(e);
+			continue;
+		}
 		r->helpers_waiting++;
 		pthread_cond_wait(&r->help_cv, &e->mu);
 		r->helpers_waiting--;
@@ -1007,8 +1114,13 @@ static void *worker(void *arg)
 	pthread_mutex_lock(&e->mu);
 	for (;;) {
 		tls_kept = 0;
-		while (!e->qhead && !atomic_load(&e->closing))
+		while (!e->qhead && !atomic_load(&e->closing)) {
+			if (e->after) {
+				after_flush(e);
+				continue;
+			}
 			pthread_cond_wait(&e->task_cv, &e->mu);
+		}
 		if (atomic_load(&e->closing))
 			break;
 		wf_task *t = e->qhead;
@@ -1807,6 +1919,16 @@ static void engine_free(wf_engine *e)
 		free(s);
 	}
 	wf_map_free(&e->steps);
+	while (e->after) {
+		wf_after *a = e->after;
+		e->after = a->next_after;
+		run_put(a->run);
+		free(a->outtext);
+		free(a->step);
+		free(a->err);
+		free(a->next);
+		free(a);
+	}
 	while (e->qhead) {
 		wf_task *t = e->qhead;
 		e->qhead = t->next;

@@ -62,6 +62,7 @@ struct wf_run {
 	pthread_cond_t help_cv;       /* a waiting wf_run caller: work or end */
 	int helpers_waiting;          /* wf_run callers asleep on help_cv */
 	wf_map mem;      /* step id -> JSON text of outputs of this run */
+	wf_map pending;  /* step ids whose result is written, not yet synced */
 	wf_map running;  /* step ids queued or running */
 	struct wf_future **futs;
 	size_t nfuts;
@@ -74,6 +75,18 @@ typedef struct wf_task {
 	int started; /* its step_started is already journaled */
 	struct wf_task *next;
 } wf_task;
+
+/* What a step's result does once it is durable (see engine.c). */
+typedef struct wf_after {
+	wf_run_t *run;
+	char *step;
+	int try_n;
+	int rc, retry, failed_wf;
+	char *err;
+	char *outtext;  /* to keep in run->mem, or NULL */
+	char *next;     /* a step started in the same commit, or NULL */
+	struct wf_after *next_after;
+} wf_after;
 
 struct wf_ctx {
 	wf_engine *e;
@@ -96,6 +109,7 @@ struct wf_engine {
 	uint64_t apply_next;
 	pthread_cond_t apply_cv;
 	wf_task *qhead, *qtail;
+	wf_after *after;    /* results written, waiting for an fsync */
 	pthread_cond_t task_cv;
 	pthread_cond_t idle_cv;
 	unsigned alive, in_user;
