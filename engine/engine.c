@@ -573,19 +573,26 @@ static char *dag_json(const wf_fwf *w, wf_node *root)
 	}
 	for (size_t k = 0; k < n && !rc; k++) {
 		wf_node *x = q[k];
-		cJSON *s = cJSON_CreateObject(), *opt, *args, *md;
+		/* Defaults are left out (the fold restores them): the DAG is
+		 * read back at every open, so its size is replay time. */
+		cJSON *s = cJSON_CreateObject(), *opt = NULL, *args, *md = NULL;
+		int def_opts = x->max_retries == 3 && !x->catch_exceptions &&
+		               x->checkpoint;
+		int def_md = strcmp(x->metadata, "{}") == 0;
 		if (!s || !cJSON_AddItemToArray(steps, s) ||
 		    !cJSON_AddStringToObject(s, "id", x->id) ||
-		    !cJSON_AddStringToObject(s, "fn", x->fn) ||
+		    (strcmp(x->fn, x->name) != 0 &&
+		     !cJSON_AddStringToObject(s, "fn", x->fn)) ||
 		    !cJSON_AddStringToObject(s, "name", x->name) ||
-		    !(opt = cJSON_AddObjectToObject(s, "options")) ||
-		    !cJSON_AddStringToObject(opt, "step_type", "FUNCTION") ||
-		    !cJSON_AddNumberToObject(opt, "max_retries", x->max_retries) ||
-		    !cJSON_AddBoolToObject(opt, "catch_exceptions",
-		                           x->catch_exceptions) ||
-		    !cJSON_AddBoolToObject(opt, "checkpoint", x->checkpoint) ||
-		    !(md = cJSON_Parse(x->metadata)) ||
-		    !cJSON_AddItemToObject(s, "user_metadata", md) ||
+		    (!def_opts &&
+		     (!(opt = cJSON_AddObjectToObject(s, "options")) ||
+		      !cJSON_AddNumberToObject(opt, "max_retries",
+		                               x->max_retries) ||
+		      !cJSON_AddBoolToObject(opt, "catch_exceptions",
+		                             x->catch_exceptions) ||
+		      !cJSON_AddBoolToObject(opt, "checkpoint", x->checkpoint))) ||
+		    (!def_md && (!(md = cJSON_Parse(x->metadata)) ||
+		                 !cJSON_AddItemToObject(s, "user_metadata", md))) ||
 		    !(args = cJSON_AddArrayToObject(s, "args"))) {
 			rc = WF_ENOMEM;
 			break;

@@ -52,15 +52,17 @@ static void *arena_alloc(wf_fwf *w, size_t n)
 	n = (n + 15) & ~(size_t)15;
 	wf_arena_block *b = w->arena;
 	if (!b || b->cap - b->used < n) {
-		/* Sized by the caller's hint (the DAG's length, which bounds
-		 * what it keeps of it), so small workflows take little. */
+		/* The first block is sized by the caller's estimate of the
+		 * workflow's whole life (see dag_estimate); later ones, for
+		 * what it did not foresee (continuations, retries), grow
+		 * slowly: a half-empty last block per workflow is the waste. */
 		size_t cap = w->arena_hint;
-		if (b && cap < b->cap * 2)
-			cap = b->cap * 2 < 16384 ? b->cap * 2 : 16384;
+		if (b)
+			cap = b->cap / 2;
 		if (cap < n)
 			cap = n;
-		if (cap < 256)
-			cap = 256;
+		if (cap < 512)
+			cap = 512;
 		w->arena_hint = 0;
 		wf_arena_block *nb = malloc(sizeof *nb + cap);
 		if (!nb)
@@ -273,6 +275,23 @@ static uint64_t num(const wf_event *ev, unsigned i)
 	if (ev->fields[i].kind == WF_FIELD_INT && ev->fields[i].v.i > 0)
 		return (uint64_t)ev->fields[i].v.i;
 	return 0;
+}
+
+/*
+ * Arena bytes a DAG's steps will take over the workflow's life: what is
+ * kept of the DAG text, plus per step its struct, one attempt and an
+ * output (counted by the "id" keys: one per step).
+ */
+static size_t dag_estimate(const char *dag, size_t len)
+{
+	size_t steps = 0;
+	const char *p = dag, *end = dag + len;
+	while ((p = memmem(p, (size_t)(end - p), "\"id\":", 5)) != NULL) {
+		steps++;
+		p += 5;
+	}
+	return len + steps * (sizeof(wf_fstep) + sizeof(wf_fattempt) + 32 +
+	                      sizeof(wf_fstep *));
 }
 
 /* Grow an array in w's arena (the old copy is left there: arrays grow
@@ -753,7 +772,8 @@ static int apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 		if (!w)
 			return WF_ENOMEM;
 		if (ev->nfields >= 3)
-			w->arena_hint = ev->fields[2].v.s.len / 2 +
+			w->arena_hint = dag_estimate(ev->fields[2].v.s.ptr,
+			                             ev->fields[2].v.s.len) +
 			                ev->fields[1].v.s.len + strlen(id) + 256;
 		wf_fstep **steps = NULL;
 		size_t n = 0;
@@ -842,7 +862,8 @@ static int apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 		size_t n = 0;
 		if (ev->nfields < 3 || ev->fields[2].kind != WF_FIELD_JSON)
 			return WF_ECORRUPT;
-		w->arena_hint = ev->fields[2].v.s.len / 2;
+		w->arena_hint = dag_estimate(ev->fields[2].v.s.ptr,
+		                             ev->fields[2].v.s.len);
 		rc = parse_dag(w, ev->fields[2].v.s.ptr, ev->fields[2].v.s.len,
 		               &steps, &n, &out, err, errlen);
 		if (rc == 0 && !out) {
