@@ -30,8 +30,78 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+
+/*
+ * Where workflows' arena blocks come from: 4 MiB chunks mapped with their
+ * pages already present (one system call instead of a page fault per
+ * 4 KiB page, which is most of what a replay costs on a virtual machine),
+ * carved in size classes of 512 bytes, with freed blocks kept per class
+ * for the next workflow. Blocks over 64 KiB come from malloc.
+ */
+#define SLAB_STEP 512u
+#define SLAB_CLASSES 128u
+#define SLAB_CHUNK ((size_t)4 << 20)
+
+typedef struct wf_slab {
+	void *free[SLAB_CLASSES]; /* freed blocks, linked through word 0 */
+	void *chunks;             /* mapped chunks, linked through word 0 */
+	char *cur;
+	size_t left;
+} wf_slab;
+
+/* A block of at least *size bytes; *size gets its real size. */
+static void *slab_get(wf_slab *s, size_t *size)
+{
+	size_t cls = (*size + SLAB_STEP - 1) / SLAB_STEP;
+	if (cls >= SLAB_CLASSES)
+		return malloc(*size);
+	*size = cls * SLAB_STEP;
+	void *p = s->free[cls];
+	if (p) {
+		s->free[cls] = *(void **)p;
+		return p;
+	}
+	if (s->left < *size) {
+		char *c = mmap(NULL, SLAB_CHUNK, PROT_READ | PROT_WRITE,
+		               MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+		if (c == MAP_FAILED)
+			return malloc(*size);
+		*(void **)c = s->chunks;
+		s->chunks = c;
+		s->cur = c + 64;
+		s->left = SLAB_CHUNK - 64;
+	}
+	p = s->cur;
+	s->cur += *size;
+	s->left -= *size;
+	return p;
+}
+
+/* Give back a block of size bytes (as slab_get returned it). A block that
+ * came from malloc because mmap failed is kept forever: harmless. */
+static void slab_put(wf_slab *s, void *p, size_t size)
+{
+	size_t cls = size / SLAB_STEP;
+	if (cls >= SLAB_CLASSES) {
+		free(p);
+		return;
+	}
+	*(void **)p = s->free[cls];
+	s->free[cls] = p;
+}
+
+static void slab_free(wf_slab *s)
+{
+	while (s->chunks) {
+		void *c = s->chunks;
+		s->chunks = *(void **)c;
+		munmap(c, SLAB_CHUNK);
+	}
+}
 
 struct wf_fold {
+	wf_slab slab;
 	wf_map wfs; /* id -> wf_fwf */
 	char *live_session;
 	char *last_session;
@@ -43,7 +113,7 @@ struct wf_fold {
 
 struct wf_arena_block {
 	struct wf_arena_block *next;
-	size_t used, cap;
+	size_t used, cap; /* cap: bytes of data */
 	_Alignas(16) unsigned char data[];
 };
 
@@ -64,12 +134,13 @@ static void *arena_alloc(wf_fwf *w, size_t n)
 		if (cap < 512)
 			cap = 512;
 		w->arena_hint = 0;
-		wf_arena_block *nb = malloc(sizeof *nb + cap);
+		size_t size = sizeof(wf_arena_block) + cap;
+		wf_arena_block *nb = slab_get(w->slab, &size);
 		if (!nb)
 			return NULL;
 		nb->next = b;
 		nb->used = 0;
-		nb->cap = cap;
+		nb->cap = size - sizeof *nb;
 		w->arena = b = nb;
 	}
 	void *p = b->data + b->used;
@@ -92,7 +163,7 @@ static void arena_free(wf_fwf *w)
 	while (w->arena) {
 		wf_arena_block *b = w->arena;
 		w->arena = b->next;
-		free(b);
+		slab_put(w->slab, b, sizeof *b + b->cap);
 	}
 }
 
@@ -137,6 +208,7 @@ void wf_fold_free(wf_fold *f)
 	wf_map_free(&f->sessions);
 	free(f->live_session);
 	free(f->last_session);
+	slab_free(&f->slab);
 	free(f);
 }
 
@@ -771,6 +843,7 @@ static int apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 		w = calloc(1, sizeof *w);
 		if (!w)
 			return WF_ENOMEM;
+		w->slab = &f->slab;
 		if (ev->nfields >= 3)
 			w->arena_hint = dag_estimate(ev->fields[2].v.s.ptr,
 			                             ev->fields[2].v.s.len) +

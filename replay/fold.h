@@ -71,6 +71,7 @@ typedef struct wf_fstep {
 } wf_fstep;
 
 typedef struct wf_arena_block wf_arena_block;
+typedef struct wf_slab wf_slab;
 
 typedef struct wf_fwf {
 	char *id;
@@ -82,6 +83,7 @@ typedef struct wf_fwf {
 	wf_fattempt *att;
 	size_t natt, catt;
 	wf_arena_block *arena; /* the steps' strings, args and structs */
+	wf_slab *slab;         /* the fold's, where arena blocks come from */
 	size_t arena_hint;     /* size of the next arena block */
 	wf_map steps;        /* id -> wf_fstep, once there are many steps */
 	wf_fstep **order;    /* steps in the order they were added */
