@@ -972,6 +972,31 @@ static const char *fs_name(const char *dir)
 	}
 }
 
+/*
+ * A fresh scratch directory under base for a benchmark's journals (the
+ * caller frees the path and removes the tree). Warns when it is on tmpfs,
+ * where an fdatasync costs nothing and durable figures mean nothing.
+ * @return NULL after printing why it could not be made.
+ */
+static char *scratch_root(const char *base)
+{
+	char *root = path_join(base, "wflow-bench-XXXXXX");
+	if (!mkdtemp(root)) {
+		fprintf(stderr,
+		        "wflow-bench: cannot create a directory in %s: %s\n",
+		        base, strerror(errno));
+		free(root);
+		return NULL;
+	}
+	if (!strcmp(fs_name(root), "tmpfs"))
+		fprintf(stderr,
+		        "wflow-bench: warning: %s is on tmpfs, where "
+		        "fdatasync costs nothing: durable figures mean nothing "
+		        "(use --dir)\n",
+		        root);
+	return root;
+}
+
 static int rm_entry(const char *path, const struct stat *st, int flag,
                     struct FTW *ftw)
 {
@@ -1030,25 +1055,13 @@ static int cmd_journal(int argc, char **argv)
 	double always64_s = quick ? 0.5 : 3.0;
 	uint64_t pool_n = events < (1u << 20) ? events : (1u << 20);
 
-	char *tmpl = path_join(base, "wflow-bench-XXXXXX");
-	if (!mkdtemp(tmpl)) {
-		fprintf(stderr,
-		        "wflow-bench: cannot create a directory in %s: "
-		        "%s\n",
-		        base, strerror(errno));
-		free(tmpl);
+	char *tmpl = scratch_root(base);
+	if (!tmpl)
 		return 2;
-	}
 	const char *root = tmpl;
+	const char *fs = fs_name(root);
 	char *large = path_join(root, "large"),
 	     *small = path_join(root, "small");
-	const char *fs = fs_name(root);
-	if (!strcmp(fs, "tmpfs"))
-		fprintf(stderr,
-		        "wflow-bench: warning: %s is on tmpfs, where "
-		        "fdatasync costs nothing: durable figures mean nothing "
-		        "(use --dir)\n",
-		        root);
 
 	results res = {0};
 	char mach[256];
@@ -1671,21 +1684,10 @@ static int cmd_engine(int argc, char **argv)
 	int fsyncs = quick ? 50 : 200;
 	int md_calls = quick ? 10000 : 100000;
 
-	char *root = path_join(base, "wflow-bench-XXXXXX");
-	if (!mkdtemp(root)) {
-		fprintf(stderr,
-		        "wflow-bench: cannot create a directory in %s: %s\n",
-		        base, strerror(errno));
-		free(root);
+	char *root = scratch_root(base);
+	if (!root)
 		return 2;
-	}
 	const char *fs = fs_name(root);
-	if (!strcmp(fs, "tmpfs"))
-		fprintf(stderr,
-		        "wflow-bench: warning: %s is on tmpfs, where "
-		        "fdatasync costs nothing: durable figures mean nothing "
-		        "(use --dir)\n",
-		        root);
 	results res = {0};
 	char mach[256];
 	machine(mach, sizeof mach);

@@ -744,6 +744,15 @@ static wf_task *after_act(wf_engine *e, wf_after *a)
 	return chain;
 }
 
+static void after_free(wf_after *a)
+{
+	free(a->outtext);
+	free(a->step);
+	free(a->err);
+	free(a->next);
+	free(a);
+}
+
 /*
  * Sync the results written since the last flush, then act on them. Called
  * by a worker (or a waiting wf_run caller) that has nothing else to run:
@@ -787,11 +796,7 @@ static void after_flush(wf_engine *e)
 		r->in_flight--;
 		run_release(e, r);
 		run_put(r);
-		free(a->outtext);
-		free(a->step);
-		free(a->err);
-		free(a->next);
-		free(a);
+		after_free(a);
 		a = n;
 	}
 }
@@ -1930,11 +1935,7 @@ static void engine_free(wf_engine *e)
 		wf_after *a = e->after;
 		e->after = a->next_after;
 		run_put(a->run);
-		free(a->outtext);
-		free(a->step);
-		free(a->err);
-		free(a->next);
-		free(a);
+		after_free(a);
 	}
 	while (e->qhead) {
 		wf_task *t = e->qhead;
