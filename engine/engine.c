@@ -1975,12 +1975,38 @@ static int open_fail(wf_engine *e, int rc, const char *fmt, ...)
 	return rc;
 }
 
+/* The first damage the replay's reader reports (see replay). */
+typedef struct replay_damage {
+	int seen;
+	char msg[700];
+} replay_damage;
+
+static void on_replay_damage(void *ud, const wf_damage *d)
+{
+	replay_damage *rd = ud;
+	if (rd->seen++)
+		return;
+	snprintf(rd->msg, sizeof rd->msg, "%s at offset %" PRIu64 ": %s",
+	         d->file, d->offset, d->what);
+}
+
+/*
+ * Fold the whole journal. The writer's open has already cut a torn tail
+ * (and holds the lock: nothing is being appended), so anything the reader
+ * still finds damaged, even at the tail, is a frame whose checksum holds
+ * but whose payload does not decode (the writer's open does not decode
+ * payloads: jo.replay_follows). It is refused here, before the session
+ * event is appended after it.
+ */
 static int replay(wf_engine *e, const char *jdir)
 {
+	replay_damage rd = {0};
 	wf_reader_opts ro = WF_READER_OPTS_INIT;
 	ro.recovery = e->cfg.recovery == WF_RECOVERY_ABSOLUTE
 	                  ? WF_RECOVER_ABSOLUTE
 	                  : WF_RECOVER_TOLERATE_TAIL;
+	ro.on_damage = on_replay_damage;
+	ro.damage_ud = &rd;
 	wf_reader *r;
 	int rc = wf_reader_open(&r, jdir, &ro);
 	const wf_event *ev;
@@ -1988,6 +2014,8 @@ static int replay(wf_engine *e, const char *jdir)
 	while (rc == 0 && (rc = wf_reader_next(r, &ev)) == 1)
 		if ((rc = wf_fold_apply(e->fold, ev, err, sizeof err)) < 0)
 			open_fail(e, rc, "replay of %s: %s", jdir, err);
+	if (rc == 0 && rd.seen)
+		rc = open_fail(e, WF_ECORRUPT, "replay of %s: %s", jdir, rd.msg);
 	if (rc < 0 && !e->open_failed)
 		open_fail(e, rc, "replay of %s: %s", jdir, wf_reader_errmsg(r));
 	wf_reader_close(r);
@@ -2039,6 +2067,7 @@ int wf_open(wf_engine **out, const char *dir, const wf_config *cfg)
 	                  : WF_RECOVER_TOLERATE_TAIL;
 	if (e->cfg.segment_size)
 		jo.segment_size = e->cfg.segment_size;
+	jo.replay_follows = 1; /* replay() below decodes every payload */
 	int rc = wf_journal_open(&e->j, jdir, &jo);
 	if (rc < 0) {
 		open_fail(e, rc, "%s", wf_journal_errmsg(e->j));

@@ -157,12 +157,19 @@ typedef struct wf_journal_opts {
 	const wf_io *io;               /**< NULL: wf_io_posix() */
 	wf_damage_fn on_damage;        /**< optional report of torn tails */
 	void *damage_ud;
+	/** 1: the caller reads every event with a wf_reader after the open
+	 *  and before its first append (the engine does), so the open checks
+	 *  the last segment's checksums, chain and sequence numbers but does
+	 *  not decompress its payloads a second time: a payload that does not
+	 *  decode then fails the caller's replay, before anything follows it.
+	 *  0 (default): the open decodes them too. */
+	int replay_follows;
 } wf_journal_opts;
 
 #define WF_JOURNAL_OPTS_VERSION 1
 #define WF_JOURNAL_OPTS_INIT                                                  \
 	{ WF_JOURNAL_OPTS_VERSION, WF_DURABILITY_ALWAYS, 10,                      \
-	  WF_RECOVER_TOLERATE_TAIL, (uint64_t)64 << 20, -1, NULL, NULL, NULL }
+	  WF_RECOVER_TOLERATE_TAIL, (uint64_t)64 << 20, -1, NULL, NULL, NULL, 0 }
 
 typedef struct wf_reader_opts {
 	unsigned version;       /**< WF_READER_OPTS_VERSION */

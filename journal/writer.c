@@ -663,7 +663,7 @@ static int recover_tail(wf_journal *j, const wf_seg_header *sh)
 				why = "first frame of the segment does not start a "
 				      "compression stream";
 				rc = WF_FRAME_BAD;
-			} else {
+			} else if (!j->opts.replay_follows) {
 				int c = check_payload(dec, &h, f + h.hdr_len, &raw,
 				                      &raw_cap, &why);
 				if (c == WF_ENOMEM) {

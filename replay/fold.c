@@ -36,11 +36,11 @@
  * Where workflows' arena blocks come from: 4 MiB chunks mapped with their
  * pages already present (one system call instead of a page fault per
  * 4 KiB page, which is most of what a replay costs on a virtual machine),
- * carved in size classes of 512 bytes, with freed blocks kept per class
+ * carved in size classes of 64 bytes, with freed blocks kept per class
  * for the next workflow. Blocks over 64 KiB come from malloc.
  */
-#define SLAB_STEP 512u
-#define SLAB_CLASSES 128u
+#define SLAB_STEP 64u
+#define SLAB_CLASSES 1024u
 #define SLAB_CHUNK ((size_t)4 << 20)
 
 typedef struct wf_slab {
@@ -114,14 +114,17 @@ struct wf_fold {
 struct wf_arena_block {
 	struct wf_arena_block *next;
 	size_t used, cap; /* cap: bytes of data */
-	_Alignas(16) unsigned char data[];
+	_Alignas(8) unsigned char data[];
 };
 
-static void *arena_alloc(wf_fwf *w, size_t n)
+/* n bytes aligned for any of the fold's structs (align 8), or for text
+ * (align 1: most strings are short, and padding them is memory that a
+ * replay must fault in). */
+static void *arena_alloc_align(wf_fwf *w, size_t n, size_t align)
 {
-	n = (n + 15) & ~(size_t)15;
 	wf_arena_block *b = w->arena;
-	if (!b || b->cap - b->used < n) {
+	size_t pad = b ? (align - b->used % align) % align : 0;
+	if (!b || b->cap - b->used < n + pad) {
 		/* The first block is sized by the caller's estimate of the
 		 * workflow's whole life (see dag_estimate); later ones, for
 		 * what it did not foresee (continuations, retries), grow
@@ -131,8 +134,8 @@ static void *arena_alloc(wf_fwf *w, size_t n)
 			cap = b->cap / 2;
 		if (cap < n)
 			cap = n;
-		if (cap < 512)
-			cap = 512;
+		if (cap < 256)
+			cap = 256;
 		w->arena_hint = 0;
 		size_t size = sizeof(wf_arena_block) + cap;
 		wf_arena_block *nb = slab_get(w->slab, &size);
@@ -142,15 +145,21 @@ static void *arena_alloc(wf_fwf *w, size_t n)
 		nb->used = 0;
 		nb->cap = size - sizeof *nb;
 		w->arena = b = nb;
+		pad = 0;
 	}
-	void *p = b->data + b->used;
-	b->used += n;
+	void *p = b->data + b->used + pad;
+	b->used += n + pad;
 	return p;
+}
+
+static void *arena_alloc(wf_fwf *w, size_t n)
+{
+	return arena_alloc_align(w, n, 8);
 }
 
 static char *arena_strndup(wf_fwf *w, const char *s, size_t n)
 {
-	char *p = arena_alloc(w, n + 1);
+	char *p = arena_alloc_align(w, n + 1, 1);
 	if (p) {
 		memcpy(p, s, n);
 		p[n] = '\0';
@@ -351,8 +360,11 @@ static uint64_t num(const wf_event *ev, unsigned i)
 
 /*
  * Arena bytes a DAG's steps will take over the workflow's life: what is
- * kept of the DAG text, plus per step its struct, one attempt and an
- * output (counted by the "id" keys: one per step).
+ * kept of the DAG text (its strings and argument values: about half of
+ * it, the rest being keys and punctuation), plus per step its struct, one
+ * attempt, an argument, its place in the order and a short output
+ * (counted by the "id" keys: one per step). An underestimate costs a
+ * second block; an overestimate, memory that replay faults in for nothing.
  */
 static size_t dag_estimate(const char *dag, size_t len)
 {
@@ -362,8 +374,8 @@ static size_t dag_estimate(const char *dag, size_t len)
 		steps++;
 		p += 5;
 	}
-	return len + steps * (sizeof(wf_fstep) + sizeof(wf_fattempt) + 32 +
-	                      sizeof(wf_fstep *));
+	return len / 2 + steps * (sizeof(wf_fstep) + sizeof(wf_fattempt) +
+	                          sizeof(wf_farg) + sizeof(wf_fstep *) + 8);
 }
 
 /* Grow an array in w's arena (the old copy is left there: arrays grow
@@ -847,7 +859,8 @@ static int apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 		if (ev->nfields >= 3)
 			w->arena_hint = dag_estimate(ev->fields[2].v.s.ptr,
 			                             ev->fields[2].v.s.len) +
-			                ev->fields[1].v.s.len + strlen(id) + 256;
+			                ev->fields[1].v.s.len + strlen(id) +
+			                2 * sizeof(wf_fattempt);
 		wf_fstep **steps = NULL;
 		size_t n = 0;
 		rc = (w->id = arena_strndup(w, id, strlen(id))) ? 0 : WF_ENOMEM;

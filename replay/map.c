@@ -1,6 +1,9 @@
 /*
- * String hash map: FNV-1a hashing, linear probing, tombstones on delete,
+ * String hash map: XXH3 hashing, linear probing, tombstones on delete,
  * growth at 70% occupancy (tombstones included, so probes stay short).
+ * Entries keep their key's hash: a probe compares hashes, and reads a key
+ * only when they match (on replay, each event looks its workflow up in a
+ * map of all of them, and those key reads were cache misses).
  */
 #include "map.h"
 
@@ -8,26 +11,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <xxhash.h>
+
 #include "wflow.h"
 
 char wf_map_tomb[1];
 
 static uint64_t hash(const char *s)
 {
-	uint64_t h = 1469598103934665603ull;
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ull;
-	}
-	return h;
+	return XXH3_64bits(s, strlen(s));
 }
 
-static size_t find(const wf_map *m, const char *key)
+static size_t find(const wf_map *m, const char *key, uint64_t h)
 {
 	size_t mask = m->cap - 1;
-	for (size_t i = (size_t)hash(key) & mask;; i = (i + 1) & mask) {
-		const char *k = m->e[i].key;
-		if (!k || (k != WF_MAP_TOMB && strcmp(k, key) == 0))
+	for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
+		const wf_map_entry *e = &m->e[i];
+		if (!e->key || (e->hash == h && e->key != WF_MAP_TOMB &&
+		                strcmp(e->key, key) == 0))
 			return i;
 	}
 }
@@ -36,7 +37,7 @@ void *wf_map_get(const wf_map *m, const char *key)
 {
 	if (!m->len)
 		return NULL;
-	size_t i = find(m, key);
+	size_t i = find(m, key, hash(key));
 	return m->e[i].key ? m->e[i].val : NULL;
 }
 
@@ -56,7 +57,7 @@ static int grow(wf_map *m)
 		char *k = old.e[i].key;
 		if (!k || k == WF_MAP_TOMB)
 			continue;
-		size_t j = find(m, k);
+		size_t j = find(m, k, old.e[i].hash);
 		m->e[j] = old.e[i];
 		m->len++;
 		m->used++;
@@ -69,7 +70,8 @@ int wf_map_put(wf_map *m, const char *key, void *val)
 {
 	if ((m->used + 1) * 10 >= m->cap * 7 && grow(m) < 0)
 		return WF_ENOMEM;
-	size_t i = find(m, key);
+	uint64_t h = hash(key);
+	size_t i = find(m, key, h);
 	if (m->e[i].key) {
 		m->e[i].val = val;
 		return 0;
@@ -79,6 +81,7 @@ int wf_map_put(wf_map *m, const char *key, void *val)
 		return WF_ENOMEM;
 	m->e[i].key = k;
 	m->e[i].val = val;
+	m->e[i].hash = h;
 	m->len++;
 	m->used++;
 	return 0;
@@ -88,7 +91,7 @@ void *wf_map_del(wf_map *m, const char *key)
 {
 	if (!m->len)
 		return NULL;
-	size_t i = find(m, key);
+	size_t i = find(m, key, hash(key));
 	if (!m->e[i].key)
 		return NULL;
 	void *v = m->e[i].val;

@@ -7,10 +7,13 @@
 #define WF_REPLAY_MAP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct wf_map_entry {
 	char *key; /* NULL: empty; WF_MAP_TOMB: deleted */
 	void *val;
+	uint64_t hash; /* of key: most mismatches are rejected without
+	                  touching the key's memory */
 } wf_map_entry;
 
 typedef struct wf_map {

@@ -17,10 +17,17 @@
  *    new step ids (the name counter survived).
  *  - a step not defined in the resuming process: WF_ENOTFOUND naming it,
  *    nothing changes; once defined, the resume works.
+ *  - undecodable tail: the last frame's payload replaced by bytes that are
+ *    not zstd, and its checksum recomputed (what only a writer bug could
+ *    leave): wf_open refuses the journal as damaged, naming the file and
+ *    the frame's offset, and changes no byte of it (the engine's open does not
+ *    decode the tail twice, so its replay is what must catch this).
  */
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
+
+#include <xxhash.h>
 
 #include "engine_util.h"
 
@@ -489,6 +496,56 @@ static void test_missing_step(void)
 	e_close(e);
 }
 
+/* ---- a checksum-valid tail that does not decode ---------------------------- */
+
+static void test_undecodable_tail(void)
+{
+	char dir[512], jdir[600], seg[700];
+	wf_engine *e = e_fresh(dir, "undecodable", WF_SYNC_ALWAYS);
+	wf_step *add = e_define(e, "add", e_step_add, NULL, NULL);
+	cJSON *out = NULL;
+	CHECK_E(e, wf_run(e, e_node(add, NULL, "[1, 2]"), "w", NULL, &out));
+	cJSON_Delete(out);
+	e_close(e);
+
+	snprintf(jdir, sizeof jdir, "%s/journal", dir);
+	t_segs segs;
+	t_list_segments(jdir, &segs);
+	CHECK(segs.n >= 1);
+	t_seg_path(seg, sizeof seg, jdir, &segs, segs.n - 1);
+	size_t nf;
+	t_frame *fr = t_frames(seg, &nf);
+	CHECK(nf >= 2);
+	const t_frame *last = &fr[nf - 1];
+	CHECK(!(last->h.flags & WF_FRAME_RESET)); /* inside a zstd stream */
+	size_t len;
+	uint8_t *buf = t_read_file(seg, &len);
+	uint64_t id = 0;
+	for (int i = 7; i >= 0; i--)
+		id = id << 8 | buf[32 + i];
+	/* 0xff...: a zstd block header of the reserved type. */
+	memset(buf + last->off + last->h.hdr_len, 0xff, last->h.comp_len);
+	uint64_t sum = XXH3_64bits_withSeed(buf + last->off + WF_FRAME_SUM_START,
+	                                    last->len - WF_FRAME_SUM_START, id);
+	for (int i = 0; i < 8; i++)
+		buf[last->off + 4 + i] = (uint8_t)(sum >> (8 * i));
+	t_write_file(seg, buf, len);
+
+	wf_engine *e2 = NULL;
+	int rc = wf_open(&e2, dir, NULL);
+	CHECK_RC(rc, WF_ECORRUPT);
+	CHECK_CONTAINS(wf_errmsg(e2), segs.name[segs.n - 1]);
+	CHECK(t_names_number(wf_errmsg(e2), last->off));
+	wf_close(e2);
+	size_t len2;
+	uint8_t *buf2 = t_read_file(seg, &len2);
+	CHECK_EQ_U64(len2, len);
+	CHECK(memcmp(buf, buf2, len) == 0);
+	free(buf);
+	free(buf2);
+	free(fr);
+}
+
 int main(void)
 {
 	/* First: it forks, and the parent must not have threads yet. */
@@ -498,5 +555,7 @@ int main(void)
 	test_reopen();
 	t_context("missing step");
 	test_missing_step();
+	t_context("undecodable tail");
+	test_undecodable_tail();
 	return 0;
 }
