@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "engine_int.h"
+#include "replay/jpatch.h"
 
 static _Thread_local char tls_err[1024];
 
@@ -378,6 +379,8 @@ static void run_release(wf_engine *e, wf_run_t *r)
 	}
 }
 
+static void actor_next(wf_engine *e, const char *id);
+
 /* The run is over: answer its futures. Caller holds mu. */
 static void run_finish(wf_engine *e, wf_run_t *r, int rc, const char *output,
                        const char *msg)
@@ -385,6 +388,8 @@ static void run_finish(wf_engine *e, wf_run_t *r, int rc, const char *output,
 	if (!r->active)
 		return;
 	r->active = 0;
+	if (r->actor)
+		actor_next(e, r->id);
 	for (size_t i = 0; i < r->nfuts; i++) {
 		future_done(r->futs[i], rc, output, msg);
 		future_put(r->futs[i]);
@@ -506,8 +511,16 @@ static void finish_success(wf_engine *e, wf_run_t *r)
 		ev_text(ev, "SUCCESSFUL");
 		ev_text(ev, "run");
 		rc = journal_apply(e, &b); /* returns with mu held */
-		run_finish(e, r, rc, rc == 0 ? out : NULL,
-		           rc == 0 ? NULL : tls_err);
+		char *state = NULL;
+		if (rc == 0 && r->actor_resume) {
+			w = wf_fold_get(e->fold, r->id);
+			if (!w || !(state = cJSON_PrintUnformatted(w->actor_state)))
+				rc = WF_ENOMEM;
+		}
+		run_finish(e, r, rc, rc == 0 ? (state ? state : out) : NULL,
+		           rc == 0 ? NULL : rc == WF_ENOMEM ? "out of memory"
+		                                            : tls_err);
+		free(state);
 	} else {
 		pthread_mutex_lock(&e->mu);
 	}
@@ -576,8 +589,9 @@ static char *dag_json(const wf_fwf *w, wf_node *root)
 		/* Defaults are left out (the fold restores them): the DAG is
 		 * read back at every open, so its size is replay time. */
 		cJSON *s = cJSON_CreateObject(), *opt = NULL, *args, *md = NULL;
-		int def_opts = x->max_retries == 3 && !x->catch_exceptions &&
-		               x->checkpoint;
+		int method = x->step && x->step->cls;
+		int def_opts = !method && x->max_retries == 3 &&
+		               !x->catch_exceptions && x->checkpoint;
 		int def_md = strcmp(x->metadata, "{}") == 0;
 		if (!s || !cJSON_AddItemToArray(steps, s) ||
 		    !cJSON_AddStringToObject(s, "id", x->id) ||
@@ -590,7 +604,9 @@ static char *dag_json(const wf_fwf *w, wf_node *root)
 		                               x->max_retries) ||
 		      !cJSON_AddBoolToObject(opt, "catch_exceptions",
 		                             x->catch_exceptions) ||
-		      !cJSON_AddBoolToObject(opt, "checkpoint", x->checkpoint))) ||
+		      !cJSON_AddBoolToObject(opt, "checkpoint", x->checkpoint) ||
+		      (method && !cJSON_AddStringToObject(opt, "step_type",
+		                                          "ACTOR_METHOD")))) ||
 		    (!def_md && (!(md = cJSON_Parse(x->metadata)) ||
 		                 !cJSON_AddItemToObject(s, "user_metadata", md))) ||
 		    !(args = cJSON_AddArrayToObject(s, "args"))) {
@@ -801,6 +817,20 @@ static void after_flush(wf_engine *e)
 	}
 }
 
+/* The JSON Patch text that turns committed into state, or NULL in *patch
+ * if nothing changed. @return 0 or WF_ENOMEM. */
+static int state_change(const cJSON *committed, const cJSON *state,
+                        char **patch)
+{
+	*patch = NULL;
+	cJSON *ops = cJSON_CreateArray();
+	int rc = ops ? wf_jdiff(committed, state, ops) : WF_ENOMEM;
+	if (rc == 0 && ops->child && !(*patch = cJSON_PrintUnformatted(ops)))
+		rc = WF_ENOMEM;
+	cJSON_Delete(ops);
+	return rc;
+}
+
 /* Journal the outcome of a try. Holds mu on entry and exit. If a step is
  * started in the same commit, *chain gets its task (to run next). */
 static void task_result(wf_engine *e, wf_task *t, const wf_fstep *s0,
@@ -810,6 +840,8 @@ static void task_result(wf_engine *e, wf_task *t, const wf_fstep *s0,
 	char *sid = t->step;
 	int max_retries = s0->max_retries, catch_ex = s0->catch_exceptions;
 	int checkpoint = s0->checkpoint;
+	const wf_fwf *w0 = ctx->state ? wf_fold_get(e->fold, r->id) : NULL;
+	const cJSON *committed = w0 ? w0->actor_state : NULL;
 	/* Only a plain success can start the next step in its commit. */
 	char next[600] = "";
 	if (frc == 0 && !ctx->cont && !catch_ex) {
@@ -831,6 +863,16 @@ static void task_result(wf_engine *e, wf_task *t, const wf_fstep *s0,
 		pthread_mutex_lock(&e->mu);
 		wf_node_free(ctx->cont);
 		return;
+	}
+	char *patch = NULL;
+	if (frc == 0 && committed &&
+	    (frc = state_change(committed, ctx->state, &patch)) < 0)
+		snprintf(err, sizeof err, "out of memory diffing the state");
+	if (patch) {
+		ev = ev_add(&b, WF_EV_ACTOR_STATE);
+		ev_text(ev, r->id);
+		ev_text(ev, sid);
+		ev_json(ev, patch);
 	}
 	if (frc == 0 && ctx->cont) {
 		pthread_mutex_lock(&r->dag_mu);
@@ -961,6 +1003,7 @@ static void task_result(wf_engine *e, wf_task *t, const wf_fstep *s0,
 	}
 	free(outtext);
 	free(dag);
+	free(patch);
 	wf_node_free(ctx->cont);
 }
 
@@ -985,7 +1028,17 @@ static void run_task(wf_engine *e, wf_task *t, wf_task **chain)
 	/* Copy what the try needs: the fold may change while we run. */
 	wf_fstep copy = *s;
 	cJSON *args = task_args(r, w, s);
+	/* An actor's method works on a copy of the committed state. Only one
+	 * step of an actor runs at a time (calls are serialized, a nested
+	 * call is a single call), and only that step's result changes the
+	 * committed state: it can be copied without the lock. */
+	const cJSON *committed = r->actor && fn->cls ? w->actor_state : NULL;
 	pthread_mutex_unlock(&e->mu);
+	cJSON *state = NULL;
+	if (committed && args && !(state = cJSON_Duplicate(committed, 1))) {
+		cJSON_Delete(args);
+		args = NULL;
+	}
 
 	evbuf b = {.n = 0};
 	wf_event *ev = ev_add(&b, WF_EV_STEP_STARTED);
@@ -1006,13 +1059,15 @@ static void run_task(wf_engine *e, wf_task *t, wf_task **chain)
 	pthread_rwlock_unlock(&r->cancel_lock);
 	if (rc < 0) {
 		cJSON_Delete(args);
+		cJSON_Delete(state);
 		pthread_mutex_lock(&e->mu);
 		wf_map_del(&r->running, t->step);
 		if (rc != WF_ECANCELED)
 			run_finish(e, r, rc, NULL, tls_err);
 		return;
 	}
-	wf_ctx ctx = {e, r, t->step, t->try_n, NULL, NULL};
+	wf_ctx ctx = {e, r, t->step, t->try_n, NULL, NULL, r->id, fn->cls, state,
+	              0};
 	cJSON *out = NULL;
 	pthread_mutex_lock(&e->mu);
 	e->in_user++;
@@ -1034,6 +1089,7 @@ static void run_task(wf_engine *e, wf_task *t, wf_task **chain)
 		wf_node_free(ctx.cont);
 	(void)copy;
 	cJSON_Delete(out);
+	cJSON_Delete(ctx.state);
 	free(ctx.error);
 }
 
@@ -1119,6 +1175,8 @@ static void help_run(wf_engine *e, const char *id)
 	pthread_mutex_unlock(&e->mu);
 }
 
+static void call_start(wf_engine *e, wf_qcall *c);
+
 static void *worker(void *arg)
 {
 	wf_engine *e = arg;
@@ -1139,6 +1197,15 @@ static void *worker(void *arg)
 		e->qhead = t->next;
 		if (!e->qhead)
 			e->qtail = NULL;
+		if (t->call) {
+			/* An actor's queued call, whose turn has come. */
+			wf_qcall *c = t->call;
+			free(t);
+			pthread_mutex_unlock(&e->mu);
+			call_start(e, c);
+			pthread_mutex_lock(&e->mu);
+			continue;
+		}
 		run_chain(e, t);
 	}
 	e->alive--;
@@ -1162,10 +1229,24 @@ int wf_ctx_fail(wf_ctx *ctx, const char *fmt, ...)
 	return WF_EFAILED;
 }
 
+static int method_call_ok(const wf_actor_class *cls, const wf_node *n,
+                          char *why, size_t len);
+
 int wf_ctx_continue(wf_ctx *ctx, wf_node *node)
 {
 	if (!node)
 		return wf_ctx_fail(ctx, "wf_ctx_continue: no node");
+	if (ctx->readonly) {
+		wf_node_free(node);
+		wf_ctx_fail(ctx, "a readonly method cannot return a nested call");
+		return WF_EINVAL;
+	}
+	char why[400];
+	if (ctx->cls && !method_call_ok(ctx->cls, node, why, sizeof why)) {
+		wf_node_free(node);
+		wf_ctx_fail(ctx, "nested call: %s", why);
+		return WF_EINVAL;
+	}
 	wf_node_free(ctx->cont);
 	ctx->cont = node;
 	return 0;
@@ -1173,8 +1254,26 @@ int wf_ctx_continue(wf_ctx *ctx, wf_node *node)
 
 int wf_ctx_cancelled(wf_ctx *ctx)
 {
-	return atomic_load(&ctx->run->cancelled) ||
+	return (ctx->run && atomic_load(&ctx->run->cancelled)) ||
 	       atomic_load(&ctx->e->closing);
+}
+
+cJSON *wf_ctx_state(wf_ctx *ctx)
+{
+	return ctx && ctx->cls ? ctx->state : NULL;
+}
+
+int wf_ctx_set_state(wf_ctx *ctx, cJSON *state)
+{
+	if (!ctx || !ctx->cls) {
+		cJSON_Delete(state);
+		return WF_EINVAL;
+	}
+	if (!state && !(state = cJSON_CreateNull()))
+		return WF_ENOMEM;
+	cJSON_Delete(ctx->state);
+	ctx->state = state;
+	return 0;
 }
 
 int wf_ctx_sleep(wf_ctx *ctx, double seconds)
@@ -1187,9 +1286,11 @@ int wf_ctx_sleep(wf_ctx *ctx, double seconds)
 	wf_engine *e = ctx->e;
 	pthread_mutex_lock(&e->mu);
 	int rc = 0;
+	/* A readonly call has no run: it waits on the task queue's condition
+	 * variable, which wf_close broadcasts too. */
+	pthread_cond_t *cv = ctx->run ? &ctx->run->cancel_cv : &e->task_cv;
 	while (!wf_ctx_cancelled(ctx)) {
-		if (pthread_cond_timedwait(&ctx->run->cancel_cv, &e->mu, &ts) ==
-		    ETIMEDOUT)
+		if (pthread_cond_timedwait(cv, &e->mu, &ts) == ETIMEDOUT)
 			break;
 	}
 	if (wf_ctx_cancelled(ctx))
@@ -1200,7 +1301,7 @@ int wf_ctx_sleep(wf_ctx *ctx, double seconds)
 
 const char *wf_ctx_workflow_id(const wf_ctx *ctx)
 {
-	return ctx->run->id;
+	return ctx->run ? ctx->run->id : ctx->wid;
 }
 
 const char *wf_ctx_step_id(const wf_ctx *ctx)
@@ -1336,6 +1437,7 @@ int wf_node_new(wf_node **out, wf_step *step, const wf_step_options *opts)
 		return WF_ENOMEM;
 	}
 	n->metadata = md;
+	n->step = step;
 	n->max_retries = opt_int(opts ? opts->max_retries : WF_UNSET,
 	                         opt_int(step->max_retries, 3));
 	n->catch_exceptions =
@@ -1436,6 +1538,15 @@ void wf_node_free(wf_node *n)
 static int answer_finished(wf_engine *e, const wf_fwf *w, cJSON **output)
 {
 	wf_status st = wf_fold_wf_status(e->fold, w);
+	if (w->actor_class && (st == WF_STATUS_SUCCESSFUL ||
+	                       st == WF_STATUS_CANCELED)) {
+		/* An actor that is not in a call: its output is its state. */
+		if (output && !(*output = cJSON_Duplicate(w->actor_state, 1))) {
+			seterr("out of memory");
+			return WF_ENOMEM;
+		}
+		return 0;
+	}
 	if (st == WF_STATUS_SUCCESSFUL) {
 		if (output && !(*output = cJSON_Parse(w->output ? w->output
 		                                                : "null"))) {
@@ -1484,6 +1595,8 @@ static int check_functions(wf_engine *e, const wf_fwf *w)
 	return 0;
 }
 
+static int actor_busy(wf_engine *e, const char *id);
+
 /*
  * Start a run of id: new (dag != NULL) or resumed. Takes dag. On success
  * *fut is the run's future. Caller does not hold mu.
@@ -1509,7 +1622,9 @@ static int start(wf_engine *e, wf_node *dag, const char *id,
 		return WF_ECLOSED;
 	}
 	wf_run_t *cur = wf_map_get(&e->runs, id);
-	if (cur && cur->active) {
+	wf_actor_q *aq = wf_map_get(&e->actors, id);
+	if ((cur && cur->active) || (aq && aq->busy) ||
+	    wf_map_get(&e->creating, id)) {
 		pthread_mutex_unlock(&e->mu);
 		wf_node_free(dag);
 		free(md);
@@ -1537,13 +1652,24 @@ static int start(wf_engine *e, wf_node *dag, const char *id,
 		seterr("No such workflow_id %s", id);
 		return WF_ENOTFOUND;
 	}
+	/* Resuming an actor: its calls wait meanwhile. */
+	int actor = w && w->actor_class;
+	if (actor && actor_busy(e, id) < 0) {
+		pthread_mutex_unlock(&e->mu);
+		seterr("out of memory");
+		return WF_ENOMEM;
+	}
 	wf_run_t *r = run_new(e, id);
 	struct wf_future *f = r ? run_future(r) : NULL;
+	if (r)
+		r->actor = r->actor_resume = actor;
 	if (!f) {
 		if (r) {
 			r->active = 0;
 			run_release(e, r);
 		}
+		if (actor)
+			actor_next(e, id);
 		pthread_mutex_unlock(&e->mu);
 		wf_node_free(dag);
 		free(md);
@@ -1819,7 +1945,8 @@ int wf_delete(wf_engine *e, const char *id)
 		return WF_ENOTFOUND;
 	}
 	wf_run_t *r = wf_map_get(&e->runs, id);
-	if (r && r->active) {
+	wf_actor_q *aq = wf_map_get(&e->actors, id);
+	if ((r && r->active) || (aq && aq->busy)) {
 		pthread_mutex_unlock(&e->mu);
 		seterr("workflow %s is running; cancel it before deleting it", id);
 		return WF_EBUSY;
@@ -1916,6 +2043,594 @@ int wf_list_all(wf_engine *e, unsigned mask, cJSON **out)
 	return rc;
 }
 
+/* ---- virtual actors ----
+ *
+ * An actor is a workflow whose steps are its writer calls, with a state
+ * folded from actor_created and each call's actor_state patch (see
+ * replay/fold.c). A writer call is a run of that workflow: actor_call (the
+ * call's step joins the workflow as its output step), an attempt (cause
+ * "call") and RUNNING, then the step as any step runs (retries, nested
+ * calls as continuations, cancel), its state change journaled with its
+ * result, then SUCCESSFUL. Calls on one actor are serialized by a queue
+ * per busy actor (e->actors): the first call starts at once in the
+ * caller's thread; the ones made meanwhile wait in order, and each run's
+ * end hands the next to a worker (a task with ->call).
+ */
+
+static void qcall_free(wf_qcall *c, int rc, const char *msg)
+{
+	if (!c)
+		return;
+	if (c->f) {
+		future_done(c->f, rc, NULL, msg);
+		future_put(c->f);
+	}
+	wf_node_free(c->node);
+	free(c->id);
+	free(c);
+}
+
+/* Mark actor id busy (its queue made if needed). Holds mu. */
+static int actor_busy(wf_engine *e, const char *id)
+{
+	wf_actor_q *q = wf_map_get(&e->actors, id);
+	if (!q) {
+		if (!(q = calloc(1, sizeof *q)))
+			return WF_ENOMEM;
+		if (wf_map_put(&e->actors, id, q) < 0) {
+			free(q);
+			return WF_ENOMEM;
+		}
+	}
+	q->busy = 1;
+	return 0;
+}
+
+/* Actor id's run is over: hand its next call to a worker, or mark it idle.
+ * Holds mu. */
+static void actor_next(wf_engine *e, const char *id)
+{
+	wf_actor_q *q = wf_map_get(&e->actors, id);
+	if (!q)
+		return;
+	while (q->head && !atomic_load(&e->closing)) {
+		wf_qcall *c = q->head;
+		q->head = c->next;
+		if (!q->head)
+			q->tail = NULL;
+		wf_task *t = calloc(1, sizeof *t);
+		if (!t) {
+			qcall_free(c, WF_ENOMEM, "out of memory starting a call");
+			continue;
+		}
+		t->call = c;
+		if (e->qtail)
+			e->qtail->next = t;
+		else
+			e->qhead = t;
+		e->qtail = t;
+		pthread_cond_signal(&e->task_cv);
+		return; /* still busy: with that call */
+	}
+	q->busy = 0;
+	if (!q->head) {
+		wf_map_del(&e->actors, id);
+		free(q);
+	}
+}
+
+/* Is n a call that an actor of class cls can run: a writer method of cls
+ * with JSON arguments only? Else why says what it is. */
+static int method_call_ok(const wf_actor_class *cls, const wf_node *n,
+                          char *why, size_t len)
+{
+	if (!n->step || n->step->cls != cls) {
+		snprintf(why, len, "%s is not a method of actor class %s", n->fn,
+		         cls->name);
+		return 0;
+	}
+	if (n->step->readonly) {
+		snprintf(why, len, "%s is a readonly method", n->fn);
+		return 0;
+	}
+	for (size_t i = 0; i < n->nargs; i++)
+		if (n->args[i].child) {
+			snprintf(why, len, "%s: an actor call takes JSON arguments "
+			         "only, not other steps", n->fn);
+			return 0;
+		}
+	return 1;
+}
+
+/* Is w an actor of class cls? Else seterr and WF_EINVAL. Holds mu. */
+static int check_actor(const wf_fwf *w, const wf_actor_class *cls)
+{
+	if (!w->actor_class) {
+		seterr("%s is a workflow, not an actor", w->id);
+		return WF_EINVAL;
+	}
+	if (strcmp(w->actor_class, cls->name) != 0) {
+		seterr("%s is an actor of class %s, not %s", w->id,
+		       w->actor_class, cls->name);
+		return WF_EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Start call c, whose turn it is (its actor is marked busy for it). Takes
+ * c; its future is answered here on failure. Caller does not hold mu.
+ */
+static void call_start(wf_engine *e, wf_qcall *c)
+{
+	pthread_mutex_lock(&e->mu);
+	const wf_fwf *w = wf_fold_get(e->fold, c->id);
+	char msg[600] = "";
+	int rc = 0;
+	if (atomic_load(&e->closing)) {
+		rc = WF_ECLOSED;
+		snprintf(msg, sizeof msg, "the engine was closed before the call "
+		         "ran");
+	} else if (!w || !w->actor_class) {
+		rc = WF_ENOTFOUND;
+		snprintf(msg, sizeof msg, "No such actor %s", c->id);
+	} else if (wf_fold_wf_status(e->fold, w) == WF_STATUS_RESUMABLE) {
+		rc = WF_EBUSY;
+		snprintf(msg, sizeof msg, "actor %s has an interrupted call "
+		         "(RESUMABLE): resume it first", c->id);
+	}
+	wf_run_t *r = rc ? NULL : run_new(e, c->id);
+	struct wf_future **fv = r ? realloc(r->futs, sizeof *fv) : NULL;
+	if (!rc && !fv) {
+		if (r) {
+			r->active = 0;
+			run_release(e, r);
+		}
+		rc = WF_ENOMEM;
+		snprintf(msg, sizeof msg, "out of memory");
+	}
+	if (rc) {
+		char *id = c->id;
+		c->id = NULL;
+		qcall_free(c, rc, msg);
+		actor_next(e, id);
+		free(id);
+		pthread_mutex_unlock(&e->mu);
+		return;
+	}
+	/* The call's reference to the future becomes the run's. */
+	r->futs = fv;
+	r->futs[r->nfuts++] = c->f;
+	c->f = NULL;
+	r->actor = 1;
+	r->attempt = (int)w->natt + 1;
+	char *dag = dag_json(w, c->node);
+	pthread_mutex_unlock(&e->mu);
+	qcall_free(c, 0, NULL);
+	if (!dag) {
+		pthread_mutex_lock(&e->mu);
+		run_finish(e, r, WF_ENOMEM, NULL, "out of memory");
+		pthread_mutex_unlock(&e->mu);
+		return;
+	}
+	evbuf b = {.n = 0};
+	wf_event *ev = ev_add(&b, WF_EV_ACTOR_CALL);
+	ev_text(ev, r->id);
+	ev_json(ev, dag);
+	ev = ev_add(&b, WF_EV_ATTEMPT_STARTED);
+	ev_text(ev, r->id);
+	ev_u(ev, (uint64_t)r->attempt);
+	ev_text(ev, "call");
+	ev_text(ev, e->session);
+	ev = ev_add(&b, WF_EV_STATUS_CHANGED);
+	ev_text(ev, r->id);
+	ev_text(ev, "RUNNING");
+	ev_text(ev, "call");
+	rc = journal_apply(e, &b); /* mu held after */
+	free(dag);
+	if (rc < 0)
+		run_finish(e, r, rc, NULL, tls_err);
+	else
+		schedule(e, r);
+	pthread_mutex_unlock(&e->mu);
+}
+
+int wf_actor_class_define(wf_engine *e, const char *name,
+                          wf_actor_init_fn init, void *udata,
+                          wf_actor_class **out)
+{
+	if (out)
+		*out = NULL;
+	int rc;
+	if (!e || !init) {
+		seterr("wf_actor_class_define: no engine or no init function");
+		return WF_EINVAL;
+	}
+	if ((rc = check_id("actor class name", name)) < 0)
+		return rc;
+	pthread_mutex_lock(&e->mu);
+	wf_actor_class *c = wf_map_get(&e->classes, name);
+	if (!c) {
+		if (!(c = calloc(1, sizeof *c)) || !(c->name = strdup(name)) ||
+		    wf_map_put(&e->classes, name, c) < 0) {
+			pthread_mutex_unlock(&e->mu);
+			if (c)
+				free(c->name);
+			free(c);
+			seterr("out of memory");
+			return WF_ENOMEM;
+		}
+		c->e = e;
+	}
+	/* Defining it again replaces its init (methods keep pointing at c). */
+	c->init = init;
+	c->udata = udata;
+	pthread_mutex_unlock(&e->mu);
+	if (out)
+		*out = c;
+	return 0;
+}
+
+int wf_actor_method_define(wf_actor_class *c, const char *name,
+                           wf_step_fn fn, void *udata, int kind,
+                           const wf_step_options *defaults, wf_step **out)
+{
+	if (out)
+		*out = NULL;
+	int rc;
+	if (!c || !fn) {
+		seterr("wf_actor_method_define: no class or no function");
+		return WF_EINVAL;
+	}
+	if ((rc = check_id("method name", name)) < 0)
+		return rc;
+	if (kind != WF_METHOD_WRITER && kind != WF_METHOD_READONLY) {
+		seterr("%s: kind must be WF_METHOD_WRITER or WF_METHOD_READONLY",
+		       name);
+		return WF_EINVAL;
+	}
+	if (defaults && defaults->version != WF_STEP_OPTIONS_VERSION) {
+		seterr("wf_step_options version %u unknown", defaults->version);
+		return WF_EINVAL;
+	}
+	/* The step is "Class.method"; its calls are named after the method,
+	 * and are not retried unless asked (Ray's actor methods). */
+	wf_step_options o = WF_STEP_OPTIONS_INIT;
+	if (defaults)
+		o = *defaults;
+	if (!o.name)
+		o.name = name;
+	if (o.max_retries == WF_UNSET)
+		o.max_retries = 0;
+	char full[600];
+	if (snprintf(full, sizeof full, "%s.%s", c->name, name) >=
+	    (int)sizeof full) {
+		seterr("method name %s.%s is too long", c->name, name);
+		return WF_EINVAL;
+	}
+	wf_step *s;
+	if ((rc = wf_step_define(c->e, full, fn, udata, &o, &s)) < 0)
+		return rc;
+	pthread_mutex_lock(&c->e->mu);
+	s->cls = c;
+	s->readonly = kind == WF_METHOD_READONLY;
+	pthread_mutex_unlock(&c->e->mu);
+	if (out)
+		*out = s;
+	return 0;
+}
+
+static int actor_handle(wf_actor_class *c, const char *id, wf_actor **out)
+{
+	wf_actor *a = calloc(1, sizeof *a);
+	if (!a || !(a->id = strdup(id))) {
+		free(a);
+		seterr("out of memory");
+		return WF_ENOMEM;
+	}
+	a->e = c->e;
+	a->cls = c;
+	*out = a;
+	return 0;
+}
+
+int wf_actor_get(wf_actor_class *c, const char *actor_id, wf_actor **out)
+{
+	*out = NULL;
+	int rc;
+	if (!c)
+		return WF_EINVAL;
+	if ((rc = check_id("actor id", actor_id)) < 0)
+		return rc;
+	wf_engine *e = c->e;
+	pthread_mutex_lock(&e->mu);
+	const wf_fwf *w = wf_fold_get(e->fold, actor_id);
+	if (!w) {
+		pthread_mutex_unlock(&e->mu);
+		seterr("No such actor %s", actor_id);
+		return WF_ENOTFOUND;
+	}
+	rc = check_actor(w, c);
+	pthread_mutex_unlock(&e->mu);
+	return rc < 0 ? rc : actor_handle(c, actor_id, out);
+}
+
+int wf_actor_get_or_create(wf_actor_class *c, const char *actor_id,
+                           const cJSON *init_args, wf_actor **out)
+{
+	*out = NULL;
+	int rc;
+	if (!c)
+		return WF_EINVAL;
+	if ((rc = check_id("actor id", actor_id)) < 0)
+		return rc;
+	if (init_args && (!cJSON_IsArray(init_args) || !finite_json(init_args))) {
+		seterr("actor %s: init arguments must be a JSON array of finite "
+		       "values", actor_id);
+		return WF_EINVAL;
+	}
+	wf_engine *e = c->e;
+	pthread_mutex_lock(&e->mu);
+	for (;;) {
+		if (atomic_load(&e->closing)) {
+			pthread_mutex_unlock(&e->mu);
+			seterr("engine is closing");
+			return WF_ECLOSED;
+		}
+		const wf_fwf *w = wf_fold_get(e->fold, actor_id);
+		if (w) {
+			rc = check_actor(w, c);
+			pthread_mutex_unlock(&e->mu);
+			return rc < 0 ? rc : actor_handle(c, actor_id, out);
+		}
+		wf_run_t *r = wf_map_get(&e->runs, actor_id);
+		if (!wf_map_get(&e->creating, actor_id) && !(r && r->active))
+			break;
+		/* Being created (or run as a workflow) right now: wait. */
+		pthread_cond_wait(&e->create_cv, &e->mu);
+	}
+	if (wf_map_put(&e->creating, actor_id, (void *)1) < 0) {
+		pthread_mutex_unlock(&e->mu);
+		seterr("out of memory");
+		return WF_ENOMEM;
+	}
+	wf_actor_init_fn init = c->init;
+	void *udata = c->udata;
+	pthread_mutex_unlock(&e->mu);
+
+	cJSON *args = init_args ? cJSON_Duplicate(init_args, 1)
+	                        : cJSON_CreateArray();
+	cJSON *state = NULL;
+	char err[512] = "";
+	char *text = NULL;
+	rc = args ? 0 : WF_ENOMEM;
+	if (rc == 0 && init(args, udata, &state, err, sizeof err) != 0) {
+		rc = WF_EFAILED;
+		err[sizeof err - 1] = '\0';
+		seterr("actor %s: init of class %s failed: %s", actor_id, c->name,
+		       err[0] ? err : "(no message)");
+	} else if (rc == 0 && state && !finite_json(state)) {
+		rc = WF_EINVAL;
+		seterr("actor %s: the initial state has a non-finite number",
+		       actor_id);
+	} else if (rc == 0 &&
+	           !(text = state ? cJSON_PrintUnformatted(state)
+	                          : strdup("null"))) {
+		rc = WF_ENOMEM;
+	}
+	cJSON_Delete(args);
+	cJSON_Delete(state);
+	if (rc == WF_ENOMEM)
+		seterr("out of memory");
+	if (rc == 0) {
+		evbuf b = {.n = 0};
+		wf_event *ev = ev_add(&b, WF_EV_ACTOR_CREATED);
+		ev_text(ev, actor_id);
+		ev_text(ev, c->name);
+		ev_json(ev, text);
+		rc = journal_apply(e, &b); /* mu held after */
+	} else {
+		pthread_mutex_lock(&e->mu);
+	}
+	free(text);
+	wf_map_del(&e->creating, actor_id);
+	pthread_cond_broadcast(&e->create_cv);
+	pthread_mutex_unlock(&e->mu);
+	return rc < 0 ? rc : actor_handle(c, actor_id, out);
+}
+
+void wf_actor_free(wf_actor *a)
+{
+	if (!a)
+		return;
+	free(a->id);
+	free(a);
+}
+
+const char *wf_actor_id(const wf_actor *a)
+{
+	return a ? a->id : NULL;
+}
+
+int wf_actor_state(wf_actor *a, cJSON **state)
+{
+	*state = NULL;
+	if (!a)
+		return WF_EINVAL;
+	wf_engine *e = a->e;
+	pthread_mutex_lock(&e->mu);
+	const wf_fwf *w = wf_fold_get(e->fold, a->id);
+	int rc = 0;
+	if (!w || !w->actor_class) {
+		seterr("No such actor %s", a->id);
+		rc = WF_ENOTFOUND;
+	} else if (!(*state = cJSON_Duplicate(w->actor_state, 1))) {
+		seterr("out of memory");
+		rc = WF_ENOMEM;
+	}
+	pthread_mutex_unlock(&e->mu);
+	return rc;
+}
+
+/* A readonly call: the method runs in the caller's thread on a copy of the
+ * committed state; nothing is journaled. Takes call. */
+static int readonly_call(wf_actor *a, wf_node *call, cJSON **output)
+{
+	wf_engine *e = a->e;
+	cJSON *state = NULL, *args = cJSON_CreateArray();
+	for (size_t i = 0; args && i < call->nargs; i++) {
+		cJSON *v = cJSON_Duplicate(call->args[i].value, 1);
+		if (!v || !cJSON_AddItemToArray(args, v)) {
+			cJSON_Delete(v);
+			cJSON_Delete(args);
+			args = NULL;
+		}
+	}
+	pthread_mutex_lock(&e->mu);
+	const wf_fwf *w = wf_fold_get(e->fold, a->id);
+	int rc = 0;
+	if (!w || !w->actor_class) {
+		seterr("No such actor %s", a->id);
+		rc = WF_ENOTFOUND;
+	} else if (!args || !(state = cJSON_Duplicate(w->actor_state, 1))) {
+		seterr("out of memory");
+		rc = WF_ENOMEM;
+	}
+	wf_step *fn = call->step;
+	pthread_mutex_unlock(&e->mu);
+	if (rc < 0) {
+		cJSON_Delete(args);
+		wf_node_free(call);
+		return rc;
+	}
+	wf_ctx ctx = {e, NULL, call->name, 1, NULL, NULL, a->id, a->cls, state,
+	              1};
+	cJSON *out = NULL;
+	int frc = fn->fn(&ctx, args, fn->udata, &out);
+	if (frc != 0) {
+		seterr("actor %s: readonly call %s failed: %s", a->id, call->name,
+		       ctx.error ? ctx.error : wf_strerror(frc));
+		rc = WF_EFAILED;
+		cJSON_Delete(out);
+	} else if (output) {
+		*output = out ? out : cJSON_CreateNull();
+	} else {
+		cJSON_Delete(out);
+	}
+	wf_node_free(ctx.cont);
+	cJSON_Delete(ctx.state);
+	cJSON_Delete(args);
+	free(ctx.error);
+	wf_node_free(call);
+	return rc;
+}
+
+int wf_actor_call_async(wf_actor *a, wf_node *call, wf_future **out)
+{
+	*out = NULL;
+	if (!a || !call) {
+		wf_node_free(call);
+		seterr("wf_actor_call: no actor or no call");
+		return WF_EINVAL;
+	}
+	wf_engine *e = a->e;
+	char why[600];
+	if (call->step && call->step->cls == a->cls && call->step->readonly) {
+		/* Readonly: run now; the future is already answered. */
+		cJSON *o = NULL;
+		int rc = readonly_call(a, call, &o);
+		struct wf_future *f = future_ready(rc, o);
+		cJSON_Delete(o);
+		if (!f) {
+			seterr("out of memory");
+			return WF_ENOMEM;
+		}
+		*out = f;
+		return 0;
+	}
+	if (!method_call_ok(a->cls, call, why, sizeof why)) {
+		wf_node_free(call);
+		seterr("actor %s: %s", a->id, why);
+		return WF_EINVAL;
+	}
+	wf_qcall *c = calloc(1, sizeof *c);
+	struct wf_future *f = future_new();
+	if (!c || !f || !(c->id = strdup(a->id))) {
+		free(c);
+		if (f)
+			future_put(f);
+		wf_node_free(call);
+		seterr("out of memory");
+		return WF_ENOMEM;
+	}
+	f->refs = 2; /* the caller's and the call's */
+	c->f = f;
+	c->node = call;
+	pthread_mutex_lock(&e->mu);
+	if (atomic_load(&e->closing)) {
+		pthread_mutex_unlock(&e->mu);
+		c->f = NULL;
+		future_put(f);
+		future_put(f);
+		qcall_free(c, 0, NULL);
+		seterr("engine is closing");
+		return WF_ECLOSED;
+	}
+	wf_actor_q *q = wf_map_get(&e->actors, a->id);
+	if (q && q->busy) {
+		/* Behind the calls before it. */
+		if (q->tail)
+			q->tail->next = c;
+		else
+			q->head = c;
+		q->tail = c;
+		pthread_mutex_unlock(&e->mu);
+		*out = f;
+		return 0;
+	}
+	if (wf_map_get(&e->creating, a->id) || actor_busy(e, a->id) < 0) {
+		int creating = wf_map_get(&e->creating, a->id) != NULL;
+		pthread_mutex_unlock(&e->mu);
+		c->f = NULL;
+		future_put(f);
+		future_put(f);
+		qcall_free(c, 0, NULL);
+		if (creating) {
+			seterr("actor %s is being created", a->id);
+			return WF_EBUSY;
+		}
+		seterr("out of memory");
+		return WF_ENOMEM;
+	}
+	pthread_mutex_unlock(&e->mu);
+	call_start(e, c);
+	*out = f;
+	return 0;
+}
+
+int wf_actor_call(wf_actor *a, wf_node *call, cJSON **output)
+{
+	if (output)
+		*output = NULL;
+	if (a && call && call->step && call->step->cls == a->cls &&
+	    call->step->readonly)
+		return readonly_call(a, call, output);
+	wf_future *f;
+	/* As wf_run: the call's first step is for this thread. */
+	int was_worker = tls_worker, was_kept = tls_kept;
+	tls_worker = 1;
+	tls_kept = 0;
+	int rc = wf_actor_call_async(a, call, &f);
+	tls_worker = was_worker;
+	tls_kept = was_kept;
+	if (rc < 0)
+		return rc;
+	help_run(a->e, a->id);
+	rc = wf_future_wait(f, output);
+	wf_future_free(f);
+	return rc;
+}
+
 /* ---- open and close ---- */
 
 static void engine_free(wf_engine *e)
@@ -1940,10 +2655,31 @@ static void engine_free(wf_engine *e)
 	while (e->qhead) {
 		wf_task *t = e->qhead;
 		e->qhead = t->next;
-		run_put(t->run);
+		if (t->call)
+			qcall_free(t->call, WF_ECLOSED, "the engine was closed");
+		else
+			run_put(t->run);
 		free(t->step);
 		free(t);
 	}
+	for (size_t i = 0; wf_map_next(&e->classes, &i, &k, &v);) {
+		wf_actor_class *c = v;
+		free(c->name);
+		free(c);
+	}
+	wf_map_free(&e->classes);
+	for (size_t i = 0; wf_map_next(&e->actors, &i, &k, &v);) {
+		wf_actor_q *q = v;
+		while (q->head) {
+			wf_qcall *c = q->head;
+			q->head = c->next;
+			qcall_free(c, WF_ECLOSED, "the engine was closed");
+		}
+		free(q);
+	}
+	wf_map_free(&e->actors);
+	wf_map_free(&e->creating);
+	pthread_cond_destroy(&e->create_cv);
 	for (size_t i = 0; wf_map_next(&e->runs, &i, &k, &v);)
 		run_put(v);
 	wf_map_free(&e->runs);
@@ -2036,6 +2772,7 @@ int wf_open(wf_engine **out, const char *dir, const wf_config *cfg)
 	pthread_cond_init(&e->apply_cv, NULL);
 	pthread_cond_init(&e->task_cv, NULL);
 	pthread_cond_init(&e->idle_cv, NULL);
+	pthread_cond_init(&e->create_cv, NULL);
 	e->refs = 1;
 	e->cfg = cfg ? *cfg : defaults;
 	if (cfg && cfg->version != WF_CONFIG_VERSION)
@@ -2141,6 +2878,18 @@ int wf_close(wf_engine *e)
 		r->nfuts = 0;
 		r->active = 0;
 	}
+	/* Calls still waiting for their actor will not run. */
+	for (size_t i = 0; wf_map_next(&e->actors, &i, &k, &v);) {
+		wf_actor_q *q = v;
+		while (q->head) {
+			wf_qcall *c = q->head;
+			q->head = c->next;
+			qcall_free(c, WF_ECLOSED,
+			           "the engine was closed before the call ran");
+		}
+		q->tail = NULL;
+	}
+	pthread_cond_broadcast(&e->create_cv);
 	/* Idle workers exit now; busy ones inside a step are not waited for. */
 	while (e->alive > e->in_user)
 		pthread_cond_wait(&e->idle_cv, &e->mu);

@@ -21,6 +21,8 @@ struct wf_step {
 	char *opt_name; /* default base name, or NULL */
 	char *metadata; /* default user metadata (JSON text), or NULL */
 	int max_retries, catch_exceptions, checkpoint; /* or WF_UNSET */
+	wf_actor_class *cls; /* a method of this actor class, or NULL */
+	int readonly;        /* a readonly method */
 };
 
 typedef struct wf_node_arg {
@@ -36,6 +38,7 @@ struct wf_node {
 	wf_node_arg_t *args;
 	size_t nargs, cap;
 	char *id; /* assigned when the DAG is journaled */
+	wf_step *step; /* what it calls (engine-owned) */
 };
 
 typedef struct wf_run wf_run_t;
@@ -55,6 +58,8 @@ struct wf_run {
 	int finishing;   /* the output is being journaled */
 	int in_flight;   /* tasks queued or running */
 	int attempt;     /* workflow attempt number */
+	int actor;        /* a run of a virtual actor: a call or a resume */
+	int actor_resume; /* ... a resume: it answers with the state */
 	atomic_int cancelled;
 	pthread_rwlock_t cancel_lock; /* step results (read) vs cancel */
 	pthread_mutex_t dag_mu;       /* id assignment + continuation commit */
@@ -68,8 +73,37 @@ struct wf_run {
 	size_t nfuts;
 };
 
+/* A writer call of an actor, waiting for the calls before it. */
+typedef struct wf_qcall {
+	char *id;            /* the actor */
+	wf_node *node;       /* the call */
+	struct wf_future *f; /* its future (one reference is the call's) */
+	struct wf_qcall *next;
+} wf_qcall;
+
+/* An actor with a writer call (or a resume) in progress: the calls made
+ * meanwhile wait here, in order. Removed when idle. */
+typedef struct wf_actor_q {
+	int busy;
+	wf_qcall *head, *tail;
+} wf_actor_q;
+
+struct wf_actor_class {
+	wf_engine *e;
+	char *name;
+	wf_actor_init_fn init;
+	void *udata;
+};
+
+struct wf_actor {
+	wf_engine *e;
+	wf_actor_class *cls;
+	char *id;
+};
+
 typedef struct wf_task {
-	wf_run_t *run;
+	wf_run_t *run;   /* NULL for call: a queued actor call to start */
+	wf_qcall *call;
 	char *step;
 	int try_n;
 	int started; /* its step_started is already journaled */
@@ -90,11 +124,16 @@ typedef struct wf_after {
 
 struct wf_ctx {
 	wf_engine *e;
-	wf_run_t *run;
+	wf_run_t *run; /* NULL in a readonly actor call */
 	const char *step;
 	int try_n;
 	char *error;
 	wf_node *cont;
+	/* In an actor's method: */
+	const char *wid;           /* the actor id */
+	const wf_actor_class *cls; /* its class */
+	cJSON *state;              /* the method's copy of the state */
+	int readonly;
 };
 
 struct wf_engine {
@@ -117,6 +156,10 @@ struct wf_engine {
 	int refs;
 	int open_failed;
 	char open_err[512];
+	wf_map classes;  /* name -> wf_actor_class */
+	wf_map actors;   /* actor id -> wf_actor_q (busy actors) */
+	wf_map creating; /* actor ids whose creation is being journaled */
+	pthread_cond_t create_cv;
 };
 
 #endif

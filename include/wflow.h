@@ -381,6 +381,132 @@ WF_EXPORT const char *wf_ctx_workflow_id(const wf_ctx *ctx);
 WF_EXPORT const char *wf_ctx_step_id(const wf_ctx *ctx);
 WF_EXPORT int wf_ctx_attempt(const wf_ctx *ctx);
 
+/* ---- virtual actors -------------------------------------------------------- */
+
+/*
+ * A virtual actor is a durable object: a JSON state, and methods that read
+ * and change it ("@workflow.virtual_actor"). Its id is a workflow id: the
+ * actor's workflow has a step per writer call, so wf_get_metadata(e,
+ * "vid", "add_1"), wf_get_status, wf_list_all and wf_resume work on it.
+ *
+ *  - Writer calls on one actor run one at a time, in the order they were
+ *    made (also from many threads); calls on different actors run in
+ *    parallel. Each is a step (step_type "ACTOR_METHOD", max_retries 0 by
+ *    default) whose start, end, options, user metadata and the change it
+ *    made to the state are journaled; the change is a diff (JSON Patch,
+ *    RFC 6902 operations), so the journal grows with the size of the
+ *    change, not of the state.
+ *  - The new state is durable when the call returns (as durable as the
+ *    engine's durability setting makes any result). A failed call changes
+ *    nothing. A call interrupted by a crash leaves the last committed
+ *    state, and the actor RESUMABLE: wf_resume finishes the interrupted
+ *    call and returns the state; new calls are refused until then.
+ *  - Readonly calls see the latest committed state (a copy: what they do
+ *    to it is discarded) and journal nothing.
+ *  - A method may return a nested call of a method of the same actor
+ *    (wf_ctx_continue; the seed's self.incr.options(...).step(n - 1)): it
+ *    runs next, as its own step, on the state as the method left it.
+ *  - wf_resume of an actor, and wf_run or wf_get_output on its id, give
+ *    the current state.
+ */
+typedef struct wf_actor_class wf_actor_class;
+typedef struct wf_actor wf_actor;
+
+/**
+ * Build an actor's initial state (its __init__).
+ * @param args the JSON array of wf_actor_get_or_create's arguments.
+ * @param state receives the state (ownership passes to the engine; NULL
+ *        means JSON null).
+ * @return 0, or non-zero to refuse (the actor is not created; err, if
+ *         set with up to errlen bytes, is the message).
+ */
+typedef int (*wf_actor_init_fn)(const cJSON *args, void *udata,
+                                cJSON **state, char *err, size_t errlen);
+
+/**
+ * Define an actor class. Like steps, classes are found by name when a
+ * journal is replayed: define them (and their methods) before using or
+ * resuming their actors.
+ * @param out receives the class (owned by the engine; may be NULL).
+ * @return 0, WF_EINVAL (bad name), WF_ENOMEM.
+ */
+WF_EXPORT int wf_actor_class_define(wf_engine *e, const char *name,
+                                    wf_actor_init_fn init, void *udata,
+                                    wf_actor_class **out);
+
+/** Method kinds. */
+#define WF_METHOD_WRITER 0
+#define WF_METHOD_READONLY 1
+
+/**
+ * Define a method of class c. fn is called as a step is, and reads and
+ * changes the state through wf_ctx_state(ctx). The method is a wf_step:
+ * build calls of it with wf_node_new(&n, method, &opts) and wf_node_arg*
+ * (JSON arguments only), then pass them to wf_actor_call, or return them
+ * from another method with wf_ctx_continue.
+ * @param kind WF_METHOD_WRITER or WF_METHOD_READONLY.
+ * @param defaults as wf_step_define's (max_retries defaults to 0 here).
+ * @param out receives the method (owned by the engine; may be NULL).
+ * @return 0, WF_EINVAL, WF_ENOMEM.
+ */
+WF_EXPORT int wf_actor_method_define(wf_actor_class *c, const char *name,
+                                     wf_step_fn fn, void *udata, int kind,
+                                     const wf_step_options *defaults,
+                                     wf_step **out);
+
+/**
+ * The actor actor_id of class c, created first if it does not exist
+ * (Actor.get_or_create(id, args...)): init runs with init_args (a JSON
+ * array, or NULL for []) and the state it returns is journaled. If the
+ * actor exists, init_args are ignored.
+ * @param out receives a handle (free it with wf_actor_free).
+ * @return 0; WF_EINVAL (bad id or args; or actor_id is a workflow that is
+ *         not an actor of class c: the message says what it is);
+ *         WF_EFAILED (init refused); WF_ENOMEM; WF_EIO.
+ */
+WF_EXPORT int wf_actor_get_or_create(wf_actor_class *c, const char *actor_id,
+                                     const cJSON *init_args, wf_actor **out);
+
+/** The existing actor actor_id of class c. @return 0, WF_ENOTFOUND ("No
+ *  such actor <id>"), WF_EINVAL (it is not an actor of class c). */
+WF_EXPORT int wf_actor_get(wf_actor_class *c, const char *actor_id,
+                           wf_actor **out);
+
+/** Free a handle (not the actor). NULL ok. */
+WF_EXPORT void wf_actor_free(wf_actor *a);
+
+/** @return the actor's id (borrowed from the handle). */
+WF_EXPORT const char *wf_actor_id(const wf_actor *a);
+
+/**
+ * Call a method ("actor.add_v.options(name=, metadata=).run(10)") and wait
+ * for its result. Takes call (also on failure), which must be a node of a
+ * method of the actor's class, with JSON arguments only.
+ * @param output if not NULL, receives the method's result (caller frees).
+ * @return 0; WF_EFAILED (the method failed after its retries: the state is
+ *         unchanged); WF_ECANCELED; WF_EBUSY (the actor is RESUMABLE:
+ *         resume it first); WF_EINVAL; WF_EIO; WF_ENOMEM.
+ */
+WF_EXPORT int wf_actor_call(wf_actor *a, wf_node *call, cJSON **output);
+
+/** wf_actor_call in the background: the call is queued behind the actor's
+ *  earlier calls. @param out receives the future. */
+WF_EXPORT int wf_actor_call_async(wf_actor *a, wf_node *call,
+                                  wf_future **out);
+
+/** A copy of the actor's latest committed state (caller frees).
+ *  @return 0, WF_ENOTFOUND (deleted meanwhile), WF_ENOMEM. */
+WF_EXPORT int wf_actor_state(wf_actor *a, cJSON **state);
+
+/** Inside a method: the actor's state, which a writer method may change in
+ *  place or replace with wf_ctx_set_state. Borrowed for the call. NULL
+ *  outside a method. */
+WF_EXPORT cJSON *wf_ctx_state(wf_ctx *ctx);
+
+/** Inside a method: replace the whole state with state (taken).
+ *  @return 0, WF_EINVAL (not in a method). */
+WF_EXPORT int wf_ctx_set_state(wf_ctx *ctx, cJSON *state);
+
 #ifdef __cplusplus
 }
 #endif

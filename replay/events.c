@@ -23,6 +23,11 @@ static const wf_event_schema schemas[] = {
 	 {"workflow_id", "status", "cause"}, 3},
 	{WF_EV_WORKFLOW_OUTPUT, "workflow_output", {"workflow_id", "output"}, 2},
 	{WF_EV_WORKFLOW_DELETED, "workflow_deleted", {"workflow_id"}, 1},
+	{WF_EV_ACTOR_CREATED, "actor_created", {"workflow_id", "class", "state"},
+	 3},
+	{WF_EV_ACTOR_CALL, "actor_call", {"workflow_id", "dag"}, 2},
+	{WF_EV_ACTOR_STATE, "actor_state", {"workflow_id", "step_id", "patch"},
+	 3},
 };
 
 const wf_event_schema *wf_event_schema_find(uint16_t type)

@@ -37,6 +37,15 @@ enum wf_event_type {
 	WF_EV_WORKFLOW_OUTPUT = 9,
 	/** [workflow_id] */
 	WF_EV_WORKFLOW_DELETED = 10,
+	/** A virtual actor was created (its workflow, SUCCESSFUL at once):
+	 *  [workflow_id, class, state (json)] */
+	WF_EV_ACTOR_CREATED = 11,
+	/** A writer call began: its step(s) join the actor's workflow, whose
+	 *  output step the call's becomes: [workflow_id, dag (json)] */
+	WF_EV_ACTOR_CALL = 12,
+	/** What a method changed in the state, as JSON Patch operations
+	 *  (replay/jpatch.h): [workflow_id, step_id, patch (json)] */
+	WF_EV_ACTOR_STATE = 13,
 };
 
 typedef struct wf_event_schema {

@@ -24,6 +24,7 @@
  * the state as it was.
  */
 #include "fold.h"
+#include "jpatch.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -197,6 +198,7 @@ static void free_wf(wf_fwf *w)
 	if (!w)
 		return;
 	/* Everything else of the workflow is in its arena. */
+	cJSON_Delete(w->actor_state);
 	wf_map_free(&w->steps);
 	arena_free(w);
 	free(w);
@@ -815,6 +817,125 @@ static int status_by_name(const wf_event *ev, unsigned i)
 	return -1;
 }
 
+/* ---- virtual actors ---- */
+
+/* [workflow_id, class, state]: a new workflow, SUCCESSFUL at once, with
+ * one attempt (cause "create") and no steps. */
+static int actor_created(wf_fold *f, wf_fwf *w, const wf_event *ev,
+                         const char *id, char *err, size_t errlen)
+{
+	if (w) {
+		errf(err, errlen, "event seq %" PRIu64 ": actor %s created, but "
+		     "workflow %s exists", ev->seq, id, id);
+		return WF_ECORRUPT;
+	}
+	if (ev->nfields < 3 || ev->fields[1].kind != WF_FIELD_TEXT ||
+	    ev->fields[2].kind != WF_FIELD_JSON) {
+		errf(err, errlen, "event seq %" PRIu64 ": actor_created without "
+		     "class or state", ev->seq);
+		return WF_ECORRUPT;
+	}
+	cJSON *state = cJSON_ParseWithLength(ev->fields[2].v.s.ptr,
+	                                     ev->fields[2].v.s.len);
+	if (!state) {
+		errf(err, errlen, "event seq %" PRIu64 ": actor %s: state is not "
+		     "JSON", ev->seq, id);
+		return WF_ECORRUPT;
+	}
+	if (!(w = calloc(1, sizeof *w))) {
+		cJSON_Delete(state);
+		return WF_ENOMEM;
+	}
+	w->slab = &f->slab;
+	w->actor_state = state;
+	w->arena_hint = strlen(id) + ev->fields[1].v.s.len + 64 +
+	                4 * sizeof(wf_fattempt);
+	int rc = 0;
+	char *cls = NULL;
+	if (!(w->id = arena_strndup(w, id, strlen(id))) ||
+	    (rc = atext(w, ev, 1, &cls)) < 0 ||
+	    (rc = grow_att(w, &w->att, &w->natt, &w->catt)) < 0) {
+		free_wf(w);
+		return rc ? rc : WF_ENOMEM;
+	}
+	w->actor_class = cls;
+	w->user_metadata = NULL; /* {} */
+	w->status = WF_STATUS_SUCCESSFUL;
+	w->start_ns = w->end_ns = ev->time_ns;
+	wf_fattempt *a = &w->att[0];
+	a->n = 1;
+	a->start_ns = a->end_ns = ev->time_ns;
+	a->cause = "create";
+	a->outcome = "SUCCESSFUL";
+	f->wfs.borrow = 1;
+	if (wf_map_put(&f->wfs, w->id, w) < 0) {
+		free_wf(w);
+		return WF_ENOMEM;
+	}
+	return 0;
+}
+
+/* [workflow_id, dag]: the call's steps join the workflow; its output step
+ * is now the call's. */
+static int actor_call(wf_fwf *w, const wf_event *ev, char *err,
+                      size_t errlen)
+{
+	if (!w->actor_class) {
+		errf(err, errlen, "event seq %" PRIu64 ": actor call on workflow "
+		     "%s, which is not an actor", ev->seq, w->id);
+		return WF_ECORRUPT;
+	}
+	if (ev->nfields < 2 || ev->fields[1].kind != WF_FIELD_JSON)
+		return WF_ECORRUPT;
+	const char *out = NULL;
+	wf_fstep **steps = NULL;
+	size_t n = 0;
+	w->arena_hint = dag_estimate(ev->fields[1].v.s.ptr,
+	                             ev->fields[1].v.s.len);
+	int rc = parse_dag(w, ev->fields[1].v.s.ptr, ev->fields[1].v.s.len,
+	                   &steps, &n, &out, err, errlen);
+	if (rc == 0 && !out) {
+		errf(err, errlen, "event seq %" PRIu64 ": actor call without an "
+		     "output step", ev->seq);
+		rc = WF_ECORRUPT;
+	}
+	if (rc == 0)
+		rc = add_steps(w, steps, n);
+	free(steps);
+	if (rc)
+		return rc;
+	w->output_step = out;
+	return 0;
+}
+
+/* [workflow_id, step_id, patch]: apply the patch to the state. */
+static int actor_state(wf_fwf *w, const wf_event *ev, char *err,
+                       size_t errlen)
+{
+	if (!w->actor_class || !need_step(w, ev, err, errlen)) {
+		if (!w->actor_class)
+			errf(err, errlen, "event seq %" PRIu64 ": state change of "
+			     "workflow %s, which is not an actor", ev->seq, w->id);
+		return WF_ECORRUPT;
+	}
+	if (ev->nfields < 3 || ev->fields[2].kind != WF_FIELD_JSON)
+		return WF_ECORRUPT;
+	cJSON *ops = cJSON_ParseWithLength(ev->fields[2].v.s.ptr,
+	                                   ev->fields[2].v.s.len);
+	if (!ops) {
+		errf(err, errlen, "event seq %" PRIu64 ": actor %s: state patch "
+		     "is not JSON", ev->seq, w->id);
+		return WF_ECORRUPT;
+	}
+	char why[300];
+	int rc = wf_jpatch(&w->actor_state, ops, why, sizeof why);
+	cJSON_Delete(ops);
+	if (rc == WF_ECORRUPT)
+		errf(err, errlen, "event seq %" PRIu64 ": actor %s: %s", ev->seq,
+		     w->id, why);
+	return rc;
+}
+
 static int apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 {
 	uint16_t type = ev->type;
@@ -846,6 +967,8 @@ static int apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 	const char *id = idbuf;
 	int rc;
 	wf_fwf *w = wf_map_get(&f->wfs, id);
+	if (type == WF_EV_ACTOR_CREATED)
+		return actor_created(f, w, ev, id, err, errlen);
 	if (type == WF_EV_WORKFLOW_CREATED) {
 		if (w) {
 			errf(err, errlen, "event seq %" PRIu64 ": workflow %s "
@@ -909,7 +1032,9 @@ static int apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 		wf_fattempt *a = &w->att[w->natt - 1];
 		a->n = (int)num(ev, 1);
 		a->start_ns = t;
-		a->cause = field_is(ev, 2, "resume") ? "resume" : "run";
+		a->cause = field_is(ev, 2, "resume") ? "resume"
+		           : field_is(ev, 2, "call") ? "call"
+		                                     : "run";
 		w->session = session;
 		w->start_ns = t;
 		w->end_ns = 0;
@@ -939,6 +1064,10 @@ static int apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 	}
 	case WF_EV_WORKFLOW_OUTPUT:
 		return atext(w, ev, 1, &w->output);
+	case WF_EV_ACTOR_CALL:
+		return actor_call(w, ev, err, errlen);
+	case WF_EV_ACTOR_STATE:
+		return actor_state(w, ev, err, errlen);
 	case WF_EV_CONTINUATION: {
 		wf_fstep *s = need_step(w, ev, err, errlen);
 		if (!s)

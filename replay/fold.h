@@ -37,7 +37,8 @@ typedef struct wf_fattempt {
 	int n;            /* try number within the run (steps), attempt (wfs) */
 	int64_t start_ns; /* 0: unknown */
 	int64_t end_ns;   /* 0: not ended */
-	const char *cause;   /* workflows: "run", "resume" (static) */
+	const char *cause;   /* workflows: "run", "resume", and for actors
+	                        "create", "call" (static) */
 	const char *outcome; /* "SUCCEEDED", "FAILED", ... (static) or NULL */
 	char *error;      /* failure text, or NULL */
 } wf_fattempt;
@@ -90,6 +91,8 @@ typedef struct wf_fwf {
 	size_t nsteps, corder;
 	const char *output_step;
 	char *output;        /* JSON text, once SUCCESSFUL */
+	const char *actor_class; /* a virtual actor's class, or NULL */
+	cJSON *actor_state;      /* and its state (owned by the fold) */
 } wf_fwf;
 
 /** The step id of workflow w, or NULL. */
