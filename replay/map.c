@@ -41,10 +41,14 @@ void *wf_map_get(const wf_map *m, const char *key)
 	return m->e[i].key ? m->e[i].val : NULL;
 }
 
+/* Rehash into a table sized for the live entries (at most half full):
+ * larger when they grew, the same or smaller when tombstones filled it (a
+ * map of runs gains and loses an entry per workflow: sized by what it
+ * holds, not by what it ever held, or probes would walk tombstones). */
 static int grow(wf_map *m)
 {
-	size_t cap = m->cap ? m->cap * 2 : 16;
-	while (m->len * 2 >= cap)
+	size_t cap = 16;
+	while ((m->len + 1) * 2 >= cap)
 		cap *= 2;
 	wf_map_entry *e = calloc(cap, sizeof *e);
 	if (!e)
