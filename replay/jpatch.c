@@ -243,7 +243,8 @@ int wf_jdiff(const cJSON *old, const cJSON *new_, cJSON *ops)
 /* ---- apply ---- */
 
 /* The next token of a JSON Pointer at *p (after its '/'), unescaped into
- * buf. @return 0, or -1 if malformed. */
+ * buf (of len bytes: the path's length is always enough). @return 0, or
+ * -1 if malformed. */
 static int next_token(const char **p, char *buf, size_t len)
 {
 	const char *s = *p;
@@ -293,45 +294,32 @@ static int bad(char *err, size_t errlen, size_t i, const char *path,
 	return WF_ECORRUPT;
 }
 
-static int apply_one(cJSON **root, cJSON *op, size_t i, char *err,
-                     size_t errlen)
+/* Insert item before index idx (< size) of arr. cJSON_InsertItemInArray
+ * is not used: Debian's cJSON 1.7.15 (with the fix for CVE-2023-50471)
+ * refuses every insert that is not at the start. */
+static void array_insert(cJSON *arr, size_t idx, cJSON *item)
 {
-	const cJSON *o = cJSON_GetObjectItemCaseSensitive(op, "op");
-	const cJSON *pth = cJSON_GetObjectItemCaseSensitive(op, "path");
-	if (!cJSON_IsString(o) || !cJSON_IsString(pth))
-		return bad(err, errlen, i, NULL, "no op or path");
-	const char *name = o->valuestring, *path = pth->valuestring;
-	int is_add = strcmp(name, "add") == 0;
-	int is_remove = strcmp(name, "remove") == 0;
-	int is_replace = strcmp(name, "replace") == 0;
-	if (!is_add && !is_remove && !is_replace)
-		return bad(err, errlen, i, path, "unknown op");
-	cJSON *value = NULL;
-	if (!is_remove) {
-		value = cJSON_DetachItemFromObjectCaseSensitive(op, "value");
-		if (!value)
-			return bad(err, errlen, i, path, "no value");
-		/* Detached, it still carries its key in op ("value"). */
-		if (!(value->type & cJSON_StringIsConst))
-			cJSON_free(value->string);
-		value->string = NULL;
-		value->type &= ~cJSON_StringIsConst;
-	}
-	if (!*path) {
-		/* The whole value. */
-		if (is_remove)
-			return bad(err, errlen, i, path, "cannot remove the root");
-		cJSON_Delete(*root);
-		*root = value;
-		return 0;
-	}
-	/* Walk to the parent of the last token. */
-	char tok[4096];
+	cJSON *at = cJSON_GetArrayItem(arr, (int)idx);
+	item->next = at;
+	item->prev = at->prev; /* the head's prev is the tail */
+	if (at == arr->child)
+		arr->child = item;
+	else
+		at->prev->next = item;
+	at->prev = item;
+}
+
+/* Walk path to the parent of its last token (into tok), and do the
+ * operation there. Takes value. */
+static int place(cJSON **root, const char *path, char *tok, size_t toklen,
+                 cJSON *value, int is_add, int is_remove, int is_replace,
+                 size_t i, char *err, size_t errlen)
+{
+	int rc = 0;
 	const char *p = path;
 	cJSON *parent = *root;
-	int rc = 0;
 	for (;;) {
-		if (next_token(&p, tok, sizeof tok) < 0) {
+		if (next_token(&p, tok, toklen) < 0) {
 			rc = bad(err, errlen, i, path, "malformed path");
 			break;
 		}
@@ -399,8 +387,12 @@ static int apply_one(cJSON **root, cJSON *op, size_t i, char *err,
 			cJSON_DeleteItemFromArray(parent, (int)idx);
 			return 0;
 		}
-		if (is_replace) {
-			cJSON_ReplaceItemInArray(parent, (int)idx, value);
+		if (!is_add) { /* replace */
+			cJSON *cur = cJSON_GetArrayItem(parent, (int)idx);
+			if (!cJSON_ReplaceItemViaPointer(parent, cur, value)) {
+				cJSON_Delete(value);
+				return WF_ENOMEM;
+			}
 			return 0;
 		}
 		if (idx == (size_t)size) {
@@ -410,11 +402,56 @@ static int apply_one(cJSON **root, cJSON *op, size_t i, char *err,
 			}
 			return 0;
 		}
-		cJSON_InsertItemInArray(parent, (int)idx, value);
+		array_insert(parent, idx, value);
 		return 0;
 	}
 	cJSON_Delete(value);
 	return bad(err, errlen, i, path, "parent is not an object or array");
+}
+
+static int apply_one(cJSON **root, cJSON *op, size_t i, char *err,
+                     size_t errlen)
+{
+	const cJSON *o = cJSON_GetObjectItemCaseSensitive(op, "op");
+	const cJSON *pth = cJSON_GetObjectItemCaseSensitive(op, "path");
+	if (!cJSON_IsString(o) || !cJSON_IsString(pth))
+		return bad(err, errlen, i, NULL, "no op or path");
+	const char *name = o->valuestring, *path = pth->valuestring;
+	int is_add = strcmp(name, "add") == 0;
+	int is_remove = strcmp(name, "remove") == 0;
+	int is_replace = strcmp(name, "replace") == 0;
+	if (!is_add && !is_remove && !is_replace)
+		return bad(err, errlen, i, path, "unknown op");
+	cJSON *value = NULL;
+	if (!is_remove) {
+		value = cJSON_DetachItemFromObjectCaseSensitive(op, "value");
+		if (!value)
+			return bad(err, errlen, i, path, "no value");
+		/* Detached, it still carries its key in op ("value"). */
+		if (!(value->type & cJSON_StringIsConst))
+			cJSON_free(value->string);
+		value->string = NULL;
+		value->type &= ~cJSON_StringIsConst;
+	}
+	if (!*path) {
+		/* The whole value. */
+		if (is_remove)
+			return bad(err, errlen, i, path, "cannot remove the root");
+		cJSON_Delete(*root);
+		*root = value;
+		return 0;
+	}
+	/* Walk to the parent of the last token. */
+	size_t toklen = strlen(path) + 1;
+	char *tok = malloc(toklen);
+	if (!tok) {
+		cJSON_Delete(value);
+		return WF_ENOMEM;
+	}
+	int rc = place(root, path, tok, toklen, value, is_add, is_remove,
+	           is_replace, i, err, errlen);
+	free(tok);
+	return rc;
 }
 
 int wf_jpatch(cJSON **root, cJSON *ops, char *err, size_t errlen)
