@@ -81,6 +81,11 @@ static const char usage[] =
 	"      events (time, RSS growth per step). Temporary engine\n"
 	"      directories go under D (default /tmp) and are removed.\n"
 	"      --quick: small sizes, for a smoke test.\n"
+	"  actors [--dir D] [--quick]\n"
+	"      measure virtual actors: writer calls on one actor (durability\n"
+	"      none, 1 worker); journal bytes and time per call on an actor\n"
+	"      of 1 MB state where one field changes; wf_open of 10,000\n"
+	"      actors of 1 KB state. --quick: small sizes.\n"
 	"  --level L: zstd level of the journals written (default: the\n"
 	"      journal's own default).\n"
 	"\n"
@@ -1831,6 +1836,283 @@ out:
 	return 0;
 }
 
+/* ---- actors ---- */
+
+/* Counter: state {"n": N, ...}; incr(k) adds k to n. */
+static int counter_init(const cJSON *args, void *udata, cJSON **state,
+                        char *err, size_t errlen)
+{
+	(void)udata;
+	(void)err;
+	(void)errlen;
+	const cJSON *s = cJSON_GetArrayItem(args, 0);
+	*state = s ? cJSON_Duplicate(s, 1) : cJSON_Parse("{\"n\": 0}");
+	return *state ? 0 : -1;
+}
+
+static int counter_incr(wf_ctx *ctx, const cJSON *args, void *udata,
+                        cJSON **out)
+{
+	(void)udata;
+	cJSON *n = cJSON_GetObjectItemCaseSensitive(wf_ctx_state(ctx), "n");
+	const cJSON *k = cJSON_GetArrayItem(args, 0);
+	if (!cJSON_IsNumber(n) || !cJSON_IsNumber(k))
+		return wf_ctx_fail(ctx, "state has no n, or no argument");
+	cJSON_SetNumberValue(n, n->valuedouble + k->valuedouble);
+	*out = cJSON_CreateNumber(n->valuedouble);
+	return 0;
+}
+
+typedef struct bench_actors {
+	wf_engine *e;
+	wf_actor_class *cls;
+	wf_step *incr;
+} bench_actors;
+
+static int actors_open(bench_actors *b, const char *dir, unsigned workers)
+{
+	wf_config cfg = WF_CONFIG_INIT;
+	cfg.durability = WF_SYNC_NONE;
+	cfg.workers = workers;
+	int rc = wf_open(&b->e, dir, &cfg);
+	if (rc == 0)
+		rc = wf_actor_class_define(b->e, "Counter", counter_init, NULL,
+		                           &b->cls);
+	if (rc == 0)
+		rc = wf_actor_method_define(b->cls, "incr", counter_incr, NULL,
+		                            WF_METHOD_WRITER, NULL, &b->incr);
+	if (rc < 0) {
+		fprintf(stderr, "wflow-bench: opening %s: %s (%s)\n", dir,
+		        b->e ? wf_errmsg(b->e) : "out of memory", wf_strerror(rc));
+		wf_close(b->e);
+		b->e = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* One call of incr(k) on a. @return 0 or -1. */
+static int actor_incr(bench_actors *b, wf_actor *a, int k)
+{
+	wf_node *n;
+	char arg[16];
+	snprintf(arg, sizeof arg, "%d", k);
+	int rc = wf_node_new(&n, b->incr, NULL);
+	if (rc == 0 && (rc = wf_node_arg_json(n, arg)) < 0)
+		wf_node_free(n);
+	if (rc == 0)
+		rc = wf_actor_call(a, n, NULL);
+	if (rc < 0) {
+		fprintf(stderr, "wflow-bench: call on %s: %s (%s)\n",
+		        wf_actor_id(a), wf_errmsg(b->e), wf_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+static int actor_get(bench_actors *b, const char *id, const char *state,
+                     wf_actor **a)
+{
+	cJSON *args = cJSON_CreateArray();
+	cJSON *s = state ? cJSON_Parse(state) : NULL;
+	if (s)
+		cJSON_AddItemToArray(args, s);
+	int rc = wf_actor_get_or_create(b->cls, id, args, a);
+	cJSON_Delete(args);
+	if (rc < 0)
+		fprintf(stderr, "wflow-bench: get_or_create %s: %s (%s)\n", id,
+		        wf_errmsg(b->e), wf_strerror(rc));
+	return rc < 0 ? -1 : 0;
+}
+
+/* Bytes of the segment files in dir. */
+static uint64_t journal_bytes(const char *dir)
+{
+	DIR *d = opendir(dir);
+	uint64_t total = 0;
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		char *p = path_join(dir, de->d_name);
+		struct stat st;
+		if (strstr(de->d_name, ".wfj") && stat(p, &st) == 0)
+			total += (uint64_t)st.st_size;
+		free(p);
+	}
+	if (d)
+		closedir(d);
+	return total;
+}
+
+/* {"n": 0, "k00000": "<pad>", ...}: about bytes of JSON. */
+static char *big_state(size_t bytes)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "n", 0);
+	char pad[101];
+	memset(pad, 'x', 100);
+	pad[100] = '\0';
+	int keys = (int)(bytes / 112);
+	for (int i = 0; i < keys; i++) {
+		char k[16];
+		snprintf(k, sizeof k, "k%05d", i);
+		cJSON_AddStringToObject(o, k, pad);
+	}
+	char *t = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return t;
+}
+
+static int cmd_actors(int argc, char **argv)
+{
+	int quick = 0;
+	const char *base = "/tmp";
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			fputs(usage, stdout);
+			return 0;
+		} else if (is_opt(a, "--dir")) {
+			base = opt_value(argc, argv, &i, "--dir");
+			if (!base)
+				return bad_usage("--dir: expected a directory",
+				                 NULL);
+		} else if (!strcmp(a, "--quick")) {
+			quick = 1;
+		} else {
+			return bad_usage("unknown argument", a);
+		}
+	}
+	int calls = quick ? 2000 : 50000;
+	int big_calls = quick ? 5 : 50;
+	int nactors = quick ? 500 : 10000;
+	char *root = scratch_root(base);
+	if (!root)
+		return 2;
+	const char *fs = fs_name(root);
+	results res = {0};
+	char mach[256];
+	machine(mach, sizeof mach);
+	char *d_call = path_join(root, "call"), *d_big = path_join(root, "big"),
+	     *d_many = path_join(root, "many");
+	char *j_big = path_join(d_big, "journal");
+	bench_actors b = {0};
+	wf_actor *a = NULL;
+	int rc = 1;
+
+	/* 1. Writer calls on one actor, one thread, durability none. */
+	fprintf(stderr, "wflow-bench: %d writer calls on one actor, durability "
+	                "none, 1 worker...\n",
+	        calls);
+	if (actors_open(&b, d_call, 1) < 0 || actor_get(&b, "counter", NULL, &a))
+		goto out;
+	for (int k = 0; k < calls / 20; k++) /* warm up */
+		if (actor_incr(&b, a, 1) < 0)
+			goto out;
+	double t0 = now_s();
+	for (int k = 0; k < calls; k++)
+		if (actor_incr(&b, a, 1) < 0)
+			goto out;
+	double t_call = (now_s() - t0) / calls;
+	wf_actor_free(a);
+	a = NULL;
+	wf_close(b.e);
+	b.e = NULL;
+
+	/* 2. A 1 MB state, one field changed per call. */
+	fprintf(stderr, "wflow-bench: %d calls on an actor of 1 MB state...\n",
+	        big_calls);
+	char *big = big_state((size_t)1 << 20);
+	size_t big_len = big ? strlen(big) : 0;
+	if (!big || actors_open(&b, d_big, 1) < 0 ||
+	    actor_get(&b, "big", big, &a) < 0) {
+		free(big);
+		goto out;
+	}
+	free(big);
+	wf_close(b.e); /* everything on disk before the first size */
+	b.e = NULL;
+	wf_actor_free(a);
+	a = NULL;
+	uint64_t bytes0 = journal_bytes(j_big);
+	if (actors_open(&b, d_big, 1) < 0 || actor_get(&b, "big", NULL, &a) < 0)
+		goto out;
+	t0 = now_s();
+	for (int k = 0; k < big_calls; k++)
+		if (actor_incr(&b, a, 1) < 0)
+			goto out;
+	double t_big = (now_s() - t0) / big_calls;
+	wf_actor_free(a);
+	a = NULL;
+	wf_close(b.e);
+	b.e = NULL;
+	/* A reopen adds a session event: count it against the calls too. */
+	uint64_t bytes1 = journal_bytes(j_big);
+	t0 = now_s();
+	if (actors_open(&b, d_big, 1) < 0)
+		goto out;
+	double t_big_open = now_s() - t0;
+	wf_close(b.e);
+	b.e = NULL;
+
+	/* 3. Reopen with many actors of 1 KB state, one call each. */
+	fprintf(stderr, "wflow-bench: %d actors of 1 KB state, then wf_open "
+	                "(3 opens, in a fresh process)...\n",
+	        nactors);
+	char *kb = big_state(1024);
+	if (!kb || actors_open(&b, d_many, 0) < 0) {
+		free(kb);
+		goto out;
+	}
+	for (int i = 0; i < nactors; i++) {
+		char id[32];
+		snprintf(id, sizeof id, "actor/%06d", i);
+		if (actor_get(&b, id, kb, &a) < 0 || actor_incr(&b, a, i) < 0) {
+			free(kb);
+			goto out;
+		}
+		wf_actor_free(a);
+		a = NULL;
+	}
+	free(kb);
+	wf_close(b.e);
+	b.e = NULL;
+	double open_s[OPENS];
+	long long rss0, rss1;
+	if (open_in_child(d_many, open_s, &rss0, &rss1) < 0)
+		goto out;
+
+	put(&res, "actor_call_us=%.2f", t_call * 1e6);
+	put(&res, "actor_calls=%d", calls);
+	put(&res, "actor_1mb_state_bytes=%zu", big_len);
+	put(&res, "actor_1mb_bytes_per_call=%.0f",
+	    (double)(bytes1 - bytes0) / big_calls);
+	put(&res, "actor_1mb_call_ms=%.3f", t_big * 1e3);
+	put(&res, "actor_1mb_calls=%d", big_calls);
+	put(&res, "actor_1mb_open_s=%.3f", t_big_open);
+	put(&res, "actors_open_s=%.3f", median(open_s, OPENS));
+	put(&res, "actors_open_count=%d", nactors);
+	put(&res, "actors_open_rss_bytes_per_actor=%.0f",
+	    (double)(rss1 - rss0) / nactors);
+	put(&res, "quick=%d", quick);
+	put(&res, "dir_fs=%s", fs);
+	put(&res, "machine=%s", mach);
+	rc = 0;
+out:
+	wf_actor_free(a);
+	wf_close(b.e);
+	free(d_call);
+	free(d_big);
+	free(d_many);
+	free(j_big);
+	nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(root);
+	if (rc)
+		return 1;
+	for (int i = 0; i < res.n; i++)
+		printf("%s\n", res.lines[i]);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -1852,6 +2134,8 @@ int main(int argc, char **argv)
 		return cmd_journal(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "engine"))
 		return cmd_engine(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "actors"))
+		return cmd_actors(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "engine-open-child"))
 		return cmd_engine_open_child(argc - 2, argv + 2);
 	return bad_usage("unknown command", argv[1]);

@@ -404,7 +404,8 @@ static void run_finish(wf_engine *e, wf_run_t *r, int rc, const char *output,
 
 enum { S_PENDING = 0, S_DONE = 1 };
 
-static void enqueue(wf_engine *e, wf_run_t *r, const char *step, int try_n)
+static wf_task *enqueue(wf_engine *e, wf_run_t *r, const char *step,
+                        int try_n)
 {
 	wf_task *t = calloc(1, sizeof *t);
 	if (!t || !(t->step = strdup(step)) ||
@@ -414,7 +415,7 @@ static void enqueue(wf_engine *e, wf_run_t *r, const char *step, int try_n)
 			free(t->step);
 		free(t);
 		run_finish(e, r, WF_ENOMEM, NULL, "out of memory scheduling a step");
-		return;
+		return NULL;
 	}
 	t->run = r;
 	t->try_n = try_n;
@@ -431,6 +432,7 @@ static void enqueue(wf_engine *e, wf_run_t *r, const char *step, int try_n)
 		pthread_cond_signal(&r->help_cv); /* the wf_run caller runs it */
 	else
 		pthread_cond_signal(&e->task_cv);
+	return t;
 }
 
 /* The JSON text of a done step's output (following continuations). */
@@ -687,7 +689,11 @@ static int done_or(wf_run_t *r, const wf_fwf *w, const char *id,
 static const wf_fstep *chain_next(wf_engine *e, wf_run_t *r, const char *done_id)
 {
 	const wf_fwf *w = wf_fold_get(e->fold, r->id);
-	if (!w || !r->active || r->finishing || atomic_load(&r->cancelled))
+	/* An actor call takes no step outputs as arguments: nothing waits
+	 * for its steps but its continuations (and an actor's workflow grows
+	 * a step per call: no scan of them all per call). */
+	if (!w || r->actor || !r->active || r->finishing ||
+	    atomic_load(&r->cancelled))
 		return NULL;
 	for (size_t i = 0; i < w->nsteps; i++) {
 		const wf_fstep *s = w->order[i];
@@ -732,6 +738,17 @@ static wf_task *after_act(wf_engine *e, wf_after *a)
 		snprintf(msg, sizeof msg, "workflow %s failed: step %s: %s", r->id,
 		         a->step, a->err);
 		run_finish(e, r, WF_EFAILED, NULL, msg);
+	} else if (a->finished) {
+		/* The workflow's end was in the step's commit (and is synced,
+		 * when durability asks for it, before this runs). */
+		char *state = NULL;
+		const wf_fwf *w = r->actor_resume ? wf_fold_get(e->fold, r->id)
+		                                  : NULL;
+		if (w && !(state = cJSON_PrintUnformatted(w->actor_state)))
+			run_finish(e, r, WF_ENOMEM, NULL, "out of memory");
+		else
+			run_finish(e, r, 0, state ? state : a->outtext, NULL);
+		free(state);
 	} else {
 		if (a->outtext) {
 			char *prev = wf_map_get(&r->mem, a->step);
@@ -817,6 +834,27 @@ static void after_flush(wf_engine *e)
 	}
 }
 
+/*
+ * Does the success of step sid end run r: is sid the step that the
+ * workflow's output step resolves to (through the continuations that
+ * already succeeded)? Then its commit carries the workflow's output and
+ * SUCCESSFUL too: one write instead of two. Holds mu.
+ */
+static int finishes_run(wf_engine *e, wf_run_t *r, const char *sid)
+{
+	const wf_fwf *w = wf_fold_get(e->fold, r->id);
+	if (!w || !w->output_step || !r->active || r->finishing ||
+	    atomic_load(&r->cancelled))
+		return 0;
+	const wf_fstep *x = wf_fold_step(w, w->output_step);
+	for (int depth = 0; x && depth < 100000; depth++) {
+		if (!x->cont || x->state != WF_FSTEP_SUCCEEDED)
+			return strcmp(x->id, sid) == 0;
+		x = wf_fold_step(w, x->cont);
+	}
+	return 0;
+}
+
 /* The JSON Patch text that turns committed into state, or NULL in *patch
  * if nothing changed. @return 0 or WF_ENOMEM. */
 static int state_change(const cJSON *committed, const cJSON *state,
@@ -842,12 +880,16 @@ static void task_result(wf_engine *e, wf_task *t, const wf_fstep *s0,
 	int checkpoint = s0->checkpoint;
 	const wf_fwf *w0 = ctx->state ? wf_fold_get(e->fold, r->id) : NULL;
 	const cJSON *committed = w0 ? w0->actor_state : NULL;
-	/* Only a plain success can start the next step in its commit. */
+	/* Only a plain success can start the next step in its commit, or
+	 * end the workflow in it. */
 	char next[600] = "";
+	int finishes = 0;
 	if (frc == 0 && !ctx->cont && !catch_ex) {
 		const wf_fstep *n = chain_next(e, r, sid);
 		if (n)
 			snprintf(next, sizeof next, "%s", n->id);
+		else
+			finishes = finishes_run(e, r, sid);
 	}
 	pthread_mutex_unlock(&e->mu);
 
@@ -865,6 +907,9 @@ static void task_result(wf_engine *e, wf_task *t, const wf_fstep *s0,
 		return;
 	}
 	char *patch = NULL;
+	if (frc == 0 && committed && !finite_json(ctx->state))
+		frc = wf_ctx_fail(ctx, "the method left a non-finite number in "
+		                       "the actor's state");
 	if (frc == 0 && committed &&
 	    (frc = state_change(committed, ctx->state, &patch)) < 0)
 		snprintf(err, sizeof err, "out of memory diffing the state");
@@ -921,10 +966,20 @@ static void task_result(wf_engine *e, wf_task *t, const wf_fstep *s0,
 				ev_text(ev, next);
 				ev_u(ev, 1);
 			}
+			if (finishes) {
+				ev = ev_add(&b, WF_EV_WORKFLOW_OUTPUT);
+				ev_text(ev, r->id);
+				ev_json(ev, outtext);
+				ev = ev_add(&b, WF_EV_STATUS_CHANGED);
+				ev_text(ev, r->id);
+				ev_text(ev, "SUCCESSFUL");
+				ev_text(ev, "run");
+			}
 		}
 	}
 	if (frc != 0) {
 		next[0] = '\0';
+		finishes = 0;
 		if (b.n == 0 || frc == WF_ENOMEM) {
 			b.n = 0;
 			if (ctx->error)
@@ -970,7 +1025,7 @@ static void task_result(wf_engine *e, wf_task *t, const wf_fstep *s0,
 	if (dag_locked)
 		pthread_mutex_unlock(&r->dag_mu);
 	pthread_rwlock_unlock(&r->cancel_lock);
-	wf_after a = {r, sid, t->try_n, rc, retry, failed_wf, err,
+	wf_after a = {r, sid, t->try_n, rc, retry, failed_wf, finishes, err,
 	              ctx->cont ? NULL : outtext, next[0] ? next : NULL, NULL};
 	wf_after *d = NULL;
 	if (defer && rc == 0 && (d = malloc(sizeof *d))) {
@@ -2205,9 +2260,12 @@ static void call_start(wf_engine *e, wf_qcall *c)
 	r->actor = 1;
 	r->attempt = (int)w->natt + 1;
 	char *dag = dag_json(w, c->node);
+	/* The call's step starts in the same commit (one write, not two). */
+	char *sid = dag && c->node->id ? strdup(c->node->id) : NULL;
 	pthread_mutex_unlock(&e->mu);
 	qcall_free(c, 0, NULL);
-	if (!dag) {
+	if (!sid) {
+		free(dag);
 		pthread_mutex_lock(&e->mu);
 		run_finish(e, r, WF_ENOMEM, NULL, "out of memory");
 		pthread_mutex_unlock(&e->mu);
@@ -2226,12 +2284,20 @@ static void call_start(wf_engine *e, wf_qcall *c)
 	ev_text(ev, r->id);
 	ev_text(ev, "RUNNING");
 	ev_text(ev, "call");
+	ev = ev_add(&b, WF_EV_STEP_STARTED);
+	ev_text(ev, r->id);
+	ev_text(ev, sid);
+	ev_u(ev, 1);
 	rc = journal_apply(e, &b); /* mu held after */
 	free(dag);
-	if (rc < 0)
+	if (rc < 0) {
 		run_finish(e, r, rc, NULL, tls_err);
-	else
-		schedule(e, r);
+	} else if (r->active && !atomic_load(&r->cancelled)) {
+		wf_task *t = enqueue(e, r, sid, 1);
+		if (t)
+			t->started = 1;
+	}
+	free(sid);
 	pthread_mutex_unlock(&e->mu);
 }
 

@@ -116,6 +116,8 @@ typedef struct wf_after {
 	char *step;
 	int try_n;
 	int rc, retry, failed_wf;
+	int finished;   /* the workflow's output and SUCCESSFUL were in the
+	                   same commit: the run is over */
 	char *err;
 	char *outtext;  /* to keep in run->mem, or NULL */
 	char *next;     /* a step started in the same commit, or NULL */

@@ -200,6 +200,7 @@ static void free_wf(wf_fwf *w)
 	/* Everything else of the workflow is in its arena. */
 	cJSON_Delete(w->actor_state);
 	wf_map_free(&w->steps);
+	wf_map_free(&w->names);
 	arena_free(w);
 	free(w);
 }
@@ -312,9 +313,12 @@ void wf_fold_next_id(const wf_fwf *w, const char *base, int extra,
 {
 	/* The name counter: how many steps so far have this base name. */
 	intptr_t n = extra;
-	for (size_t i = 0; i < w->nsteps; i++)
-		if (strcmp(w->order[i]->name, base) == 0)
-			n++;
+	if (w->nsteps >= STEP_MAP_MIN && w->names_counted == w->nsteps)
+		n += (intptr_t)wf_map_get(&w->names, base);
+	else
+		for (size_t i = 0; i < w->nsteps; i++)
+			if (strcmp(w->order[i]->name, base) == 0)
+				n++;
 	for (;; n++) {
 		if (n == 0)
 			snprintf(buf, len, "%s", base);
@@ -777,12 +781,26 @@ static int add_steps(wf_fwf *w, wf_fstep **v, size_t n)
 		w->order[w->nsteps++] = v[i];
 	if (w->nsteps < STEP_MAP_MIN)
 		return 0;
-	/* Large: index every step not yet in the map. */
+	/* Large: index every step not yet in the map, and count its name
+	 * (an actor's workflow gains a step per call: both must not cost a
+	 * scan of all its steps). */
 	for (size_t i = w->steps.len; i < w->nsteps; i++)
 		if (wf_map_put(&w->steps, w->order[i]->id, w->order[i]) < 0) {
 			wf_map_free(&w->steps); /* rebuilt by the next add */
 			return WF_ENOMEM;
 		}
+	w->names.borrow = 1;
+	for (size_t i = w->names_counted; i < w->nsteps; i++) {
+		const char *name = w->order[i]->name;
+		intptr_t c = (intptr_t)wf_map_get(&w->names, name);
+		if (wf_map_put(&w->names, name, (void *)(c + 1)) < 0) {
+			wf_map_free(&w->names); /* recounted by the next add */
+			w->names.borrow = 1;
+			w->names_counted = 0;
+			return WF_ENOMEM;
+		}
+	}
+	w->names_counted = w->nsteps;
 	return 0;
 }
 

@@ -87,6 +87,9 @@ typedef struct wf_fwf {
 	wf_slab *slab;         /* the fold's, where arena blocks come from */
 	size_t arena_hint;     /* size of the next arena block */
 	wf_map steps;        /* id -> wf_fstep, once there are many steps */
+	wf_map names;        /* base name -> steps using it (intptr_t), once
+	                        there are many steps: the name counter */
+	size_t names_counted; /* steps counted in names */
 	wf_fstep **order;    /* steps in the order they were added */
 	size_t nsteps, corder;
 	const char *output_step;
