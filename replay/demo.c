@@ -40,7 +40,7 @@ enum { DEMO_OK = 0, DEMO_FAILED = 1, DEMO_ERROR = 2 };
 
 static const char *const demo_ids[] = {
 	"add_example", "add_example_2", "add_example_3",
-	"note1_cancel", "note2_resume",
+	"note1_cancel", "note2_resume", "vid", "counter",
 };
 
 #define MAX_FAILURES 32
@@ -510,6 +510,229 @@ static void scenario_note2(demo *d, wf_step *simple)
 /* ---- the demo ------------------------------------------------------------ */
 
 /* Delete what an earlier demo left. @return 0 or -1 (printed). */
+/* ---- the seed's virtual actors ---- */
+
+/* Actor.__init__(self, v): the state is v. */
+static int actor_init(const cJSON *args, void *ud, cJSON **state, char *err,
+                      size_t errlen)
+{
+	(void)ud;
+	const cJSON *v = cJSON_GetArrayItem(args, 0);
+	if (!cJSON_IsNumber(v)) {
+		snprintf(err, errlen, "Actor(v): v must be a number");
+		return -1;
+	}
+	*state = cJSON_CreateNumber(v->valuedouble);
+	return *state ? 0 : -1;
+}
+
+/* Actor.add_v(self, v): sleep 1 s, self.v += v, return self.v. */
+static int actor_add_v(wf_ctx *ctx, const cJSON *args, void *ud, cJSON **out)
+{
+	(void)ud;
+	const cJSON *v = cJSON_GetArrayItem(args, 0);
+	const cJSON *self_v = wf_ctx_state(ctx);
+	if (!cJSON_IsNumber(v) || !cJSON_IsNumber(self_v))
+		return wf_ctx_fail(ctx, "add_v(v): v and the state must be "
+		                        "numbers");
+	if (wf_ctx_sleep(ctx, 1.0) < 0)
+		return wf_ctx_fail(ctx, "cancelled");
+	double sum = self_v->valuedouble + v->valuedouble;
+	wf_ctx_set_state(ctx, cJSON_CreateNumber(sum));
+	*out = cJSON_CreateNumber(sum);
+	return 0;
+}
+
+/* Counter.__init__(self): self.n = 0. */
+static int counter_init(const cJSON *args, void *ud, cJSON **state,
+                        char *err, size_t errlen)
+{
+	(void)args;
+	(void)ud;
+	(void)err;
+	(void)errlen;
+	*state = cJSON_Parse("{\"n\": 0}");
+	return *state ? 0 : -1;
+}
+
+static wf_step *counter_incr_step;
+
+/* Counter.incr(self, n): self.n += 1; then either a nested call
+ * self.incr.options(name="incr", metadata={"current_n": self.n}).step(n-1)
+ * or self.n. */
+static int counter_incr(wf_ctx *ctx, const cJSON *args, void *ud, cJSON **out)
+{
+	(void)ud;
+	const cJSON *n = cJSON_GetArrayItem(args, 0);
+	cJSON *self_n = cJSON_GetObjectItemCaseSensitive(wf_ctx_state(ctx), "n");
+	if (!cJSON_IsNumber(n) || !cJSON_IsNumber(self_n))
+		return wf_ctx_fail(ctx, "incr(n): n and self.n must be numbers");
+	cJSON_SetNumberValue(self_n, self_n->valuedouble + 1);
+	if (n->valuedouble - 1 > 0) {
+		cJSON *md = cJSON_CreateObject();
+		cJSON_AddNumberToObject(md, "current_n", self_n->valuedouble);
+		wf_step_options o = WF_STEP_OPTIONS_INIT;
+		o.name = "incr";
+		o.metadata = md;
+		wf_node *next = NULL;
+		int rc = wf_node_new(&next, counter_incr_step, &o);
+		cJSON_Delete(md);
+		cJSON *arg = cJSON_CreateNumber(n->valuedouble - 1);
+		if (rc == 0)
+			rc = wf_node_arg(next, arg);
+		cJSON_Delete(arg);
+		if (rc < 0) {
+			wf_node_free(next);
+			return wf_ctx_fail(ctx, "building the nested call: %s",
+			                   wf_strerror(rc));
+		}
+		return wf_ctx_continue(ctx, next);
+	}
+	*out = cJSON_CreateNumber(self_n->valuedouble);
+	return 0;
+}
+
+static wf_actor_class *define_class(demo *d, const char *name,
+                                    wf_actor_init_fn init)
+{
+	wf_actor_class *c = NULL;
+	int rc = wf_actor_class_define(d->e, name, init, NULL, &c);
+	if (rc < 0) {
+		fprintf(stderr, "wflow demo: wf_actor_class_define(\"%s\"): %s: "
+		        "%s\n", name, wf_strerror(rc), wf_errmsg(d->e));
+		d->error = 1;
+	}
+	return c;
+}
+
+static wf_step *define_method(demo *d, wf_actor_class *c, const char *name,
+                              wf_step_fn fn)
+{
+	wf_step *m = NULL;
+	int rc = wf_actor_method_define(c, name, fn, NULL, WF_METHOD_WRITER, NULL,
+	                                &m);
+	if (rc < 0) {
+		fprintf(stderr, "wflow demo: wf_actor_method_define(\"%s\"): %s: "
+		        "%s\n", name, wf_strerror(rc), wf_errmsg(d->e));
+		d->error = 1;
+	}
+	return m;
+}
+
+static void scenario_actor(demo *d)
+{
+	static const char sc[] = "virtual actor";
+	heading("vid: metadata in virtual actors");
+	printf("seed: actor = Actor.get_or_create(\"vid\", 0); "
+	       "actor.add_v.options(name=\"add\", metadata={\"k1\": \"v1\"})"
+	       ".run(10)  (and k2, k3)\n");
+	printf("C:    wf_actor_get_or_create(Actor, \"vid\", [0], &actor); "
+	       "o.name = \"add\"; o.metadata = {\"k1\": \"v1\"}; "
+	       "wf_node_new(&n, add_v, &o); wf_node_arg_json(n, \"10\"); "
+	       "wf_actor_call(actor, n, &out);\n");
+	wf_actor_class *cls = define_class(d, "Actor", actor_init);
+	wf_step *add_v = cls ? define_method(d, cls, "add_v", actor_add_v) : NULL;
+	if (!add_v)
+		return;
+	cJSON *init = json(d, "[0]");
+	wf_actor *actor = NULL;
+	int rc = wf_actor_get_or_create(cls, "vid", init, &actor);
+	cJSON_Delete(init);
+	print_rc("wf_actor_get_or_create", rc, d);
+	check(d, rc == 0, sc, "Actor.get_or_create(\"vid\", 0)");
+	if (rc < 0)
+		return;
+	static const char *const mds[] = {"{\"k1\": \"v1\"}", "{\"k2\": \"v2\"}",
+	                                  "{\"k3\": \"v3\"}"};
+	for (int i = 0; i < 3; i++) {
+		cJSON *md = json(d, mds[i]);
+		wf_step_options o = WF_STEP_OPTIONS_INIT;
+		o.name = "add";
+		o.metadata = md;
+		wf_node *n = make_node(d, add_v, &o, "10", NULL);
+		cJSON_Delete(md);
+		if (!n)
+			break;
+		cJSON *out = NULL;
+		rc = wf_actor_call(actor, n, &out);
+		print_rc("wf_actor_call", rc, d);
+		char what[80];
+		snprintf(what, sizeof what, "add_v(10) call %d returns %d", i + 1,
+		         10 * (i + 1));
+		check(d, rc == 0 && output_is(out, 10 * (i + 1)), sc, what);
+		cJSON_Delete(out);
+	}
+	wf_actor_free(actor);
+	static const char *const steps[] = {"add", "add_1", "add_2"};
+	for (int i = 0; i < 3; i++) {
+		cJSON *md = get_metadata(d, sc, "vid", steps[i]);
+		char what[160];
+		snprintf(what, sizeof what,
+		         "get_metadata(\"vid\", \"%s\")[\"user_metadata\"] == %s",
+		         steps[i], mds[i]);
+		check(d, user_metadata_is(md, mds[i]), sc, what);
+		snprintf(what, sizeof what,
+		         "get_metadata(\"vid\", \"%s\"): end_time >= start_time + 1",
+		         steps[i]);
+		check(d, has_stat(md, "start_time") && has_stat(md, "end_time") &&
+		              stat_num(md, "end_time") >=
+		                  stat_num(md, "start_time") + 1,
+		      sc, what);
+		cJSON_Delete(md);
+	}
+}
+
+static void scenario_counter(demo *d)
+{
+	static const char sc[] = "nested actor calls";
+	heading("counter: nested calls of a virtual actor");
+	printf("seed: counter = Counter.get_or_create(\"counter\"); "
+	       "counter.incr.options(name=\"incr\", "
+	       "metadata={\"outer_k\": \"outer_v\"}).run(5)\n");
+	printf("C:    incr returns wf_ctx_continue(ctx, <incr with name "
+	       "\"incr\", metadata {\"current_n\": n}, arg n - 1>) while "
+	       "n - 1 > 0\n");
+	wf_actor_class *cls = define_class(d, "Counter", counter_init);
+	counter_incr_step = cls ? define_method(d, cls, "incr", counter_incr)
+	                        : NULL;
+	if (!counter_incr_step)
+		return;
+	wf_actor *counter = NULL;
+	int rc = wf_actor_get_or_create(cls, "counter", NULL, &counter);
+	print_rc("wf_actor_get_or_create", rc, d);
+	check(d, rc == 0, sc, "Counter.get_or_create(\"counter\")");
+	if (rc < 0)
+		return;
+	cJSON *md = json(d, "{\"outer_k\": \"outer_v\"}");
+	wf_step_options o = WF_STEP_OPTIONS_INIT;
+	o.name = "incr";
+	o.metadata = md;
+	wf_node *n = make_node(d, counter_incr_step, &o, "5", NULL);
+	cJSON_Delete(md);
+	cJSON *out = NULL;
+	rc = n ? wf_actor_call(counter, n, &out) : WF_ENOMEM;
+	print_rc("wf_actor_call", rc, d);
+	check(d, rc == 0 && output_is(out, 5), sc, "incr(5) returns 5");
+	cJSON_Delete(out);
+	wf_actor_free(counter);
+	cJSON *m = get_metadata(d, sc, "counter", "incr");
+	check(d, user_metadata_is(m, "{\"outer_k\": \"outer_v\"}"), sc,
+	      "get_metadata(\"counter\", \"incr\")[\"user_metadata\"] == "
+	      "{\"outer_k\": \"outer_v\"}");
+	cJSON_Delete(m);
+	for (int i = 1; i <= 4; i++) {
+		char id[16], want[32], what[160];
+		snprintf(id, sizeof id, "incr_%d", i);
+		snprintf(want, sizeof want, "{\"current_n\": %d}", i);
+		m = get_metadata(d, sc, "counter", id);
+		snprintf(what, sizeof what,
+		         "get_metadata(\"counter\", \"%s\")[\"user_metadata\"] == %s",
+		         id, want);
+		check(d, user_metadata_is(m, want), sc, what);
+		cJSON_Delete(m);
+	}
+}
+
 static int delete_previous(demo *d)
 {
 	int deleted = 0;
@@ -585,6 +808,10 @@ int wf_demo_run(const char *dir)
 		scenario_note1(&d, sleeper);
 	if (!d.error)
 		scenario_note2(&d, failer);
+	if (!d.error)
+		scenario_actor(&d);
+	if (!d.error)
+		scenario_counter(&d);
 
 	rc = wf_close(d.e);
 	if (rc < 0) {

@@ -135,6 +135,21 @@ m = json.load(open(sys.argv[1]))
 assert m["user_metadata"] == {"step_k": "step_v"}, m
 assert m["step_options"]["step_type"] == "FUNCTION", m
 ' "$tmp/meta3.json"
+"$wflow" meta "$tmp/demo" vid add_1 >"$tmp/meta_actor.json"
+check "wflow meta of an actor's call gives its metadata (the seed's vid)" python3 -c '
+import json, sys
+m = json.load(open(sys.argv[1]))
+assert m["user_metadata"] == {"k2": "v2"}, m
+assert m["step_options"]["step_type"] == "ACTOR_METHOD", m
+assert m["step_options"]["max_retries"] == 0, m
+assert m["stats"]["end_time"] >= m["stats"]["start_time"] + 1, m
+' "$tmp/meta_actor.json"
+"$wflow" meta "$tmp/demo" counter incr_4 >"$tmp/meta_counter.json"
+check "wflow meta of a nested actor call (incr_4)" python3 -c '
+import json, sys
+m = json.load(open(sys.argv[1]))
+assert m["user_metadata"] == {"current_n": 4}, m
+' "$tmp/meta_counter.json"
 "$wflow" meta "$tmp/demo" no-such-workflow >/dev/null 2>"$tmp/meta.err"
 check "wflow meta of an unknown id exits 1" test $? -eq 1
 check "and says No such workflow_id" grep -q 'No such workflow_id no-such-workflow' "$tmp/meta.err"
