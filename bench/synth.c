@@ -376,34 +376,37 @@ static void put_first_args(wf_synth *s, sbuf *b, swf *w, unsigned i)
 {
 	switch (w->fam) {
 	case FAM_ORDER:
-		sb_printf(b, "[{\"order_id\":\"%s\",\"items\":%u}]", w->id + 6,
+		sb_printf(b, "[{\"value\":{\"order_id\":\"%s\",\"items\":%u}}]", w->id + 6,
 		          rint_(s, 1, 7));
 		break;
 	case FAM_ETL:
-		sb_printf(b, "[\"%s\",\"2026-11-27/%02u\",{\"batch_size\":%u}]",
+		sb_printf(b, "[{\"value\":\"%s\"},{\"value\":\"2026-11-27/%02u\"},"
+		          "{\"value\":{\"batch_size\":%u}}]",
 		          w->tag, rint_(s, 0, 23), rint_(s, 1, 8) * 500);
 		break;
 	case FAM_TRAIN:
-		sb_printf(b, "[\"s3://datasets/%s/v%u\",{\"seed\":%u}]", w->tag,
+		sb_printf(b, "[{\"value\":\"s3://datasets/%s/v%u\"},"
+		          "{\"value\":{\"seed\":%u}}]", w->tag,
 		          rint_(s, 1, 14), rint_(s, 0, 99999));
 		break;
 	case FAM_CART:
 		if (strcmp(w->steps[i].name, "add_item") == 0)
-			sb_printf(b, "[\"SKU-%05u\",%u]",
+			sb_printf(b, "[{\"value\":\"SKU-%05u\"},{\"value\":%u}]",
 			          rint_(s, 10000, 10400), rint_(s, 1, 3));
 		else if (strcmp(w->steps[i].name, "apply_coupon") == 0)
-			sb_printf(b, "[\"BLACKFRIDAY%u\"]", rint_(s, 10, 50));
+			sb_printf(b, "[{\"value\":\"BLACKFRIDAY%u\"}]", rint_(s, 10, 50));
 		else if (strcmp(w->steps[i].name, "remove_item") == 0)
-			sb_printf(b, "[\"SKU-%05u\"]", rint_(s, 10000, 10400));
+			sb_printf(b, "[{\"value\":\"SKU-%05u\"}]", rint_(s, 10000, 10400));
 		else
 			sb_printf(b, "[]");
 		break;
 	default:
-		sb_printf(b, "[\"%s\",\"2026-W48\"]", w->tag);
+		sb_printf(b, "[{\"value\":\"%s\"},{\"value\":\"2026-W48\"}]", w->tag);
 	}
 }
 
-/* {"steps":[...],"edges":[[from,to],...],"output":id} for steps[from..to) */
+/* {"steps":[...],"output":id} for steps[from..to), as the engine writes a
+ * DAG: arguments are {"value": v} or {"step": id} */
 static void put_dag(wf_synth *s, sbuf *b, swf *w, unsigned from, unsigned to)
 {
 	int actor = w->fam == FAM_CART;
@@ -417,10 +420,10 @@ static void put_dag(wf_synth *s, sbuf *b, swf *w, unsigned from, unsigned to)
 		if (i == from || actor)
 			put_first_args(s, b, w, i);
 		else if (chance(s, 300))
-			sb_printf(b, "[{\"$step\":\"%s\"},%u]",
+			sb_printf(b, "[{\"step\":\"%s\"},{\"value\":%u}]",
 			          w->steps[i - 1].id, rint_(s, 1, 100));
 		else
-			sb_printf(b, "[{\"$step\":\"%s\"}]",
+			sb_printf(b, "[{\"step\":\"%s\"}]",
 			          w->steps[i - 1].id);
 		if (chance(s, 150))
 			sb_printf(b, ",\"user_metadata\":{\"sla_ms\":%u}",
@@ -429,16 +432,6 @@ static void put_dag(wf_synth *s, sbuf *b, swf *w, unsigned from, unsigned to)
 			sb_printf(b,
 			          ",\"user_metadata\":{\"step_k\":\"step_v\"}");
 		sb_printf(b, "}");
-	}
-	sb_printf(b, "],\"edges\":[");
-	for (unsigned i = from + 1; i < to; i++) {
-		sb_printf(b, "%s[\"%s\",\"%s\"]", i > from + 1 ? "," : "",
-		          w->steps[i - 1].id, w->steps[i].id);
-		if (i >= from + 2 && chance(s, 250)) {
-			unsigned k = from + rint_(s, 0, i - from - 2);
-			sb_printf(b, ",[\"%s\",\"%s\"]", w->steps[k].id,
-			          w->steps[i].id);
-		}
 	}
 	sb_printf(b, "],\"output\":\"%s\"}", w->steps[to - 1].id);
 }

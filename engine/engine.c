@@ -477,8 +477,10 @@ static void finish_success(wf_engine *e, wf_run_t *r);
 /* Walk the run's DAG; queue what is ready, finish if done. Holds mu. */
 static void schedule(wf_engine *e, wf_run_t *r)
 {
+	if (!r->active || r->finishing || atomic_load(&r->cancelled))
+		return; /* (a finished workflow is not thawed for nothing) */
 	const wf_fwf *w = wf_fold_get(e->fold, r->id);
-	if (!w || !r->active || r->finishing || atomic_load(&r->cancelled))
+	if (!w)
 		return;
 	if (!w->output_step) {
 		run_finish(e, r, WF_ECORRUPT, NULL, "workflow has no output step");

@@ -25,6 +25,7 @@
  */
 #include "fold.h"
 #include "jpatch.h"
+#include "journal/varint.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -101,8 +102,18 @@ static void slab_free(wf_slab *s)
 	}
 }
 
+/* A growing byte buffer (freezing workflows). */
+typedef struct fbuf {
+	uint8_t *p;
+	size_t len, cap;
+	int oom;
+	int64_t t; /* the last time written */
+} fbuf;
+
 struct wf_fold {
 	wf_slab slab;
+	fbuf scratch; /* where freeze packs a workflow */
+	int no_freeze;
 	wf_map wfs; /* id -> wf_fwf */
 	char *live_session;
 	char *last_session;
@@ -193,16 +204,37 @@ int wf_fold_new(wf_fold **out)
 	return *out ? 0 : WF_ENOMEM;
 }
 
+void wf_fold_set_freezing(wf_fold *f, int on)
+{
+	f->no_freeze = !on;
+}
+
 static void free_wf(wf_fwf *w)
 {
 	if (!w)
 		return;
-	/* Everything else of the workflow is in its arena. */
+	/* Everything else of the workflow is in its arena, or its block. */
+	if (w->blob)
+		slab_put(w->slab, w->blob, w->blob_cap);
 	cJSON_Delete(w->actor_state);
 	wf_map_free(&w->steps);
 	wf_map_free(&w->names);
 	arena_free(w);
 	free(w);
+}
+
+/* A new workflow, its id stored after it (so that it never moves: it is
+ * the key of the fold's map). */
+static wf_fwf *new_wf(wf_fold *f, const char *id)
+{
+	size_t n = strlen(id);
+	wf_fwf *w = calloc(1, sizeof *w + n + 1);
+	if (!w)
+		return NULL;
+	w->id = (char *)(w + 1);
+	memcpy(w->id, id, n + 1);
+	w->slab = &f->slab;
+	return w;
 }
 
 void wf_fold_free(wf_fold *f)
@@ -221,6 +253,7 @@ void wf_fold_free(wf_fold *f)
 	free(f->live_session);
 	free(f->last_session);
 	slab_free(&f->slab);
+	free(f->scratch.p);
 	free(f);
 }
 
@@ -261,9 +294,16 @@ uint64_t wf_fold_last_seq(const wf_fold *f)
 	return f->last_seq;
 }
 
+static int thaw(wf_fwf *w);
+
 const wf_fwf *wf_fold_get(const wf_fold *f, const char *id)
 {
-	return wf_map_get(&f->wfs, id);
+	wf_fwf *w = wf_map_get(&f->wfs, id);
+	/* Thawing changes the fold's memory, not its state: the callers
+	 * serialize access as for wf_fold_apply (see fold.h). */
+	if (w && w->frozen && thaw(w) < 0)
+		return NULL;
+	return w;
 }
 
 int wf_fold_next(const wf_fold *f, size_t *i, const wf_fwf **wf)
@@ -291,7 +331,7 @@ wf_status wf_fold_wf_status(const wf_fold *f, const wf_fwf *w)
 
 wf_status wf_fold_status(const wf_fold *f, const char *id)
 {
-	return wf_fold_wf_status(f, wf_fold_get(f, id));
+	return wf_fold_wf_status(f, wf_map_get(&f->wfs, id)); /* no thaw */
 }
 
 /* Small workflows (most) are searched in order; a map is built for the
@@ -804,6 +844,436 @@ static int add_steps(wf_fwf *w, wf_fstep **v, size_t n)
 	return 0;
 }
 
+/* ---- freezing finished workflows (see fold.h) ----
+ *
+ * The block: a version byte, then the workflow's user metadata, output
+ * step, output and attempts, then its steps in order. Integers are
+ * varints (signed ones zigzag), times deltas from the time written before
+ * (so most take 3-5 bytes), strings a varint length + 1 (0 for NULL) then
+ * their bytes and a NUL, so that a thawed workflow's strings point into
+ * the block. "Symbols" (causes, outcomes, step types, "{}", "null") are one
+ * byte. A step's name, fn and id are mostly derived from each other and
+ * from the step before: flags say so.
+ */
+
+#define FREEZE_VERSION 1
+
+static const char *const syms[] = {
+	NULL,      "run",      "resume",     "call",         "create",
+	"SUCCEEDED", "FAILED", "SUCCESSFUL", "CANCELED",     "",
+	"FUNCTION", "ACTOR_METHOD", "{}",    "null",
+};
+#define SYM_LITERAL 255
+
+static void fb_need(fbuf *b, size_t n)
+{
+	if (b->oom || b->len + n <= b->cap)
+		return;
+	size_t cap = b->cap ? b->cap : 1024;
+	while (cap < b->len + n)
+		cap *= 2;
+	uint8_t *q = realloc(b->p, cap);
+	if (!q) {
+		b->oom = 1;
+		return;
+	}
+	b->p = q;
+	b->cap = cap;
+}
+
+static void fb_u(fbuf *b, uint64_t v)
+{
+	fb_need(b, WF_VARINT_MAX);
+	if (!b->oom)
+		b->len += wf_varint_put(b->p + b->len, v);
+}
+
+static void fb_byte(fbuf *b, uint8_t v)
+{
+	fb_need(b, 1);
+	if (!b->oom)
+		b->p[b->len++] = v;
+}
+
+static void fb_str(fbuf *b, const char *s)
+{
+	if (!s) {
+		fb_u(b, 0);
+		return;
+	}
+	size_t n = strlen(s);
+	fb_u(b, n + 1);
+	fb_need(b, n + 1);
+	if (!b->oom) {
+		memcpy(b->p + b->len, s, n + 1);
+		b->len += n + 1;
+	}
+}
+
+static void fb_sym(fbuf *b, const char *s)
+{
+	if (!s) {
+		fb_byte(b, 0);
+		return;
+	}
+	/* Most are the fold's own literals (merged with these): compare
+	 * pointers first, then text that could match. */
+	for (uint8_t i = 1; i < sizeof syms / sizeof syms[0]; i++)
+		if (s == syms[i]) {
+			fb_byte(b, i);
+			return;
+		}
+	if (strlen(s) <= 12)
+		for (uint8_t i = 1; i < sizeof syms / sizeof syms[0]; i++)
+			if (s[0] == syms[i][0] && strcmp(s, syms[i]) == 0) {
+				fb_byte(b, i);
+				return;
+			}
+	fb_byte(b, SYM_LITERAL);
+	fb_str(b, s);
+}
+
+static void fb_time(fbuf *b, int64_t t)
+{
+	fb_u(b, wf_zigzag(t - b->t));
+	b->t = t;
+}
+
+static void fb_atts(fbuf *b, const wf_fattempt *a, size_t n)
+{
+	fb_u(b, n);
+	for (size_t i = 0; i < n; i++) {
+		fb_u(b, wf_zigzag(a[i].run));
+		fb_u(b, wf_zigzag(a[i].n));
+		fb_time(b, a[i].start_ns);
+		fb_time(b, a[i].end_ns);
+		fb_sym(b, a[i].cause);
+		fb_sym(b, a[i].outcome);
+		fb_str(b, a[i].error);
+	}
+}
+
+enum {
+	FS_FN_IS_NAME = 1,    /* fn == name */
+	FS_NAME_AS_PREV = 2,  /* name == the previous step's name */
+	FS_ID_IS_NAME = 4,    /* id == name */
+	FS_ID_NUMBERED = 8,   /* id == name + "_" + N (N follows) */
+	FS_OUTPUT = 16,
+	FS_CATCH = 32,
+	FS_CHECKPOINT = 64,
+	FS_CONT = 128,
+};
+
+/* N if id is name + "_" + N (N > 0, no leading zero), else 0. */
+static uint64_t id_number(const char *id, const char *name)
+{
+	size_t n = strlen(name);
+	if (strncmp(id, name, n) != 0 || id[n] != '_' || id[n + 1] < '1' ||
+	    id[n + 1] > '9' || strlen(id + n + 1) > 9)
+		return 0;
+	uint64_t v = 0;
+	for (const char *p = id + n + 1; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return 0;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	return v;
+}
+
+static void fb_step(fbuf *b, const wf_fstep *s, const char *prev_name)
+{
+	uint64_t num = id_number(s->id, s->name);
+	int flags = (strcmp(s->fn, s->name) == 0 ? FS_FN_IS_NAME : 0) |
+	            (prev_name && strcmp(prev_name, s->name) == 0
+	                 ? FS_NAME_AS_PREV
+	                 : 0) |
+	            (strcmp(s->id, s->name) == 0 ? FS_ID_IS_NAME
+	             : num                       ? FS_ID_NUMBERED
+	                                         : 0) |
+	            (s->has_output ? FS_OUTPUT : 0) |
+	            (s->catch_exceptions ? FS_CATCH : 0) |
+	            (s->checkpoint ? FS_CHECKPOINT : 0) | (s->cont ? FS_CONT : 0);
+	fb_byte(b, (uint8_t)flags);
+	if (!(flags & FS_NAME_AS_PREV))
+		fb_str(b, s->name);
+	if (!(flags & FS_FN_IS_NAME))
+		fb_str(b, s->fn);
+	if (flags & FS_ID_NUMBERED)
+		fb_u(b, num);
+	else if (!(flags & FS_ID_IS_NAME))
+		fb_str(b, s->id);
+	fb_sym(b, s->step_type);
+	fb_u(b, wf_zigzag(s->max_retries));
+	fb_u(b, (uint64_t)s->state);
+	fb_sym(b, s->user_metadata);
+	fb_u(b, s->nargs);
+	for (size_t i = 0; i < s->nargs; i++) {
+		if (s->args[i].step) {
+			fb_byte(b, 0);
+			fb_str(b, s->args[i].step);
+		} else {
+			fb_byte(b, 1);
+			fb_sym(b, s->args[i].value);
+		}
+	}
+	fb_time(b, s->start_ns);
+	fb_time(b, s->end_ns);
+	fb_atts(b, s->att, s->natt);
+	if (flags & FS_OUTPUT)
+		fb_sym(b, s->output);
+	if (flags & FS_CONT)
+		fb_str(b, s->cont);
+}
+
+/* Pack a finished workflow and give back its arena. Nothing happens if
+ * memory is short (freezing only saves memory). */
+static void freeze(wf_fold *f, wf_fwf *w)
+{
+	if (w->frozen || w->actor_class || f->no_freeze)
+		return;
+	fbuf *b = &f->scratch;
+	b->len = 0;
+	b->oom = 0;
+	b->t = 0;
+	fb_byte(b, FREEZE_VERSION);
+	fb_sym(b, w->user_metadata);
+	fb_str(b, w->output_step);
+	fb_sym(b, w->output);
+	fb_atts(b, w->att, w->natt);
+	fb_u(b, w->nsteps);
+	for (size_t i = 0; i < w->nsteps; i++)
+		fb_step(b, w->order[i], i ? w->order[i - 1]->name : NULL);
+	if (b->oom)
+		return;
+	size_t cap = b->len;
+	unsigned char *blob = slab_get(&f->slab, &cap);
+	if (!blob)
+		return;
+	memcpy(blob, b->p, b->len);
+	/* The old block (a workflow frozen before, resumed, finished again)
+	 * held the strings just packed: free it only now. */
+	if (w->blob)
+		slab_put(&f->slab, w->blob, w->blob_cap);
+	arena_free(w);
+	wf_map_free(&w->steps);
+	wf_map_free(&w->names);
+	w->names_counted = 0;
+	w->order = NULL;
+	w->corder = 0;
+	w->att = NULL;
+	w->catt = 0;
+	w->user_metadata = w->output = NULL;
+	w->output_step = NULL;
+	w->blob = blob;
+	w->blob_len = b->len;
+	w->blob_cap = cap;
+	w->frozen = 1;
+}
+
+typedef struct rbuf {
+	const uint8_t *p, *end;
+	int bad;
+	int64_t t;
+} rbuf;
+
+static uint64_t rb_u(rbuf *r)
+{
+	uint64_t v = 0;
+	size_t n = r->bad ? 0 : wf_varint_get(r->p, (size_t)(r->end - r->p), &v);
+	if (!n) {
+		r->bad = 1;
+		return 0;
+	}
+	r->p += n;
+	return v;
+}
+
+static uint8_t rb_byte(rbuf *r)
+{
+	if (r->bad || r->p >= r->end) {
+		r->bad = 1;
+		return 0;
+	}
+	return *r->p++;
+}
+
+static char *rb_str(rbuf *r)
+{
+	uint64_t n = rb_u(r);
+	if (!n || r->bad)
+		return NULL;
+	if (n > (uint64_t)(r->end - r->p) || r->p[n - 1] != '\0') {
+		r->bad = 1;
+		return NULL;
+	}
+	char *s = (char *)r->p;
+	r->p += n;
+	return s;
+}
+
+static const char *rb_sym(rbuf *r)
+{
+	uint8_t c = rb_byte(r);
+	if (c == SYM_LITERAL)
+		return rb_str(r);
+	if (c >= sizeof syms / sizeof syms[0]) {
+		r->bad = 1;
+		return NULL;
+	}
+	return syms[c];
+}
+
+static int64_t rb_time(rbuf *r)
+{
+	r->t += wf_unzigzag(rb_u(r));
+	return r->t;
+}
+
+static int rb_int(rbuf *r)
+{
+	return (int)wf_unzigzag(rb_u(r));
+}
+
+static wf_fattempt *rb_atts(rbuf *r, wf_fwf *w, size_t *n)
+{
+	*n = (size_t)rb_u(r);
+	if (r->bad || *n > (size_t)(r->end - r->p)) {
+		r->bad = 1;
+		return NULL;
+	}
+	if (!*n)
+		return NULL;
+	wf_fattempt *a = arena_alloc(w, *n * sizeof *a);
+	if (!a)
+		return NULL;
+	for (size_t i = 0; i < *n && !r->bad; i++) {
+		a[i].run = rb_int(r);
+		a[i].n = rb_int(r);
+		a[i].start_ns = rb_time(r);
+		a[i].end_ns = rb_time(r);
+		a[i].cause = rb_sym(r);
+		a[i].outcome = rb_sym(r);
+		a[i].error = rb_str(r);
+	}
+	return a;
+}
+
+/* Unpack a frozen workflow. @return 0, WF_ENOMEM, or WF_ECORRUPT (a block
+ * this code did not write). */
+static int thaw(wf_fwf *w)
+{
+	if (!w->frozen)
+		return 0;
+	rbuf r = {w->blob, w->blob + w->blob_len, 0, 0};
+	size_t nsteps = w->nsteps;
+	w->arena_hint = w->blob_len + nsteps * (sizeof(wf_fstep) +
+	                                        sizeof(wf_fattempt) + 32) +
+	                w->natt * sizeof(wf_fattempt) + 64;
+	wf_fstep **v = NULL;
+	int rc = 0;
+	if (rb_byte(&r) != FREEZE_VERSION)
+		return WF_ECORRUPT;
+	char *md = (char *)rb_sym(&r);
+	const char *output_step = rb_str(&r);
+	char *output = (char *)rb_sym(&r);
+	size_t natt;
+	wf_fattempt *att = rb_atts(&r, w, &natt);
+	if (!r.bad && natt && !att)
+		rc = WF_ENOMEM;
+	size_t n = rc ? 0 : (size_t)rb_u(&r);
+	if (!r.bad && n != nsteps)
+		r.bad = 1;
+	if (!rc && !r.bad && n && !(v = malloc(n * sizeof *v)))
+		rc = WF_ENOMEM;
+	const char *prev = NULL;
+	for (size_t i = 0; i < n && !rc && !r.bad; i++) {
+		wf_fstep *s = arena_alloc(w, sizeof *s);
+		if (!s) {
+			rc = WF_ENOMEM;
+			break;
+		}
+		memset(s, 0, sizeof *s);
+		v[i] = s;
+		int flags = rb_byte(&r);
+		s->name = flags & FS_NAME_AS_PREV ? prev : rb_str(&r);
+		s->fn = flags & FS_FN_IS_NAME ? s->name : rb_str(&r);
+		if (!s->name || !s->fn) {
+			r.bad = 1;
+			break;
+		}
+		if (flags & FS_ID_NUMBERED) {
+			char id[600];
+			snprintf(id, sizeof id, "%s_%" PRIu64, s->name, rb_u(&r));
+			if (!(s->id = arena_strndup(w, id, strlen(id))))
+				rc = WF_ENOMEM;
+		} else {
+			s->id = flags & FS_ID_IS_NAME ? s->name : rb_str(&r);
+		}
+		prev = s->name;
+		s->step_type = rb_sym(&r);
+		s->max_retries = rb_int(&r);
+		s->state = (int)rb_u(&r);
+		s->user_metadata = rb_sym(&r);
+		s->catch_exceptions = !!(flags & FS_CATCH);
+		s->checkpoint = !!(flags & FS_CHECKPOINT);
+		s->nargs = (size_t)rb_u(&r);
+		if (s->nargs > (size_t)(r.end - r.p)) {
+			r.bad = 1;
+			break;
+		}
+		if (s->nargs && !(s->args = arena_alloc(w, s->nargs *
+		                                                sizeof *s->args))) {
+			rc = WF_ENOMEM;
+			break;
+		}
+		for (size_t k = 0; k < s->nargs; k++) {
+			int kind = rb_byte(&r);
+			s->args[k].step = kind == 0 ? rb_str(&r) : NULL;
+			s->args[k].value = kind == 0 ? NULL : rb_sym(&r);
+		}
+		s->start_ns = rb_time(&r);
+		s->end_ns = rb_time(&r);
+		s->att = rb_atts(&r, w, &s->natt);
+		s->catt = s->natt;
+		if (!r.bad && s->natt && !s->att)
+			rc = WF_ENOMEM;
+		if (flags & FS_OUTPUT) {
+			s->has_output = 1;
+			s->output = (char *)rb_sym(&r);
+		}
+		if (flags & FS_CONT)
+			s->cont = rb_str(&r);
+		if (!s->id || !s->step_type || !s->user_metadata)
+			r.bad = 1;
+	}
+	if (!rc && r.bad)
+		rc = WF_ECORRUPT;
+	if (!rc) {
+		w->nsteps = 0;
+		rc = add_steps(w, v, n);
+		if (rc)
+			w->nsteps = nsteps;
+	}
+	free(v);
+	if (rc) {
+		/* Still frozen: drop what was unpacked. */
+		arena_free(w);
+		wf_map_free(&w->steps);
+		wf_map_free(&w->names);
+		w->names_counted = 0;
+		w->order = NULL;
+		w->corder = 0;
+		return rc;
+	}
+	w->user_metadata = md;
+	w->output_step = output_step;
+	w->output = output;
+	w->att = att;
+	w->natt = w->catt = natt;
+	w->frozen = 0;
+	return 0;
+}
+
 /* ---- apply ---- */
 
 static wf_fstep *need_step(wf_fwf *w, const wf_event *ev, char *err,
@@ -860,18 +1330,16 @@ static int actor_created(wf_fold *f, wf_fwf *w, const wf_event *ev,
 		     "JSON", ev->seq, id);
 		return WF_ECORRUPT;
 	}
-	if (!(w = calloc(1, sizeof *w))) {
+	if (!(w = new_wf(f, id))) {
 		cJSON_Delete(state);
 		return WF_ENOMEM;
 	}
-	w->slab = &f->slab;
 	w->actor_state = state;
 	w->arena_hint = strlen(id) + ev->fields[1].v.s.len + 64 +
 	                4 * sizeof(wf_fattempt);
 	int rc = 0;
 	char *cls = NULL;
-	if (!(w->id = arena_strndup(w, id, strlen(id))) ||
-	    (rc = atext(w, ev, 1, &cls)) < 0 ||
+	if ((rc = atext(w, ev, 1, &cls)) < 0 ||
 	    (rc = grow_att(w, &w->att, &w->natt, &w->catt)) < 0) {
 		free_wf(w);
 		return rc ? rc : WF_ENOMEM;
@@ -985,6 +1453,13 @@ static int apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 	const char *id = idbuf;
 	int rc;
 	wf_fwf *w = wf_map_get(&f->wfs, id);
+	if (w && w->frozen && type != WF_EV_WORKFLOW_DELETED &&
+	    (rc = thaw(w)) < 0) {
+		errf(err, errlen, "event seq %" PRIu64 ": workflow %s: %s",
+		     ev->seq, id, rc == WF_ENOMEM ? "out of memory" :
+		     "cannot unpack its folded state");
+		return rc;
+	}
 	if (type == WF_EV_ACTOR_CREATED)
 		return actor_created(f, w, ev, id, err, errlen);
 	if (type == WF_EV_WORKFLOW_CREATED) {
@@ -993,10 +1468,8 @@ static int apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 			     "created twice", ev->seq, id);
 			return WF_ECORRUPT;
 		}
-		w = calloc(1, sizeof *w);
-		if (!w)
+		if (!(w = new_wf(f, id)))
 			return WF_ENOMEM;
-		w->slab = &f->slab;
 		if (ev->nfields >= 3)
 			w->arena_hint = dag_estimate(ev->fields[2].v.s.ptr,
 			                             ev->fields[2].v.s.len) +
@@ -1004,9 +1477,7 @@ static int apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 			                2 * sizeof(wf_fattempt);
 		wf_fstep **steps = NULL;
 		size_t n = 0;
-		rc = (w->id = arena_strndup(w, id, strlen(id))) ? 0 : WF_ENOMEM;
-		if (rc == 0)
-			rc = atext(w, ev, 1, &w->user_metadata);
+		rc = atext(w, ev, 1, &w->user_metadata);
 		if (rc == 0 && ev->nfields < 3)
 			rc = WF_ECORRUPT;
 		if (rc == 0) {
@@ -1076,8 +1547,9 @@ static int apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 			static const char *out[] = {"", "", "FAILED", "", "CANCELED",
 			                            "SUCCESSFUL"};
 			a->outcome = out[s];
-			return 0;
 		}
+		/* Finished (until a resume): pack it. */
+		freeze(f, w);
 		return 0;
 	}
 	case WF_EV_WORKFLOW_OUTPUT:

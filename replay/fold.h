@@ -74,8 +74,18 @@ typedef struct wf_fstep {
 typedef struct wf_arena_block wf_arena_block;
 typedef struct wf_slab wf_slab;
 
+/*
+ * A finished workflow (SUCCESSFUL, FAILED or CANCELED; not an actor) is
+ * frozen: its steps, attempts and strings are packed into one compact
+ * block (blob) and its arena is given back, so that a replay's memory is
+ * mostly the blocks of finished workflows (a few hundred bytes each)
+ * instead of their arenas. A frozen workflow has only id, status, session,
+ * start_ns, end_ns, nsteps, natt and actor_class; wf_fold_get thaws it
+ * (back to the full structs, its strings pointing into the block) before
+ * returning it, and apply thaws it before changing it.
+ */
 typedef struct wf_fwf {
-	char *id;
+	char *id;            /* stored after the struct: never moves */
 	char *user_metadata; /* JSON text of an object */
 	int status;          /* as journaled: RUNNING, FAILED, CANCELED,
 	                        SUCCESSFUL, or NONE before the first attempt */
@@ -96,15 +106,21 @@ typedef struct wf_fwf {
 	char *output;        /* JSON text, once SUCCESSFUL */
 	const char *actor_class; /* a virtual actor's class, or NULL */
 	cJSON *actor_state;      /* and its state (owned by the fold) */
+	unsigned char *blob;     /* the packed form (see above), or NULL */
+	size_t blob_len, blob_cap;
+	int frozen;              /* 1: only the fields named above are valid */
 } wf_fwf;
 
 /** The step id of workflow w, or NULL. */
 const wf_fstep *wf_fold_step(const wf_fwf *w, const char *id);
 
-/** The folded workflow id, or NULL. Borrowed until the next apply. */
+/** The folded workflow id (thawed if it was frozen), or NULL. Borrowed
+ *  until the next apply. The fold is changed by a thaw: the caller
+ *  serializes this call as it does wf_fold_apply. */
 const wf_fwf *wf_fold_get(const wf_fold *f, const char *id);
 
-/** Iterate the workflows (unordered). */
+/** Iterate the workflows (unordered). They may be frozen: read only the
+ *  fields a frozen workflow has (see wf_fwf), or wf_fold_get it. */
 int wf_fold_next(const wf_fold *f, size_t *i, const wf_fwf **wf);
 
 /** Derived status of a folded workflow (RESUMABLE included). */
@@ -120,6 +136,10 @@ void wf_fold_next_id(const wf_fwf *w, const char *base, int extra,
                      char *buf, size_t len);
 
 int wf_fold_new(wf_fold **out);
+
+/** Freeze finished workflows (1, the default) or not (0: tests compare
+ *  the two). */
+void wf_fold_set_freezing(wf_fold *f, int on);
 void wf_fold_free(wf_fold *f);
 
 /**
