@@ -1510,13 +1510,16 @@ static long long rss_bytes(void)
  */
 static int cmd_engine_open_child(int argc, char **argv)
 {
-	if (argc != 1)
+	if (argc != 1 && argc != 2)
 		return 2;
+	/* "full": no snapshots, every open replays the whole journal. */
+	wf_config cfg = WF_CONFIG_INIT;
+	cfg.no_snapshots = argc == 2 && strcmp(argv[1], "full") == 0;
 	for (int k = 0; k < OPENS; k++) {
 		long long before = rss_bytes();
 		wf_engine *e;
 		double t0 = now_s();
-		int rc = wf_open(&e, argv[0], NULL);
+		int rc = wf_open(&e, argv[0], &cfg);
 		double t = now_s() - t0;
 		long long after = rss_bytes();
 		if (rc < 0) {
@@ -1538,8 +1541,8 @@ static int cmd_engine_open_child(int argc, char **argv)
 }
 
 /* Run the open child on dir; read its figures. @return 0 or -1. */
-static int open_in_child(const char *dir, double *open_s, long long *rss0,
-                         long long *rss1)
+static int open_in_child(const char *dir, int full, double *open_s,
+                         long long *rss0, long long *rss1)
 {
 	int fds[2];
 	if (pipe(fds) != 0)
@@ -1555,7 +1558,7 @@ static int open_in_child(const char *dir, double *open_s, long long *rss0,
 		close(fds[0]);
 		close(fds[1]);
 		char *args[] = {"wflow-bench", "engine-open-child",
-		                (char *)dir, NULL};
+		                (char *)dir, full ? "full" : NULL, NULL};
 		execv("/proc/self/exe", args);
 		_exit(127);
 	}
@@ -1638,14 +1641,20 @@ static int bench_open(results *res, const char *root, int quick)
 	        events);
 	double open_s[OPENS];
 	long long rss0, rss1;
-	if (open_in_child(dir, open_s, &rss0, &rss1) < 0)
+	if (open_in_child(dir, 0, open_s, &rss0, &rss1) < 0)
+		goto out;
+	double full_s[OPENS];
+	long long frss0, frss1;
+	fprintf(stderr, "wflow-bench: and without snapshots (full replay)...\n");
+	if (open_in_child(dir, 1, full_s, &frss0, &frss1) < 0)
 		goto out;
 	put(res, "open_1m_events_s=%.3f", median(open_s, OPENS));
+	put(res, "open_1m_full_replay_s=%.3f", median(full_s, OPENS));
+	put(res, "full_replay_events_per_s=%.0f",
+	    (double)events / median(full_s, OPENS));
 	put(res, "open_events=%" PRIu64, events);
 	put(res, "open_workflows=%" PRIu64, workflows);
 	put(res, "open_steps=%" PRIu64, steps);
-	put(res, "open_events_per_s=%.0f",
-	    (double)events / median(open_s, OPENS));
 	if (events < target * 95 / 100)
 		put(res,
 		    "open_note=only %" PRIu64 " events (target %" PRIu64
@@ -1657,6 +1666,26 @@ static int bench_open(results *res, const char *root, int quick)
 	            ? (double)(rss1 - rss0) / (double)steps
 	            : -1.0);
 	put(res, "rss_growth_open_bytes=%lld", rss1 - rss0);
+	put(res, "bytes_per_step_after_full_replay=%.0f",
+	    frss0 >= 0 && frss1 >= 0 && steps
+	            ? (double)(frss1 - frss0) / (double)steps
+	            : -1.0);
+	char *sdir = path_join(dir, "snapshots");
+	uint64_t snap = 0;
+	DIR *d = opendir(sdir);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		char *pth = path_join(sdir, de->d_name);
+		struct stat st;
+		if (strstr(de->d_name, ".wfs") && stat(pth, &st) == 0 &&
+		    (uint64_t)st.st_size > snap)
+			snap = (uint64_t)st.st_size;
+		free(pth);
+	}
+	if (d)
+		closedir(d);
+	free(sdir);
+	put(res, "open_snapshot_bytes=%" PRIu64, snap);
 	rc = 0;
 out:
 	free(jdir);
@@ -2078,7 +2107,7 @@ static int cmd_actors(int argc, char **argv)
 	b.e = NULL;
 	double open_s[OPENS];
 	long long rss0, rss1;
-	if (open_in_child(d_many, open_s, &rss0, &rss1) < 0)
+	if (open_in_child(d_many, 0, open_s, &rss0, &rss1) < 0)
 		goto out;
 
 	put(&res, "actor_call_us=%.2f", t_call * 1e6);

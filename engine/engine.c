@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,7 @@
 
 #include "engine_int.h"
 #include "replay/jpatch.h"
+#include "replay/snapshot.h"
 
 static _Thread_local char tls_err[1024];
 
@@ -2802,7 +2804,7 @@ static void on_replay_damage(void *ud, const wf_damage *d)
  * payloads: jo.replay_follows). It is refused here, before the session
  * event is appended after it.
  */
-static int replay(wf_engine *e, const char *jdir)
+static int replay(wf_engine *e, const char *jdir, uint64_t from)
 {
 	replay_damage rd = {0};
 	wf_reader_opts ro = WF_READER_OPTS_INIT;
@@ -2813,6 +2815,8 @@ static int replay(wf_engine *e, const char *jdir)
 	ro.damage_ud = &rd;
 	wf_reader *r;
 	int rc = wf_reader_open(&r, jdir, &ro);
+	if (rc == 0 && from > 1)
+		rc = wf_reader_seek(r, from);
 	const wf_event *ev;
 	char err[600];
 	while (rc == 0 && (rc = wf_reader_next(r, &ev)) == 1)
@@ -2830,6 +2834,13 @@ int wf_open(wf_engine **out, const char *dir, const wf_config *cfg)
 {
 	static const wf_config defaults = WF_CONFIG_INIT;
 	*out = NULL;
+	wf_config given = defaults;
+	if (cfg && cfg->version == 1) {
+		/* Version 1 ended before no_snapshots. */
+		memcpy(&given, cfg, offsetof(wf_config, no_snapshots));
+		given.version = WF_CONFIG_VERSION;
+		cfg = &given;
+	}
 	wf_engine *e = calloc(1, sizeof *e);
 	if (!e) {
 		seterr("out of memory");
@@ -2870,8 +2881,11 @@ int wf_open(wf_engine **out, const char *dir, const wf_config *cfg)
 	jo.recovery = e->cfg.recovery == WF_RECOVERY_ABSOLUTE
 	                  ? WF_RECOVER_ABSOLUTE
 	                  : WF_RECOVER_TOLERATE_TAIL;
-	if (e->cfg.segment_size)
-		jo.segment_size = e->cfg.segment_size;
+	/* 8 MiB segments: an open scans the last segment twice (the writer
+	 * checks its tail, the replay after a snapshot seeks in it), so its
+	 * size bounds what an open costs beyond the snapshot. */
+	jo.segment_size = e->cfg.segment_size ? e->cfg.segment_size
+	                                      : (uint64_t)8 << 20;
 	jo.replay_follows = 1; /* replay() below decodes every payload */
 	int rc = wf_journal_open(&e->j, jdir, &jo);
 	if (rc < 0) {
@@ -2880,7 +2894,23 @@ int wf_open(wf_engine **out, const char *dir, const wf_config *cfg)
 		e->j = NULL;
 		return rc;
 	}
-	if ((rc = replay(e, jdir)) < 0)
+	/* The newest usable snapshot, then the journal after it. */
+	uint64_t from = 1;
+	char skipped[2048] = "";
+	if (!e->cfg.no_snapshots) {
+		char sdir[4200];
+		snprintf(sdir, sizeof sdir, "%s/snapshots", dir);
+		uint64_t seq = 0;
+		rc = wf_snapshot_load(sdir, wf_journal_id(e->j),
+		                      wf_journal_next_seq(e->j), &e->fold, &seq,
+		                      skipped, sizeof skipped);
+		if (rc < 0)
+			return open_fail(e, rc, "out of memory loading a snapshot");
+		if (rc == 1)
+			from = seq + 1;
+		e->open_snapshot_seq = seq;
+	}
+	if ((rc = replay(e, jdir, from)) < 0)
 		return rc;
 	e->apply_next = wf_journal_next_seq(e->j);
 	/* This engine's session: RUNNING workflows of earlier sessions are
@@ -2898,6 +2928,12 @@ int wf_open(wf_engine **out, const char *dir, const wf_config *cfg)
 	ev_text(ev, e->session);
 	ev_u(ev, (uint64_t)getpid());
 	ev_text(ev, host);
+	if (skipped[0]) {
+		/* Skipped snapshots are for auditors to see, not an error. */
+		ev = ev_add(&b, WF_EV_NOTICE);
+		ev_text(ev, "snapshot skipped");
+		ev_text(ev, skipped);
+	}
 	rc = journal_apply(e, &b);
 	pthread_mutex_unlock(&e->mu);
 	if (rc < 0)
@@ -2961,8 +2997,21 @@ int wf_close(wf_engine *e)
 	/* Idle workers exit now; busy ones inside a step are not waited for. */
 	while (e->alive > e->in_user)
 		pthread_cond_wait(&e->idle_cv, &e->mu);
+	/* A snapshot of the state, for the next open: after the journal is
+	 * synced (it covers nothing the journal could lose) and before the
+	 * lock goes (no other engine appends meanwhile). Nothing changes the
+	 * fold now: the engine is closing. Failing costs only replay time. */
+	int rc = 0;
+	if (!e->cfg.no_snapshots && e->j && !e->open_failed &&
+	    wf_fold_last_seq(e->fold) > e->open_snapshot_seq &&
+	    wf_journal_sync(e->j) == 0) {
+		char sdir[4200], err[600];
+		snprintf(sdir, sizeof sdir, "%s/snapshots", e->dir);
+		wf_snapshot_write(sdir, wf_journal_id(e->j), e->fold, NULL, err,
+		                  sizeof err);
+	}
 	pthread_mutex_unlock(&e->mu);
-	int rc = wf_journal_close(e->j);
+	rc = wf_journal_close(e->j);
 	e->j = NULL;
 	engine_put(e);
 	return rc;

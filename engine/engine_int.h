@@ -161,6 +161,7 @@ struct wf_engine {
 	wf_map classes;  /* name -> wf_actor_class */
 	wf_map actors;   /* actor id -> wf_actor_q (busy actors) */
 	wf_map creating; /* actor ids whose creation is being journaled */
+	uint64_t open_snapshot_seq; /* the snapshot the open started from */
 	pthread_cond_t create_cv;
 };
 

@@ -134,12 +134,20 @@ typedef struct wf_config {
 	int recovery;               /**< WF_RECOVERY_* */
 	unsigned workers;           /**< step threads (0: 16); also how many
 	                                 step results can share one fsync */
-	uint64_t segment_size;      /**< journal segment size (0: 64 MiB) */
+	uint64_t segment_size;      /**< journal segment size (0: 8 MiB) */
+	/** 1: neither write snapshots nor use them (every open replays the
+	 *  whole journal). 0 (default): wf_close writes a snapshot of the
+	 *  state into dir/snapshots, and wf_open starts from the newest
+	 *  usable one and replays only the journal after it; a damaged one is
+	 *  skipped (an older one or a full replay is used) and the skip is
+	 *  recorded in the journal as a notice event. (Version 2.) */
+	int no_snapshots;
 } wf_config;
 
-#define WF_CONFIG_VERSION 1
+/* Version 1 (without no_snapshots) is still accepted. */
+#define WF_CONFIG_VERSION 2
 #define WF_CONFIG_INIT { WF_CONFIG_VERSION, WF_SYNC_ALWAYS, 10, \
-	                 WF_RECOVERY_TOLERATE_TAIL, 0, 0 }
+	                 WF_RECOVERY_TOLERATE_TAIL, 0, 0, 0 }
 
 /**
  * Open the engine on directory dir (created if missing; the journal lives

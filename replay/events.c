@@ -28,6 +28,7 @@ static const wf_event_schema schemas[] = {
 	{WF_EV_ACTOR_CALL, "actor_call", {"workflow_id", "dag"}, 2},
 	{WF_EV_ACTOR_STATE, "actor_state", {"workflow_id", "step_id", "patch"},
 	 3},
+	{WF_EV_NOTICE, "notice", {"what", "detail"}, 2},
 };
 
 const wf_event_schema *wf_event_schema_find(uint16_t type)

@@ -46,6 +46,9 @@ enum wf_event_type {
 	/** What a method changed in the state, as JSON Patch operations
 	 *  (replay/jpatch.h): [workflow_id, step_id, patch (json)] */
 	WF_EV_ACTOR_STATE = 13,
+	/** Something an auditor should know that changes no state (e.g. a
+	 *  snapshot skipped at open): [what, detail]. Safe to ignore. */
+	WF_EV_NOTICE = 14 | WF_EVENT_SAFE_IGNORE,
 };
 
 typedef struct wf_event_schema {

@@ -84,7 +84,7 @@ static void *slab_get(wf_slab *s, size_t *size)
  * came from malloc because mmap failed is kept forever: harmless. */
 static void slab_put(wf_slab *s, void *p, size_t size)
 {
-	size_t cls = size / SLAB_STEP;
+	size_t cls = (size + SLAB_STEP - 1) / SLAB_STEP; /* as slab_get */
 	if (cls >= SLAB_CLASSES) {
 		free(p);
 		return;
@@ -114,6 +114,7 @@ struct wf_fold {
 	wf_slab slab;
 	fbuf scratch; /* where freeze packs a workflow */
 	int no_freeze;
+	uint8_t *adopted; /* a restored payload: frozen blocks point into it */
 	wf_map wfs; /* id -> wf_fwf */
 	char *live_session;
 	char *last_session;
@@ -213,24 +214,27 @@ static void free_wf(wf_fwf *w)
 {
 	if (!w)
 		return;
-	/* Everything else of the workflow is in its arena, or its block. */
-	if (w->blob)
+	/* Everything else of the workflow is in its arena, or its block
+	 * (blob_cap 0: a block in a restored payload, not its own). */
+	if (w->blob && w->blob_cap)
 		slab_put(w->slab, w->blob, w->blob_cap);
 	cJSON_Delete(w->actor_state);
 	wf_map_free(&w->steps);
 	wf_map_free(&w->names);
 	arena_free(w);
-	free(w);
+	/* The struct and its id came from the slab, as new_wf asked. */
+	slab_put(w->slab, w, sizeof *w + strlen(w->id) + 1);
 }
 
 /* A new workflow, its id stored after it (so that it never moves: it is
  * the key of the fold's map). */
 static wf_fwf *new_wf(wf_fold *f, const char *id)
 {
-	size_t n = strlen(id);
-	wf_fwf *w = calloc(1, sizeof *w + n + 1);
+	size_t n = strlen(id), size = sizeof(wf_fwf) + n + 1;
+	wf_fwf *w = slab_get(&f->slab, &size);
 	if (!w)
 		return NULL;
+	memset(w, 0, sizeof *w);
 	w->id = (char *)(w + 1);
 	memcpy(w->id, id, n + 1);
 	w->slab = &f->slab;
@@ -254,6 +258,7 @@ void wf_fold_free(wf_fold *f)
 	free(f->last_session);
 	slab_free(&f->slab);
 	free(f->scratch.p);
+	free(f->adopted);
 	free(f);
 }
 
@@ -1027,13 +1032,9 @@ static void fb_step(fbuf *b, const wf_fstep *s, const char *prev_name)
 
 /* Pack a finished workflow and give back its arena. Nothing happens if
  * memory is short (freezing only saves memory). */
-static void freeze(wf_fold *f, wf_fwf *w)
+/* Append w's packed form (thawed w) to b. */
+static void pack(fbuf *b, const wf_fwf *w)
 {
-	if (w->frozen || w->actor_class || f->no_freeze)
-		return;
-	fbuf *b = &f->scratch;
-	b->len = 0;
-	b->oom = 0;
 	b->t = 0;
 	fb_byte(b, FREEZE_VERSION);
 	fb_sym(b, w->user_metadata);
@@ -1043,6 +1044,16 @@ static void freeze(wf_fold *f, wf_fwf *w)
 	fb_u(b, w->nsteps);
 	for (size_t i = 0; i < w->nsteps; i++)
 		fb_step(b, w->order[i], i ? w->order[i - 1]->name : NULL);
+}
+
+static void freeze(wf_fold *f, wf_fwf *w)
+{
+	if (w->frozen || w->actor_class || f->no_freeze)
+		return;
+	fbuf *b = &f->scratch;
+	b->len = 0;
+	b->oom = 0;
+	pack(b, w);
 	if (b->oom)
 		return;
 	size_t cap = b->len;
@@ -1052,7 +1063,7 @@ static void freeze(wf_fold *f, wf_fwf *w)
 	memcpy(blob, b->p, b->len);
 	/* The old block (a workflow frozen before, resumed, finished again)
 	 * held the strings just packed: free it only now. */
-	if (w->blob)
+	if (w->blob && w->blob_cap)
 		slab_put(&f->slab, w->blob, w->blob_cap);
 	arena_free(w);
 	wf_map_free(&w->steps);
@@ -1274,6 +1285,204 @@ static int thaw(wf_fwf *w)
 	return 0;
 }
 
+
+/* ---- saving and restoring the whole fold (snapshots) ----
+ *
+ * The payload: "WFSF", a version byte, the last sequence number folded,
+ * the last session started, the interned sessions, then each workflow:
+ * id, status, session (index + 1, 0 for none), start and end, step and
+ * attempt counts, actor class and state (JSON text) for actors, and its
+ * packed form as freeze writes it. Restored workflows are frozen (thawed
+ * on first use), actors excepted: they are thawed and their state parsed.
+ */
+
+#define SAVE_MAGIC "WFSF"
+#define SAVE_VERSION 1
+
+static void fb_bytes(fbuf *b, const void *p, size_t n)
+{
+	fb_u(b, n);
+	fb_need(b, n);
+	if (!b->oom) {
+		memcpy(b->p + b->len, p, n);
+		b->len += n;
+	}
+}
+
+int wf_fold_save(wf_fold *f, uint8_t **out, size_t *len)
+{
+	*out = NULL;
+	*len = 0;
+	fbuf b = {0};
+	fbuf one = {0};
+	fb_need(&b, 4);
+	if (!b.oom) {
+		memcpy(b.p, SAVE_MAGIC, 4);
+		b.len = 4;
+	}
+	fb_byte(&b, SAVE_VERSION);
+	fb_u(&b, f->last_seq);
+	fb_str(&b, f->last_session);
+	/* Sessions, in map order; workflows name them by index. */
+	wf_map idx = {0};
+	idx.borrow = 1;
+	fb_u(&b, f->sessions.len);
+	const char *k;
+	void *v;
+	uintptr_t n = 0;
+	for (size_t i = 0; wf_map_next(&f->sessions, &i, &k, &v);) {
+		fb_str(&b, v);
+		if (wf_map_put(&idx, v, (void *)++n) < 0)
+			b.oom = 1;
+	}
+	fb_u(&b, f->wfs.len);
+	for (size_t i = 0; !b.oom && wf_map_next(&f->wfs, &i, &k, &v);) {
+		const wf_fwf *w = v;
+		fb_str(&b, w->id);
+		fb_byte(&b, (uint8_t)w->status);
+		fb_u(&b, w->session ? (uintptr_t)wf_map_get(&idx, w->session) : 0);
+		fb_u(&b, wf_zigzag(w->start_ns));
+		fb_u(&b, wf_zigzag(w->end_ns));
+		fb_u(&b, w->nsteps);
+		fb_u(&b, w->natt);
+		fb_str(&b, w->actor_class);
+		if (w->actor_class) {
+			char *st = cJSON_PrintUnformatted(w->actor_state);
+			if (!st)
+				b.oom = 1;
+			fb_str(&b, st);
+			free(st);
+		}
+		if (w->frozen) {
+			fb_bytes(&b, w->blob, w->blob_len);
+		} else {
+			one.len = 0;
+			pack(&one, w);
+			if (one.oom)
+				b.oom = 1;
+			fb_bytes(&b, one.p, one.len);
+		}
+	}
+	wf_map_free(&idx);
+	free(one.p);
+	if (b.oom) {
+		free(b.p);
+		return WF_ENOMEM;
+	}
+	*out = b.p;
+	*len = b.len;
+	return 0;
+}
+
+static int restore_fail(char *err, size_t errlen, const char *what)
+{
+	errf(err, errlen, "snapshot payload: %s", what);
+	return WF_ECORRUPT;
+}
+
+int wf_fold_restore(wf_fold *f, uint8_t *p, size_t len, char *err,
+                    size_t errlen)
+{
+	const char *bad_start = f->wfs.len || f->last_seq || f->adopted
+	                            ? "the fold is not empty"
+	                        : len < 5 || memcmp(p, SAVE_MAGIC, 4) != 0
+	                            ? "no magic"
+	                        : p[4] != SAVE_VERSION ? "unknown version"
+	                                               : NULL;
+	if (bad_start) {
+		free(p);
+		return restore_fail(err, errlen, bad_start);
+	}
+	rbuf r = {p + 5, p + len, 0, 0};
+	uint64_t last_seq = rb_u(&r);
+	const char *last = rb_str(&r);
+	uint64_t nsess = rb_u(&r);
+	if (r.bad || nsess > len) {
+		free(p);
+		return restore_fail(err, errlen, "bad header");
+	}
+	const char **sess = calloc(nsess + 1, sizeof *sess);
+	if (!sess) {
+		free(p);
+		return WF_ENOMEM;
+	}
+	int rc = 0;
+	for (uint64_t i = 0; i < nsess && !rc; i++) {
+		const char *s = rb_str(&r);
+		if (!s || !(sess[i] = intern_session(f, s, strlen(s))))
+			rc = r.bad || !s ? WF_ECORRUPT : WF_ENOMEM;
+	}
+	uint64_t nwfs = rc ? 0 : rb_u(&r);
+	if (!rc && (r.bad || nwfs > len))
+		rc = WF_ECORRUPT;
+	f->wfs.borrow = 1;
+	if (!rc && wf_map_reserve(&f->wfs, (size_t)nwfs) < 0)
+		rc = WF_ENOMEM;
+	for (uint64_t i = 0; i < nwfs && !rc; i++) {
+		const char *id = rb_str(&r);
+		int status = rb_byte(&r);
+		uint64_t si = rb_u(&r);
+		int64_t start = wf_unzigzag(rb_u(&r));
+		int64_t end = wf_unzigzag(rb_u(&r));
+		uint64_t nsteps = rb_u(&r), natt = rb_u(&r);
+		const char *cls = rb_str(&r);
+		const char *state = cls ? rb_str(&r) : NULL;
+		uint64_t bl = rb_u(&r);
+		if (r.bad || !id || si > nsess || status > WF_STATUS_SUCCESSFUL ||
+		    bl > (uint64_t)(r.end - r.p) || nsteps > len || natt > len ||
+		    (cls && !state) || wf_map_get(&f->wfs, id)) {
+			rc = WF_ECORRUPT;
+			break;
+		}
+		wf_fwf *w = new_wf(f, id);
+		if (!w) {
+			rc = WF_ENOMEM;
+			break;
+		}
+		/* The block stays where it is, in the adopted payload: no
+		 * copy (on these machines, fresh memory is what costs). */
+		w->blob = (unsigned char *)r.p;
+		w->blob_len = (size_t)bl;
+		w->blob_cap = 0;
+		r.p += bl;
+		w->frozen = 1;
+		w->status = status;
+		w->session = si ? sess[si - 1] : NULL;
+		w->start_ns = start;
+		w->end_ns = end;
+		w->nsteps = (size_t)nsteps;
+		w->natt = (size_t)natt;
+		if (wf_map_put(&f->wfs, w->id, w) < 0) {
+			free_wf(w);
+			rc = WF_ENOMEM;
+			break;
+		}
+		if (cls) {
+			/* Actors live thawed, their state parsed. */
+			char *c = NULL;
+			rc = thaw(w);
+			if (!rc && !(c = arena_strndup(w, cls, strlen(cls))))
+				rc = WF_ENOMEM;
+			if (!rc && !(w->actor_state = cJSON_Parse(state)))
+				rc = WF_ECORRUPT;
+			w->actor_class = c;
+		}
+	}
+	free(sess);
+	if (!rc && r.p != r.end)
+		rc = WF_ECORRUPT;
+	if (!rc && last && !(f->last_session = strdup(last)))
+		rc = WF_ENOMEM;
+	f->adopted = p; /* also on failure: blocks may point into it */
+	if (rc == WF_ECORRUPT)
+		return restore_fail(err, errlen, "malformed");
+	if (rc)
+		errf(err, errlen, "out of memory restoring a snapshot");
+	else
+		f->last_seq = last_seq;
+	return rc;
+}
+
 /* ---- apply ---- */
 
 static wf_fstep *need_step(wf_fwf *w, const wf_event *ev, char *err,
@@ -1433,6 +1642,8 @@ static int apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 		return WF_EINCOMPAT;
 	}
 	int64_t t = ev->time_ns;
+	if (type == WF_EV_NOTICE)
+		return 0; /* for auditors; no state */
 	if (type == WF_EV_SESSION_STARTED) {
 		char *s;
 		int rc = text(ev, 0, &s);

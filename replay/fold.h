@@ -176,6 +176,24 @@ int wf_fold_metadata(const wf_fold *f, const char *id, const char *step,
  */
 int wf_fold_list(const wf_fold *f, unsigned mask, cJSON **out);
 
+/**
+ * The fold's whole state as bytes (for a snapshot): *out (malloc'd) and
+ * *len. Frozen workflows are copied as they are, the others packed.
+ * @return 0 or WF_ENOMEM.
+ */
+int wf_fold_save(wf_fold *f, uint8_t **out, size_t *len);
+
+/**
+ * Restore a new, empty fold from wf_fold_save's bytes: the same answers as
+ * the fold that was saved (workflows come back frozen, their blocks left
+ * in p). Takes p (malloc'd; freed with the fold), also on failure, and
+ * only once per fold. On failure the fold is in an unspecified state:
+ * free it.
+ * @return 0, WF_ECORRUPT (err: what is malformed), WF_ENOMEM.
+ */
+int wf_fold_restore(wf_fold *f, uint8_t *p, size_t len, char *err,
+                    size_t errlen);
+
 /** Sequence number of the last event applied (0 if none). */
 uint64_t wf_fold_last_seq(const wf_fold *f);
 

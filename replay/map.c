@@ -70,6 +70,17 @@ static int grow(wf_map *m)
 	return 0;
 }
 
+int wf_map_reserve(wf_map *m, size_t n)
+{
+	if ((m->used + n + 1) * 10 < m->cap * 7)
+		return 0;
+	size_t len = m->len;
+	m->len += n; /* grow() sizes the table for len entries */
+	int rc = grow(m);
+	m->len = len;
+	return rc;
+}
+
 int wf_map_put(wf_map *m, const char *key, void *val)
 {
 	if ((m->used + 1) * 10 >= m->cap * 7 && grow(m) < 0)

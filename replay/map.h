@@ -28,6 +28,9 @@ extern char wf_map_tomb[];
 
 /** @return the value, or NULL. */
 void *wf_map_get(const wf_map *m, const char *key);
+/** Make room for n more entries (no rehash while they are put).
+ *  @return 0 or WF_ENOMEM. */
+int wf_map_reserve(wf_map *m, size_t n);
 /** Insert or replace. @return 0 or WF_ENOMEM. */
 int wf_map_put(wf_map *m, const char *key, void *val);
 /** @return the removed value, or NULL. */

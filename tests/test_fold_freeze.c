@@ -8,6 +8,12 @@
  * (frozen workflows thawed, then changed again by later events: resumed,
  * finished and frozen anew) and at the end. And freezing does save
  * memory: most finished workflows are frozen at the end.
+ *
+ * Snapshots' payloads too: a fold saved midway (wf_fold_save) and restored
+ * into a new fold (wf_fold_restore), then given the rest of the stream,
+ * answers as the fold that saw every event; so does one restored from a
+ * save at the end. A truncated or altered payload is refused, never
+ * half-believed.
  */
 #include "test.h"
 
@@ -126,6 +132,7 @@ int main(void)
 		wf_fold_set_freezing(a, 0);
 		char err[600];
 		size_t frozen_mid = 0;
+		wf_fold *c = NULL; /* restored from b's save, midway */
 		for (uint64_t n = 1; n <= events; n++) {
 			wf_event ev;
 			wf_synth_next(g, &ev);
@@ -134,12 +141,58 @@ int main(void)
 			CHECK_MSG(ra == 0, "fold a, event %" PRIu64 ": %s", n, err);
 			int rb = wf_fold_apply(b, &ev, err, sizeof err);
 			CHECK_MSG(rb == 0, "fold b, event %" PRIu64 ": %s", n, err);
+			if (c) {
+				int rc = wf_fold_apply(c, &ev, err, sizeof err);
+				CHECK_MSG(rc == 0, "fold c, event %" PRIu64 ": %s", n,
+				          err);
+			}
 			/* Midway: thaw some, so that later events reach thawed
 			 * and re-frozen workflows too. */
 			if (n == events / 3 || n == 2 * events / 3)
 				frozen_mid += same_answers(a, b, 7);
+			if (n == events / 2) {
+				uint8_t *p;
+				size_t len;
+				CHECK_OK(wf_fold_save(b, &p, &len));
+				/* Damaged payloads are refused. */
+				for (size_t cut = 0; cut < len; cut += len / 16 + 1) {
+					wf_fold *d;
+					uint8_t *q = malloc(cut + 1);
+					memcpy(q, p, cut);
+					CHECK_OK(wf_fold_new(&d));
+					CHECK(wf_fold_restore(d, q, cut, err, sizeof err) <
+					      0);
+					wf_fold_free(d);
+				}
+				wf_fold *d;
+				uint8_t *q = malloc(len);
+				memcpy(q, p, len);
+				q[4] ^= 0x40; /* the version */
+				CHECK_OK(wf_fold_new(&d));
+				CHECK_RC(wf_fold_restore(d, q, len, err, sizeof err),
+				         WF_ECORRUPT);
+				wf_fold_free(d);
+				CHECK_OK(wf_fold_new(&c));
+				CHECK_OK(wf_fold_restore(c, p, len, err, sizeof err));
+				CHECK_EQ_U64(wf_fold_last_seq(c), n);
+			}
 		}
 		size_t frozen = same_answers(a, b, 1);
+		CHECK(c != NULL);
+		same_answers(a, c, 1);
+		CHECK_EQ_U64(wf_fold_last_seq(c), events);
+		/* A save at the end, restored. */
+		{
+			uint8_t *p;
+			size_t len;
+			wf_fold *d;
+			CHECK_OK(wf_fold_save(a, &p, &len));
+			CHECK_OK(wf_fold_new(&d));
+			CHECK_OK(wf_fold_restore(d, p, len, err, sizeof err));
+			same_answers(a, d, 1);
+			wf_fold_free(d);
+		}
+		wf_fold_free(c);
 		size_t total = 0, i = 0;
 		const wf_fwf *w;
 		while (wf_fold_next(a, &i, &w))

@@ -1,0 +1,64 @@
+/*
+ * Snapshot files: the fold's state (wf_fold_save) as of a journal
+ * position, so that an open replays only the journal after it.
+ *
+ * A snapshot is <dir>/<last seq, 20 digits>.wfs:
+ *
+ *   header, 64 bytes (integers little-endian):
+ *     0  magic           8   "WFLOWSNP"
+ *     8  version         u32 1
+ *    12  header size     u32 64
+ *    16  journal id      u64 the journal it was folded from
+ *    24  last seq        u64 the last event folded into it
+ *    32  raw length      u64 the payload's length (wf_fold_save)
+ *    40  stored length   u64 the zstd frame's length, after the header
+ *    48  payload sum     u64 XXH3-64, seed = journal id, of the zstd frame
+ *    56  header sum      u64 XXH3-64 (seed 0) of bytes 0..55
+ *   then the payload, compressed as one zstd frame.
+ *
+ * Written as a temporary file, fsynced, renamed into place, and the
+ * directory fsynced; the two newest are kept. The journal is never
+ * touched: a snapshot only saves replay time, and a damaged or foreign
+ * one is skipped (reported) in favour of an older one or a full replay.
+ */
+#ifndef WF_REPLAY_SNAPSHOT_H
+#define WF_REPLAY_SNAPSHOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "replay/fold.h"
+
+#define WF_SNAP_MAGIC "WFLOWSNP"
+#define WF_SNAP_VERSION 1u
+#define WF_SNAP_HEADER_SIZE 64u
+#define WF_SNAP_SUFFIX ".wfs"
+/** Snapshots kept in a directory (the newest). */
+#define WF_SNAP_KEEP 2
+
+/**
+ * Save f's state as a snapshot in dir (created if missing) for journal
+ * journal_id, covering events up to wf_fold_last_seq(f), and remove all
+ * but the newest WF_SNAP_KEEP snapshots.
+ * @param bytes if not NULL, receives the file's size.
+ * @return 0, WF_EIO (err: which file and why), WF_ENOMEM.
+ */
+int wf_snapshot_write(const char *dir, uint64_t journal_id, wf_fold *f,
+                      uint64_t *bytes, char *err, size_t errlen);
+
+/**
+ * Restore the newest usable snapshot of dir into the new, empty fold *f:
+ * one of journal journal_id whose last seq is below next_seq (the
+ * journal still holds everything it covers). Snapshots that cannot be
+ * used are skipped, and each is described in skipped (file: reason;
+ * "; "-separated), which may be NULL.
+ * @param f on success *f is the restored fold; on failure a new empty
+ *        one (a failed restore's fold is freed).
+ * @return 1 (restored: *seq is its last seq), 0 (none usable: *f empty),
+ *         or WF_ENOMEM.
+ */
+int wf_snapshot_load(const char *dir, uint64_t journal_id, uint64_t next_seq,
+                     wf_fold **f, uint64_t *seq, char *skipped,
+                     size_t skippedlen);
+
+#endif
