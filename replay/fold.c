@@ -294,6 +294,11 @@ int wf_fold_set_live_session(wf_fold *f, const char *session)
 	return 0;
 }
 
+const char *wf_fold_last_session(const wf_fold *f)
+{
+	return f->last_session;
+}
+
 uint64_t wf_fold_last_seq(const wf_fold *f)
 {
 	return f->last_seq;

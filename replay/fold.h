@@ -194,6 +194,9 @@ int wf_fold_save(wf_fold *f, uint8_t **out, size_t *len);
 int wf_fold_restore(wf_fold *f, uint8_t *p, size_t len, char *err,
                     size_t errlen);
 
+/** The session of the last session_started folded, or NULL. */
+const char *wf_fold_last_session(const wf_fold *f);
+
 /** Sequence number of the last event applied (0 if none). */
 uint64_t wf_fold_last_seq(const wf_fold *f);
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "fold.h"
+#include "snapshot.h"
 
 /* 1 if a writer holds dir/LOCK now. A shared lock would conflict with its
  * exclusive one; it is dropped at once, and never blocks. */
@@ -55,14 +56,33 @@ int wf_fold_load_dir(wf_fold **out, const char *dir, char *err,
 		return rc;
 	}
 	const wf_event *ev;
-	char *last_session = NULL;
-	while ((rc = wf_reader_next(r, &ev)) == 1) {
-		if (ev->type == WF_EV_SESSION_STARTED && ev->nfields &&
-		    ev->fields[0].kind == WF_FIELD_TEXT) {
-			free(last_session);
-			last_session = strndup(ev->fields[0].v.s.ptr,
-			                       ev->fields[0].v.s.len);
+	/* An engine directory's newest usable snapshot, if the journal still
+	 * holds the event it ends with (read again here: the first event
+	 * after the seek must be that one); else a full replay. */
+	char sdir[4200];
+	if (strcmp(jdir, dir) != 0)
+		snprintf(sdir, sizeof sdir, "%s/snapshots", dir);
+	else /* given the journal itself: the engine's is <dir>/journal */
+		snprintf(sdir, sizeof sdir, "%s/../snapshots", dir);
+	uint64_t seq = 0;
+	if (wf_snapshot_load(sdir, wf_reader_journal_id(r), UINT64_MAX, &f, &seq,
+	                     NULL, 0) == 1) {
+		int ok = wf_reader_seek(r, seq) == 0 &&
+		         wf_reader_next(r, &ev) == 1 && ev->seq == seq;
+		if (!ok) {
+			wf_fold *fresh;
+			if (wf_fold_new(&fresh) < 0 ||
+			    wf_reader_seek(r, 1) < 0) {
+				snprintf(err, errlen, "out of memory");
+				wf_reader_close(r);
+				wf_fold_free(f);
+				return WF_ENOMEM;
+			}
+			wf_fold_free(f);
+			f = fresh;
 		}
+	}
+	while ((rc = wf_reader_next(r, &ev)) == 1) {
 		if ((rc = wf_fold_apply(f, ev, err, errlen)) < 0)
 			break;
 	}
@@ -72,8 +92,7 @@ int wf_fold_load_dir(wf_fold **out, const char *dir, char *err,
 		snprintf(err, errlen, "%s", wf_reader_errmsg(r));
 	wf_reader_close(r);
 	if (rc == 0 && writer_alive(jdir))
-		rc = wf_fold_set_live_session(f, last_session);
-	free(last_session);
+		rc = wf_fold_set_live_session(f, wf_fold_last_session(f));
 	if (rc < 0) {
 		wf_fold_free(f);
 		return rc;
