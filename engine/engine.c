@@ -231,6 +231,71 @@ static wf_batch *thread_batch(void)
 	return b;
 }
 
+/* ---- periodic snapshots ---- */
+
+typedef struct snap_job {
+	wf_engine *e;
+	uint8_t *payload;
+	size_t len;
+	uint64_t seq;
+} snap_job;
+
+static void engine_put(wf_engine *e);
+
+static void *snap_thread(void *arg)
+{
+	snap_job *j = arg;
+	wf_engine *e = j->e;
+	/* The snapshot must cover nothing the journal could still lose. */
+	if (wf_journal_sync(e->j) == 0) {
+		char sdir[4200], err[600];
+		snprintf(sdir, sizeof sdir, "%s/snapshots", e->dir);
+		wf_snapshot_write_payload(sdir, wf_journal_id(e->j), j->seq,
+		                          j->payload, j->len, NULL, err,
+		                          sizeof err);
+	}
+	free(j->payload);
+	free(j);
+	pthread_mutex_lock(&e->mu);
+	e->snap_busy = 0;
+	pthread_cond_broadcast(&e->snap_cv);
+	pthread_mutex_unlock(&e->mu);
+	engine_put(e);
+	return NULL;
+}
+
+/* Every cfg.snapshot_every events: copy the state now (under mu) and let a
+ * thread write it. Failing costs only replay time. Holds mu. */
+static void maybe_snapshot(wf_engine *e)
+{
+	uint64_t every = e->cfg.snapshot_every ? e->cfg.snapshot_every : 500000;
+	uint64_t seq = wf_fold_last_seq(e->fold);
+	if (e->cfg.no_snapshots || e->snap_busy || seq < e->snap_seq + every ||
+	    atomic_load(&e->closing))
+		return;
+	snap_job *j = calloc(1, sizeof *j);
+	if (!j || wf_fold_save(e->fold, &j->payload, &j->len) < 0) {
+		free(j);
+		return;
+	}
+	j->e = e;
+	j->seq = seq;
+	e->snap_seq = seq;
+	e->snap_busy = 1;
+	e->refs++;
+	pthread_t t;
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, snap_thread, j) != 0) {
+		e->snap_busy = 0;
+		e->refs--;
+		free(j->payload);
+		free(j);
+	}
+	pthread_attr_destroy(&attr);
+}
+
 static int journal_apply_flags(wf_engine *e, evbuf *b, unsigned flags)
 {
 	wf_batch *batch = thread_batch();
@@ -263,6 +328,7 @@ static int journal_apply_flags(wf_engine *e, evbuf *b, unsigned flags)
 	}
 	e->apply_next = first + (uint64_t)b->n;
 	pthread_cond_broadcast(&e->apply_cv);
+	maybe_snapshot(e);
 	return rc;
 }
 
@@ -2750,6 +2816,7 @@ static void engine_free(wf_engine *e)
 	wf_map_free(&e->actors);
 	wf_map_free(&e->creating);
 	pthread_cond_destroy(&e->create_cv);
+	pthread_cond_destroy(&e->snap_cv);
 	for (size_t i = 0; wf_map_next(&e->runs, &i, &k, &v);)
 		run_put(v);
 	wf_map_free(&e->runs);
@@ -2836,7 +2903,7 @@ int wf_open(wf_engine **out, const char *dir, const wf_config *cfg)
 	*out = NULL;
 	wf_config given = defaults;
 	if (cfg && cfg->version == 1) {
-		/* Version 1 ended before no_snapshots. */
+		/* Version 1 ended before no_snapshots and snapshot_every. */
 		memcpy(&given, cfg, offsetof(wf_config, no_snapshots));
 		given.version = WF_CONFIG_VERSION;
 		cfg = &given;
@@ -2852,6 +2919,7 @@ int wf_open(wf_engine **out, const char *dir, const wf_config *cfg)
 	pthread_cond_init(&e->task_cv, NULL);
 	pthread_cond_init(&e->idle_cv, NULL);
 	pthread_cond_init(&e->create_cv, NULL);
+	pthread_cond_init(&e->snap_cv, NULL);
 	e->refs = 1;
 	e->cfg = cfg ? *cfg : defaults;
 	if (cfg && cfg->version != WF_CONFIG_VERSION)
@@ -2901,14 +2969,14 @@ int wf_open(wf_engine **out, const char *dir, const wf_config *cfg)
 		char sdir[4200];
 		snprintf(sdir, sizeof sdir, "%s/snapshots", dir);
 		uint64_t seq = 0;
-		rc = wf_snapshot_load(sdir, wf_journal_id(e->j),
-		                      wf_journal_next_seq(e->j), &e->fold, &seq,
-		                      skipped, sizeof skipped);
+		rc = wf_snapshot_load_writer(sdir, wf_journal_id(e->j),
+		                             wf_journal_next_seq(e->j), &e->fold,
+		                             &seq, skipped, sizeof skipped);
 		if (rc < 0)
 			return open_fail(e, rc, "out of memory loading a snapshot");
 		if (rc == 1)
 			from = seq + 1;
-		e->open_snapshot_seq = seq;
+		e->open_snapshot_seq = e->snap_seq = seq;
 	}
 	if ((rc = replay(e, jdir, from)) < 0)
 		return rc;
@@ -2997,13 +3065,15 @@ int wf_close(wf_engine *e)
 	/* Idle workers exit now; busy ones inside a step are not waited for. */
 	while (e->alive > e->in_user)
 		pthread_cond_wait(&e->idle_cv, &e->mu);
+	while (e->snap_busy) /* it uses the journal */
+		pthread_cond_wait(&e->snap_cv, &e->mu);
 	/* A snapshot of the state, for the next open: after the journal is
 	 * synced (it covers nothing the journal could lose) and before the
 	 * lock goes (no other engine appends meanwhile). Nothing changes the
 	 * fold now: the engine is closing. Failing costs only replay time. */
 	int rc = 0;
 	if (!e->cfg.no_snapshots && e->j && !e->open_failed &&
-	    wf_fold_last_seq(e->fold) > e->open_snapshot_seq &&
+	    wf_fold_last_seq(e->fold) > e->snap_seq &&
 	    wf_journal_sync(e->j) == 0) {
 		char sdir[4200], err[600];
 		snprintf(sdir, sizeof sdir, "%s/snapshots", e->dir);

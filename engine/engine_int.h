@@ -162,6 +162,9 @@ struct wf_engine {
 	wf_map actors;   /* actor id -> wf_actor_q (busy actors) */
 	wf_map creating; /* actor ids whose creation is being journaled */
 	uint64_t open_snapshot_seq; /* the snapshot the open started from */
+	uint64_t snap_seq;    /* the last snapshot written or being written */
+	int snap_busy;        /* a snapshot thread is at work */
+	pthread_cond_t snap_cv; /* it is done */
 	pthread_cond_t create_cv;
 };
 

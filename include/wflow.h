@@ -142,12 +142,18 @@ typedef struct wf_config {
 	 *  skipped (an older one or a full replay is used) and the skip is
 	 *  recorded in the journal as a notice event. (Version 2.) */
 	int no_snapshots;
+	/** Also write a snapshot every this many events (0: every 500,000),
+	 *  so that an open after a crash replays at most about that many.
+	 *  The state is copied under the engine's lock (a memcpy of the
+	 *  finished workflows' packed forms, mostly), then compressed, written
+	 *  and synced by a thread of its own. (Version 2.) */
+	uint64_t snapshot_every;
 } wf_config;
 
-/* Version 1 (without no_snapshots) is still accepted. */
+/* Version 1 (without no_snapshots and snapshot_every) is still accepted. */
 #define WF_CONFIG_VERSION 2
 #define WF_CONFIG_INIT { WF_CONFIG_VERSION, WF_SYNC_ALWAYS, 10, \
-	                 WF_RECOVERY_TOLERATE_TAIL, 0, 0, 0 }
+	                 WF_RECOVERY_TOLERATE_TAIL, 0, 0, 0, 0 }
 
 /**
  * Open the engine on directory dir (created if missing; the journal lives

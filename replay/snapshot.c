@@ -127,29 +127,38 @@ static void free_names(char **names, int n)
 int wf_snapshot_write(const char *dir, uint64_t journal_id, wf_fold *f,
                       uint64_t *bytes, char *err, size_t errlen)
 {
-	uint8_t *raw = NULL, *comp = NULL;
+	uint8_t *raw = NULL;
 	size_t rawlen = 0;
 	int rc = wf_fold_save(f, &raw, &rawlen);
 	if (rc < 0) {
 		errf(err, errlen, "out of memory saving the state");
 		return rc;
 	}
+	rc = wf_snapshot_write_payload(dir, journal_id, wf_fold_last_seq(f), raw,
+	                               rawlen, bytes, err, errlen);
+	free(raw);
+	return rc;
+}
+
+int wf_snapshot_write_payload(const char *dir, uint64_t journal_id,
+                              uint64_t seq, const uint8_t *raw,
+                              size_t rawlen, uint64_t *bytes, char *err,
+                              size_t errlen)
+{
+	uint8_t *comp = NULL;
 	size_t bound = ZSTD_compressBound(rawlen);
 	if (!(comp = malloc(WF_SNAP_HEADER_SIZE + bound))) {
-		free(raw);
 		errf(err, errlen, "out of memory saving the state");
 		return WF_ENOMEM;
 	}
 	size_t clen = ZSTD_compress(comp + WF_SNAP_HEADER_SIZE, bound, raw,
 	                            rawlen, 1);
-	free(raw);
 	if (ZSTD_isError(clen)) {
 		free(comp);
 		errf(err, errlen, "compressing the snapshot: %s",
 		     ZSTD_getErrorName(clen));
 		return WF_EIO;
 	}
-	uint64_t seq = wf_fold_last_seq(f);
 	uint8_t *h = comp;
 	memset(h, 0, WF_SNAP_HEADER_SIZE);
 	memcpy(h, WF_SNAP_MAGIC, 8);
@@ -238,8 +247,10 @@ static uint8_t *read_file(const char *path, size_t *len)
 /* Check and restore one snapshot file into the empty fold f.
  * @return 1 restored, 0 unusable (why says why), WF_ENOMEM. */
 static int try_one(const char *path, uint64_t journal_id, uint64_t next_seq,
-                   wf_fold *f, uint64_t *seq, char *why, size_t whylen)
+                   wf_fold *f, uint64_t *seq, char *why, size_t whylen,
+                   int *beyond)
 {
+	*beyond = 0;
 	size_t len;
 	uint8_t *p = read_file(path, &len);
 	if (!p) {
@@ -262,6 +273,7 @@ static int try_one(const char *path, uint64_t journal_id, uint64_t next_seq,
 	} else if ((last = wf_get_u64(h + 24)) >= next_seq) {
 		errf(why, whylen, "covers events up to %" PRIu64 ", beyond the "
 		     "journal's end (%" PRIu64 ")", last, next_seq - 1);
+		*beyond = 1;
 	} else if ((clen = wf_get_u64(h + 40)) != len - WF_SNAP_HEADER_SIZE) {
 		errf(why, whylen, "%zu bytes, the header says %" PRIu64, len,
 		     clen + WF_SNAP_HEADER_SIZE);
@@ -302,9 +314,9 @@ static int try_one(const char *path, uint64_t journal_id, uint64_t next_seq,
 	return rc;
 }
 
-int wf_snapshot_load(const char *dir, uint64_t journal_id, uint64_t next_seq,
-                     wf_fold **f, uint64_t *seq, char *skipped,
-                     size_t skippedlen)
+static int load(const char *dir, uint64_t journal_id, uint64_t next_seq,
+                wf_fold **f, uint64_t *seq, char *skipped, size_t skippedlen,
+                int prune)
 {
 	if (skipped && skippedlen)
 		skipped[0] = '\0';
@@ -320,9 +332,15 @@ int wf_snapshot_load(const char *dir, uint64_t journal_id, uint64_t next_seq,
 	for (int i = 0; i < n && rc == 0; i++) {
 		char path[4200], why[400];
 		snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-		rc = try_one(path, journal_id, next_seq, *f, seq, why, sizeof why);
+		int beyond;
+		rc = try_one(path, journal_id, next_seq, *f, seq, why, sizeof why,
+		             &beyond);
 		if (rc == 0) {
-			skipf(skipped, skippedlen, "%s: %s", path, why);
+			if (prune && beyond && unlink(path) == 0)
+				skipf(skipped, skippedlen, "%s: %s (removed)", path,
+				      why);
+			else
+				skipf(skipped, skippedlen, "%s: %s", path, why);
 			/* What a failed restore left is not trusted. */
 			wf_fold *fresh;
 			if (wf_fold_new(&fresh) < 0) {
@@ -336,4 +354,18 @@ int wf_snapshot_load(const char *dir, uint64_t journal_id, uint64_t next_seq,
 	if (n > 0)
 		free_names(names, n);
 	return rc;
+}
+
+int wf_snapshot_load(const char *dir, uint64_t journal_id, uint64_t next_seq,
+                     wf_fold **f, uint64_t *seq, char *skipped,
+                     size_t skippedlen)
+{
+	return load(dir, journal_id, next_seq, f, seq, skipped, skippedlen, 0);
+}
+
+int wf_snapshot_load_writer(const char *dir, uint64_t journal_id,
+                            uint64_t next_seq, wf_fold **f, uint64_t *seq,
+                            char *skipped, size_t skippedlen)
+{
+	return load(dir, journal_id, next_seq, f, seq, skipped, skippedlen, 1);
 }

@@ -47,6 +47,16 @@ int wf_snapshot_write(const char *dir, uint64_t journal_id, wf_fold *f,
                       uint64_t *bytes, char *err, size_t errlen);
 
 /**
+ * Write payload (wf_fold_save's bytes, covering events up to seq) as a
+ * snapshot: wf_snapshot_write without the save, for a caller that saved
+ * under its lock and writes outside it.
+ */
+int wf_snapshot_write_payload(const char *dir, uint64_t journal_id,
+                              uint64_t seq, const uint8_t *payload,
+                              size_t len, uint64_t *bytes, char *err,
+                              size_t errlen);
+
+/**
  * Restore the newest usable snapshot of dir into the new, empty fold *f:
  * one of journal journal_id whose last seq is below next_seq (the
  * journal still holds everything it covers). Snapshots that cannot be
@@ -60,5 +70,15 @@ int wf_snapshot_write(const char *dir, uint64_t journal_id, wf_fold *f,
 int wf_snapshot_load(const char *dir, uint64_t journal_id, uint64_t next_seq,
                      wf_fold **f, uint64_t *seq, char *skipped,
                      size_t skippedlen);
+
+/**
+ * As wf_snapshot_load, for the journal's writer: a snapshot that covers
+ * events beyond the journal's end (the journal lost them, or was cut by
+ * hand) is also removed, since the journal may later grow past its
+ * position with other events, and it would then look usable.
+ */
+int wf_snapshot_load_writer(const char *dir, uint64_t journal_id,
+                            uint64_t next_seq, wf_fold **f, uint64_t *seq,
+                            char *skipped, size_t skippedlen);
 
 #endif
