@@ -45,13 +45,13 @@
 #include <unistd.h>
 
 #include "journal/journal.h"
+#include "replay/cli.h"
 #include "replay/demo.h"
 #include "replay/dumpfmt.h"
 #include "replay/events.h"
 #include "replay/fold.h"
 #include "wflow.h"
 
-enum { EXIT_INTACT = 0, EXIT_DAMAGED = 1, EXIT_USAGE = 2 };
 
 static const char usage_main[] =
 	"usage: wflow <command> [options]\n"
@@ -100,7 +100,8 @@ static const char usage_verify[] =
 	"DIR, 2 usage error or unreadable directory.\n";
 
 static const char usage_dump[] =
-	"usage: wflow dump DIR [--since SEQ]\n"
+	"usage: wflow dump DIR [--workflow ID] [--step NAME] [--type T[,T...]]\n"
+	"                      [--since SEQ|TIME] [--until SEQ|TIME] [--follow]\n"
 	"\n"
 	"Print every event as one JSON object per line, for jq:\n"
 	"  {\"seq\":1,\"time\":\"2026-11-27T17:25:05.123456789Z\","
@@ -112,15 +113,24 @@ static const char usage_dump[] =
 	"when unknown).\n"
 	"An event type this version does not know is printed by number.\n"
 	"\n"
-	"  --since SEQ  start at the first event with sequence number >= SEQ\n"
-	"  -h, --help   show this help\n"
+	"  --workflow ID     only the events of workflow (or actor) ID\n"
+	"  --step NAME       only the events of step NAME: a step id (add_1)\n"
+	"                    or a name (add: add, add_1, add_2, ...)\n"
+	"  --type T[,T...]   only events of these types (step_failed, ...)\n"
+	"  --since SEQ|TIME  from the first event at or after SEQ or TIME\n"
+	"  --until SEQ|TIME  up to the last event at or before SEQ or TIME\n"
+	"  -f, --follow      at the end, wait for the events a writer appends\n"
+	"                    and print them as they come (Ctrl-C ends)\n"
+	"  -h, --help        show this help\n"
+	"SEQ is a sequence number; TIME is ISO 8601 (2026-11-27T14:02:00Z,\n"
+	"UTC unless a zone is given) or epoch seconds (@1795807896.5).\n"
 	"\n"
 	"exit codes: 0 done (a torn tail is a warning), 1 damage found (the\n"
 	"events before it are printed) or no journal in DIR, 2 usage error or\n"
 	"unreadable directory.\n";
 
 static const char usage_meta[] =
-	"usage: wflow meta DIR ID [STEP]\n"
+	"usage: wflow meta DIR ID [STEP] [--at SEQ|TIME]\n"
 	"\n"
 	"Print, as pretty JSON, the metadata of workflow ID (or of its step\n"
 	"STEP, a step id such as \"add\" or \"add_1\"): exactly what\n"
@@ -133,7 +143,12 @@ static const char usage_meta[] =
 	"engine died shows RESUMABLE. Takes no lock: works while an engine\n"
 	"runs (it then shows the journal as of the last complete commit).\n"
 	"\n"
-	"  -h, --help  show this help\n"
+	"  --at SEQ|TIME  the metadata as it was then: the journal folded up\n"
+	"                 to event SEQ, or to the last event at or before TIME\n"
+	"                 (ISO 8601, 2026-11-27T14:02:00Z, or epoch seconds,\n"
+	"                 @1795807896); RUNNING is shown as the engine that was\n"
+	"                 live then would have (the last session started)\n"
+	"  -h, --help     show this help\n"
 	"\n"
 	"exit codes: 0 printed, 1 no such workflow or step (\"No such\n"
 	"workflow_id ID\"), or the journal is damaged or missing, 2 usage\n"
@@ -183,202 +198,18 @@ static const char usage_demo[] =
 	"exit codes: 0 every check passed, 1 a check failed (they are\n"
 	"listed), 2 usage error, or the engine could not be opened on DIR.\n";
 
-/* "wflow CMD: what[ arg]", a hint, exit code 2. */
-static int usage_error(const char *cmd, const char *what, const char *arg)
-{
-	fprintf(stderr, "wflow%s%s: %s%s%s\nTry 'wflow %s%s--help'.\n",
-	        cmd ? " " : "", cmd ? cmd : "", what, arg ? " " : "",
-	        arg ? arg : "", cmd ? cmd : "", cmd ? " " : "");
-	return EXIT_USAGE;
-}
 
 /* ---- arguments ----------------------------------------------------------- */
 
-/* Options a command accepts (parse_args' allow). */
-enum { OPT_JSON = 1, OPT_SINCE = 2, OPT_STATUS = 4 };
 
-#define MAX_POS 3
 
-typedef struct args {
-	const char *pos[MAX_POS]; /* positional arguments: DIR first */
-	int npos;
-	int json;
-	int have_since;
-	uint64_t since;
-	unsigned status_mask; /* --status (0: not given) */
-	int help;
-} args;
 
-/* The status named s (any case), or WF_STATUS_NONE. */
-static wf_status status_by_name(const char *s, size_t n)
-{
-	for (int st = WF_STATUS_RUNNING; st <= WF_STATUS_SUCCESSFUL; st++) {
-		const char *name = wf_status_name((wf_status)st);
-		if (strlen(name) == n && strncasecmp(name, s, n) == 0)
-			return (wf_status)st;
-	}
-	return WF_STATUS_NONE;
-}
 
-/* Add the statuses of "S[,S...]" to *mask. @return -1 ok, else exit code. */
-static int parse_status(const char *cmd, const char *v, unsigned *mask)
-{
-	const char *p = v;
-	for (;;) {
-		size_t n = strcspn(p, ",");
-		wf_status st = status_by_name(p, n);
-		if (st == WF_STATUS_NONE) {
-			fprintf(stderr,
-			        "wflow %s: --status: unknown status '%.*s' "
-			        "(expected RUNNING, FAILED, RESUMABLE, "
-			        "CANCELED or SUCCESSFUL)\n",
-			        cmd, (int)n, p);
-			return EXIT_USAGE;
-		}
-		*mask |= WF_STATUS_BIT(st);
-		if (!p[n])
-			return -1;
-		p += n + 1;
-	}
-}
 
-/* The value of option s ("--x V" or "--x=V", s starting with name), or
- * NULL if missing. */
-static const char *opt_value(int argc, char **argv, int *i, size_t namelen)
-{
-	const char *s = argv[*i];
-	if (s[namelen] == '=')
-		return s + namelen + 1;
-	if (*i + 1 < argc)
-		return argv[++*i];
-	return NULL;
-}
 
-static int is_opt(const char *s, const char *name)
-{
-	size_t n = strlen(name);
-	return strncmp(s, name, n) == 0 && (s[n] == 0 || s[n] == '=');
-}
 
-/* Parse "cmd DIR [more positionals] [options]" (options anywhere; "--"
- * ends them). allow says which options cmd takes (OPT_*); min_pos and
- * max_pos bound the positionals, named by pos_names for the "missing"
- * message. @return -1 ok, else exit code. */
-static int parse_args(int argc, char **argv, const char *cmd, unsigned allow,
-                      int min_pos, int max_pos, const char *const *pos_names,
-                      args *a)
-{
-	int only_pos = 0;
-	memset(a, 0, sizeof *a);
-	for (int i = 0; i < argc; i++) {
-		const char *s = argv[i];
-		if (!only_pos && strcmp(s, "--") == 0) {
-			only_pos = 1;
-		} else if (!only_pos &&
-		           (strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0)) {
-			a->help = 1;
-		} else if (!only_pos && (allow & OPT_JSON) &&
-		           strcmp(s, "--json") == 0) {
-			a->json = 1;
-		} else if (!only_pos && (allow & OPT_SINCE) &&
-		           is_opt(s, "--since")) {
-			const char *v = opt_value(argc, argv, &i, 7);
-			if (!v)
-				return usage_error(cmd, "--since needs "
-				                   "a value", NULL);
-			char *end;
-			errno = 0;
-			unsigned long long n = strtoull(v, &end, 10);
-			if (!*v || *end || errno || *v == '-' || *v == '+' ||
-			    *v == ' ')
-				return usage_error(cmd, "--since: not a "
-				                   "sequence number:", v);
-			a->since = n;
-			a->have_since = 1;
-		} else if (!only_pos && (allow & OPT_STATUS) &&
-		           is_opt(s, "--status")) {
-			const char *v = opt_value(argc, argv, &i, 8);
-			if (!v)
-				return usage_error(cmd, "--status needs "
-				                   "a value", NULL);
-			int rc = parse_status(cmd, v, &a->status_mask);
-			if (rc >= 0)
-				return rc;
-		} else if (!only_pos && s[0] == '-' && s[1]) {
-			return usage_error(cmd, "unknown option", s);
-		} else if (a->npos < max_pos) {
-			a->pos[a->npos++] = s;
-		} else {
-			return usage_error(cmd, "unexpected argument", s);
-		}
-	}
-	if (!a->help && a->npos < min_pos) {
-		char what[64];
-		snprintf(what, sizeof what, "missing %s", pos_names[a->npos]);
-		return usage_error(cmd, what, NULL);
-	}
-	return -1;
-}
 
-static const char *const dir_only[] = {"DIR"};
 
-/*
- * The journal directory for DIR: DIR/journal if that is a directory, else
- * DIR. Unreadable or missing: message and exit code 2.
- * @return -1 ok (*out malloc'd), else exit code.
- */
-static int resolve_dir(const char *cmd, const char *dir, char **out)
-{
-	struct stat st;
-	if (stat(dir, &st) != 0) {
-		fprintf(stderr, "wflow %s: %s: %s\n", cmd, dir,
-		        strerror(errno));
-		return EXIT_USAGE;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "wflow %s: %s: not a directory\n", cmd, dir);
-		return EXIT_USAGE;
-	}
-	size_t n = strlen(dir);
-	char *sub = malloc(n + sizeof "/journal");
-	if (!sub) {
-		fprintf(stderr, "wflow %s: out of memory\n", cmd);
-		return EXIT_USAGE;
-	}
-	memcpy(sub, dir, n);
-	memcpy(sub + n, "/journal", sizeof "/journal");
-	if (stat(sub, &st) == 0 && S_ISDIR(st.st_mode)) {
-		*out = sub;
-	} else {
-		memcpy(sub, dir, n + 1);
-		*out = sub;
-	}
-	/* Readable? Listing it is what the reader does first. */
-	if (access(*out, R_OK | X_OK) != 0) {
-		fprintf(stderr, "wflow %s: %s: %s\n", cmd, *out,
-		        strerror(errno));
-		free(*out);
-		*out = NULL;
-		return EXIT_USAGE;
-	}
-	return -1;
-}
-
-/* Exit code and message for a failed wf_reader_open. */
-static int open_failed(const char *cmd, const char *dir, int rc, wf_reader *r)
-{
-	fprintf(stderr, "wflow %s: %s: %s (%s)\n", cmd, dir,
-	        wf_reader_errmsg(r), wf_strerror(rc));
-	return rc == WF_ECORRUPT || rc == WF_EINCOMPAT ? EXIT_DAMAGED
-	                                               : EXIT_USAGE;
-}
-
-static void no_segments(const char *cmd, const char *dir)
-{
-	fprintf(stderr,
-	        "wflow %s: %s: no journal here (no *.wfj segment files)\n", cmd,
-	        dir);
-}
 
 /* ---- verify -------------------------------------------------------------- */
 
@@ -432,43 +263,16 @@ static void damage_free(damage_list *l)
 	free(l->v);
 }
 
-/* Print a JSON string (escaped; see wf_dump_string). */
-static void json_str(FILE *f, const char *s)
-{
-	size_t n = strlen(s);
-	char *buf = malloc(6 * n + 2);
-	if (!buf) {
-		fputs("\"\"", f);
-		return;
-	}
-	fwrite(buf, 1, wf_dump_string(buf, s, n), f);
-	free(buf);
-}
 
-static double ratio(uint64_t raw, uint64_t disk)
-{
-	return disk ? (double)raw / (double)disk : 0.0;
-}
 
-static void human(char *out, size_t n, uint64_t bytes)
-{
-	const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-	double v = (double)bytes;
-	unsigned u = 0;
-	while (v >= 1024 && u < 4) {
-		v /= 1024;
-		u++;
-	}
-	snprintf(out, n, u ? "%.1f %s" : "%.0f %s", v, unit[u]);
-}
 
 static void verify_text(const char *dir, const wf_journal_stats *st,
                         uint64_t unknown, const damage_list *dl,
                         const char *fatal)
 {
 	char h1[32], h2[32];
-	human(h1, sizeof h1, st->bytes_raw);
-	human(h2, sizeof h2, st->bytes_disk);
+	cli_human(h1, sizeof h1, st->bytes_raw);
+	cli_human(h2, sizeof h2, st->bytes_disk);
 	printf("journal     %s\n", dir);
 	printf("segments    %" PRIu64 "\n", st->segments);
 	printf("frames      %" PRIu64 "\n", st->frames);
@@ -484,7 +288,7 @@ static void verify_text(const char *dir, const wf_journal_stats *st,
 	printf("bytes raw   %" PRIu64 " (%s, decompressed)\n", st->bytes_raw,
 	       h1);
 	printf("bytes disk  %" PRIu64 " (%s)\n", st->bytes_disk, h2);
-	printf("ratio       %.2f\n", ratio(st->bytes_raw, st->bytes_disk));
+	printf("ratio       %.2f\n", cli_ratio(st->bytes_raw, st->bytes_disk));
 
 	size_t bad = 0, torn = 0;
 	for (size_t i = 0; i < dl->n; i++) {
@@ -523,7 +327,7 @@ static void verify_json(const char *dir, const wf_journal_stats *st,
                         const char *fatal, int ok)
 {
 	printf("{\"ok\":%s,\"dir\":", ok ? "true" : "false");
-	json_str(stdout, dir);
+	cli_json_str(stdout, dir);
 	printf(",\"segments\":%" PRIu64 ",\"frames\":%" PRIu64
 	       ",\"events\":%" PRIu64 ",\"first_seq\":%" PRIu64
 	       ",\"last_seq\":%" PRIu64 ",\"bytes_raw\":%" PRIu64
@@ -531,21 +335,21 @@ static void verify_json(const char *dir, const wf_journal_stats *st,
 	       ",\"unknown_types\":%" PRIu64 ",\"torn\":%s",
 	       st->segments, st->frames, st->events, st->first_seq,
 	       st->last_seq, st->bytes_raw, st->bytes_disk,
-	       ratio(st->bytes_raw, st->bytes_disk), unknown,
+	       cli_ratio(st->bytes_raw, st->bytes_disk), unknown,
 	       st->torn ? "true" : "false");
 	if (fatal) {
 		printf(",\"error\":");
-		json_str(stdout, fatal);
+		cli_json_str(stdout, fatal);
 	}
 	printf(",\"damage\":[");
 	for (size_t i = 0; i < dl->n; i++) {
 		const damage *d = &dl->v[i];
 		printf("%s{\"file\":", i ? "," : "");
-		json_str(stdout, d->file);
+		cli_json_str(stdout, d->file);
 		printf(",\"offset\":%" PRIu64 ",\"length\":%" PRIu64
 		       ",\"torn\":%s,\"what\":",
 		       d->offset, d->length, d->torn ? "true" : "false");
-		json_str(stdout, d->what);
+		cli_json_str(stdout, d->what);
 		printf("}");
 	}
 	printf("]}\n");
@@ -553,8 +357,8 @@ static void verify_json(const char *dir, const wf_journal_stats *st,
 
 static int cmd_verify(int argc, char **argv)
 {
-	args a;
-	int rc = parse_args(argc, argv, "verify", OPT_JSON, 1, 1, dir_only, &a);
+	cli_args a;
+	int rc = cli_parse_args(argc, argv, "verify", OPT_JSON, 1, 1, cli_dir_only, &a);
 	if (rc >= 0)
 		return rc;
 	if (a.help) {
@@ -562,7 +366,7 @@ static int cmd_verify(int argc, char **argv)
 		return EXIT_INTACT;
 	}
 	char *dir;
-	if ((rc = resolve_dir("verify", a.pos[0], &dir)) >= 0)
+	if ((rc = cli_resolve_dir("verify", a.pos[0], &dir)) >= 0)
 		return rc;
 
 	damage_list dl = {0};
@@ -574,7 +378,7 @@ static int cmd_verify(int argc, char **argv)
 	wf_reader *r;
 	rc = wf_reader_open(&r, dir, &o);
 	if (rc < 0) {
-		int code = open_failed("verify", dir, rc, r);
+		int code = cli_open_failed("verify", dir, rc, r);
 		wf_reader_close(r);
 		free(dir);
 		return code;
@@ -609,7 +413,7 @@ static int cmd_verify(int argc, char **argv)
 		code = EXIT_INTACT;
 
 	if (st.segments == 0 && !bad && rc >= 0) {
-		no_segments("verify", dir);
+		cli_no_segments("verify", dir);
 		code = EXIT_DAMAGED;
 		if (a.json)
 			verify_json(dir, &st, unknown, &dl,
@@ -668,10 +472,59 @@ static void dump_damage(void *ud, const wf_damage *d)
 		        d->file, d->offset, d->what, d->length);
 }
 
+/* Is ev one of the events dump's filters ask for? */
+static int dump_wanted(const cli_args *a, const wf_event *ev)
+{
+	if (a->since.set && a->since.is_time && ev->time_ns < a->since.time_ns)
+		return 0;
+	if (a->ntypes) {
+		int hit = 0;
+		for (int i = 0; i < a->ntypes && !hit; i++)
+			hit = ev->type == a->types[i];
+		if (!hit)
+			return 0;
+	}
+	int scoped = ev->type != WF_EV_SESSION_STARTED && ev->type != WF_EV_NOTICE;
+	if (a->workflow) {
+		size_t n = strlen(a->workflow);
+		if (!scoped || !ev->nfields || ev->fields[0].kind != WF_FIELD_TEXT ||
+		    ev->fields[0].v.s.len != n ||
+		    memcmp(ev->fields[0].v.s.ptr, a->workflow, n) != 0)
+			return 0;
+	}
+	if (a->step) {
+		/* Events that name a step carry its id second. */
+		int has_step = ev->type == WF_EV_STEP_STARTED ||
+		               ev->type == WF_EV_STEP_SUCCEEDED ||
+		               ev->type == WF_EV_STEP_FAILED ||
+		               ev->type == WF_EV_CONTINUATION ||
+		               ev->type == WF_EV_ACTOR_STATE;
+		if (!has_step || ev->nfields < 2 ||
+		    ev->fields[1].kind != WF_FIELD_TEXT)
+			return 0;
+		const char *id = ev->fields[1].v.s.ptr;
+		size_t idn = ev->fields[1].v.s.len, n = strlen(a->step);
+		int same = idn == n && memcmp(id, a->step, n) == 0;
+		/* A name matches its numbered ids too: add -> add_1. */
+		int numbered = idn > n + 1 && memcmp(id, a->step, n) == 0 &&
+		               id[n] == '_' &&
+		               strspn(id + n + 1, "0123456789") >= idn - n - 1;
+		if (numbered)
+			for (size_t k = n + 1; k < idn; k++)
+				numbered &= id[k] >= '0' && id[k] <= '9';
+		if (!same && !numbered)
+			return 0;
+	}
+	return 1;
+}
+
 static int cmd_dump(int argc, char **argv)
 {
-	args a;
-	int rc = parse_args(argc, argv, "dump", OPT_SINCE, 1, 1, dir_only, &a);
+	cli_args a;
+	int rc = cli_parse_args(argc, argv, "dump",
+	                        OPT_SINCE | OPT_UNTIL | OPT_WORKFLOW | OPT_STEP |
+	                            OPT_TYPE | OPT_FOLLOW,
+	                        1, 1, cli_dir_only, &a);
 	if (rc >= 0)
 		return rc;
 	if (a.help) {
@@ -679,7 +532,7 @@ static int cmd_dump(int argc, char **argv)
 		return EXIT_INTACT;
 	}
 	char *dir;
-	if ((rc = resolve_dir("dump", a.pos[0], &dir)) >= 0)
+	if ((rc = cli_resolve_dir("dump", a.pos[0], &dir)) >= 0)
 		return rc;
 
 	wf_reader_opts o = WF_READER_OPTS_INIT;
@@ -687,12 +540,13 @@ static int cmd_dump(int argc, char **argv)
 	wf_reader *r;
 	rc = wf_reader_open(&r, dir, &o);
 	if (rc < 0) {
-		int code = open_failed("dump", dir, rc, r);
+		int code = cli_open_failed("dump", dir, rc, r);
 		wf_reader_close(r);
 		free(dir);
 		return code;
 	}
-	if (a.have_since && (rc = wf_reader_seek(r, a.since)) < 0) {
+	if (a.since.set && !a.since.is_time &&
+	    (rc = wf_reader_seek(r, a.since.seq)) < 0) {
 		fprintf(stderr, "wflow dump: %s: %s (%s)\n", dir,
 		        wf_reader_errmsg(r), wf_strerror(rc));
 		wf_reader_close(r);
@@ -708,19 +562,36 @@ static int cmd_dump(int argc, char **argv)
 	size_t cap = 0, len = 0;
 	const wf_event *ev;
 	int out = 0, code = EXIT_INTACT;
-	while ((rc = wf_reader_next(r, &ev)) > 0) {
-		if (wf_dump_format(&buf, &cap, &len, ev) < 0) {
-			rc = WF_ENOMEM;
-			break;
-		}
-		if (len >= DUMP_FLUSH_AT) {
-			if ((out = write_out(buf, len)) != 0)
+	for (;;) {
+		while ((rc = wf_reader_next(r, &ev)) > 0) {
+			if (cli_point_reached(&a.until, ev)) {
+				rc = 0;
+				a.follow = 0; /* past --until: done */
 				break;
+			}
+			if (!dump_wanted(&a, ev))
+				continue;
+			if (wf_dump_format(&buf, &cap, &len, ev) < 0) {
+				rc = WF_ENOMEM;
+				break;
+			}
+			if (len >= DUMP_FLUSH_AT) {
+				if ((out = write_out(buf, len)) != 0)
+					break;
+				len = 0;
+			}
+		}
+		if (out == 0 && len) {
+			out = write_out(buf, len);
 			len = 0;
 		}
+		if (rc != 0 || out != 0 || !a.follow)
+			break;
+		/* --follow: what a writer appends shows up in the next
+		 * wf_reader_next; poll a few times a second. */
+		struct timespec ts = {0, 200 * 1000 * 1000};
+		nanosleep(&ts, NULL);
 	}
-	if (out == 0 && len)
-		out = write_out(buf, len);
 	if (out < 0) {
 		code = EXIT_USAGE;
 	} else if (out == 0 && rc < 0) {
@@ -735,7 +606,7 @@ static int cmd_dump(int argc, char **argv)
 		wf_journal_stats st;
 		wf_reader_stats(r, &st);
 		if (st.segments == 0) {
-			no_segments("dump", dir);
+			cli_no_segments("dump", dir);
 			code = EXIT_DAMAGED;
 		}
 	}
@@ -747,87 +618,67 @@ static int cmd_dump(int argc, char **argv)
 
 /* ---- meta, ls: the fold, offline ----------------------------------------- */
 
-/* 1 if dir holds a segment file. The fold may accept an empty directory as
- * an empty journal; for the tool it is a mistyped DIR, as for verify. */
-static int has_segments(const char *dir)
-{
-	DIR *d = opendir(dir);
-	if (!d)
-		return 0;
-	struct dirent *e;
-	int found = 0;
-	while (!found && (e = readdir(d)) != NULL) {
-		size_t n = strlen(e->d_name);
-		found = n > 4 && strcmp(e->d_name + n - 4, ".wfj") == 0;
-	}
-	closedir(d);
-	return found;
-}
 
-/*
- * Replay DIR's journal into a fold. Problems are printed.
- * @return -1 ok (*out set), else the exit code.
- */
-static int load_fold(const char *cmd, const char *dir_arg, wf_fold **out)
-{
-	char *dir;
-	int rc = resolve_dir(cmd, dir_arg, &dir);
-	if (rc >= 0)
-		return rc;
-	if (!has_segments(dir)) {
-		no_segments(cmd, dir);
-		free(dir);
-		return EXIT_DAMAGED;
-	}
-	char err[600] = "";
-	rc = wf_fold_load_dir(out, dir, err, sizeof err);
-	if (rc < 0) {
-		fprintf(stderr, "wflow %s: %s: %s (%s)\n", cmd, dir,
-		        *err ? err : "cannot replay the journal",
-		        wf_strerror(rc));
-		free(dir);
-		*out = NULL;
-		return rc == WF_ECORRUPT || rc == WF_EINCOMPAT ||
-		                       rc == WF_ENOTFOUND
-		               ? EXIT_DAMAGED
-		               : EXIT_USAGE;
-	}
-	free(dir);
-	return -1;
-}
 
-/* Print v as pretty JSON and a newline. @return an exit code. */
-static int print_json(const char *cmd, const cJSON *v)
-{
-	char *s = cJSON_Print(v);
-	if (!s) {
-		fprintf(stderr, "wflow %s: out of memory\n", cmd);
-		return EXIT_USAGE;
-	}
-	fputs(s, stdout);
-	fputc('\n', stdout);
-	free(s);
-	return EXIT_INTACT;
-}
 
-/* stdout failed (disk full, closed pipe)? Then the output is incomplete:
- * say so, exit 2. */
-static int finish_stdout(const char *cmd, int code)
-{
-	if (fflush(stdout) != 0 || ferror(stdout)) {
-		fprintf(stderr, "wflow %s: writing to stdout: %s\n", cmd,
-		        strerror(errno));
-		return EXIT_USAGE;
-	}
-	return code;
-}
 
 static const char *const meta_pos[] = {"DIR", "ID", "STEP"};
 
+/*
+ * The journal of DIR folded from the start up to point (inclusive): the
+ * state as it was then. RUNNING workflows of the session started last
+ * before it show RUNNING (that engine was live then, as far as the
+ * journal tells). @return -1 ok (*out set), else the exit code.
+ */
+static int fold_until(const char *cmd, const char *dir_arg,
+                      const cli_point *point, wf_fold **out)
+{
+	char *dir;
+	int rc = cli_resolve_dir(cmd, dir_arg, &dir);
+	if (rc >= 0)
+		return rc;
+	if (!cli_has_segments(dir)) {
+		cli_no_segments(cmd, dir);
+		free(dir);
+		return EXIT_DAMAGED;
+	}
+	wf_reader *r;
+	wf_fold *f = NULL;
+	rc = wf_reader_open(&r, dir, NULL);
+	if (rc < 0) {
+		int code = cli_open_failed(cmd, dir, rc, r);
+		wf_reader_close(r);
+		free(dir);
+		return code;
+	}
+	char err[600] = "";
+	const wf_event *ev;
+	if ((rc = wf_fold_new(&f)) == 0)
+		while ((rc = wf_reader_next(r, &ev)) == 1 &&
+		       !cli_point_reached(point, ev))
+			if ((rc = wf_fold_apply(f, ev, err, sizeof err)) < 0)
+				break;
+	if (rc >= 0 && wf_fold_last_session(f))
+		rc = wf_fold_set_live_session(f, wf_fold_last_session(f));
+	int code = -1;
+	if (rc < 0) {
+		fprintf(stderr, "wflow %s: %s: %s (%s)\n", cmd, dir,
+		        *err ? err : wf_reader_errmsg(r), wf_strerror(rc));
+		code = rc == WF_ECORRUPT || rc == WF_EINCOMPAT ? EXIT_DAMAGED
+		                                               : EXIT_USAGE;
+		wf_fold_free(f);
+		f = NULL;
+	}
+	wf_reader_close(r);
+	free(dir);
+	*out = f;
+	return code;
+}
+
 static int cmd_meta(int argc, char **argv)
 {
-	args a;
-	int rc = parse_args(argc, argv, "meta", 0, 2, 3, meta_pos, &a);
+	cli_args a;
+	int rc = cli_parse_args(argc, argv, "meta", OPT_AT, 2, 3, meta_pos, &a);
 	if (rc >= 0)
 		return rc;
 	if (a.help) {
@@ -835,7 +686,11 @@ static int cmd_meta(int argc, char **argv)
 		return EXIT_INTACT;
 	}
 	wf_fold *f;
-	if ((rc = load_fold("meta", a.pos[0], &f)) >= 0)
+	if (a.at.set)
+		rc = fold_until("meta", a.pos[0], &a.at, &f);
+	else
+		rc = cli_load_fold("meta", a.pos[0], &f);
+	if (rc >= 0)
 		return rc;
 	const char *id = a.pos[1], *step = a.npos > 2 ? a.pos[2] : NULL;
 	cJSON *md = NULL;
@@ -851,59 +706,21 @@ static int cmd_meta(int argc, char **argv)
 		        wf_strerror(rc));
 		code = EXIT_USAGE;
 	} else {
-		code = print_json("meta", md);
+		code = cli_print_json("meta", md);
 	}
 	cJSON_Delete(md);
 	wf_fold_free(f);
-	return finish_stdout("meta", code);
+	return cli_finish_stdout("meta", code);
 }
 
-/* seconds since the epoch as "2026-11-27T17:25:05.123Z"; "-" if v is not
- * a number. */
-static void iso_time(char *out, size_t n, const cJSON *v)
-{
-	if (!cJSON_IsNumber(v) || v->valuedouble < 0 ||
-	    v->valuedouble > 253402300799.0) {
-		snprintf(out, n, "-");
-		return;
-	}
-	/* Round to milliseconds first, so that .9996 carries into the
-	 * seconds instead of printing as .1000. */
-	long long ms = (long long)(v->valuedouble * 1000.0 + 0.5);
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-	if (!gmtime_r(&t, &tm)) {
-		snprintf(out, n, "-");
-		return;
-	}
-	char date[24];
-	strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, n, "%s.%03dZ", date, (int)(ms % 1000));
-}
 
-/* A count the fold gives as a number (or as an array of the things). */
-static long long count_of(const cJSON *v)
-{
-	if (cJSON_IsNumber(v))
-		return (long long)v->valuedouble;
-	if (cJSON_IsArray(v))
-		return cJSON_GetArraySize(v);
-	return -1;
-}
 
-static void print_count(long long n, int width)
-{
-	if (n < 0)
-		printf("  %*s", width, "-");
-	else
-		printf("  %*lld", width, n);
-}
 
 static int cmd_ls(int argc, char **argv)
 {
-	args a;
-	int rc = parse_args(argc, argv, "ls", OPT_JSON | OPT_STATUS, 1, 1,
-	                    dir_only, &a);
+	cli_args a;
+	int rc = cli_parse_args(argc, argv, "ls", OPT_JSON | OPT_STATUS, 1, 1,
+	                    cli_dir_only, &a);
 	if (rc >= 0)
 		return rc;
 	if (a.help) {
@@ -911,7 +728,7 @@ static int cmd_ls(int argc, char **argv)
 		return EXIT_INTACT;
 	}
 	wf_fold *f;
-	if ((rc = load_fold("ls", a.pos[0], &f)) >= 0)
+	if ((rc = cli_load_fold("ls", a.pos[0], &f)) >= 0)
 		return rc;
 	cJSON *list = NULL;
 	rc = wf_fold_list(f, a.status_mask ? a.status_mask : WF_STATUS_ALL,
@@ -923,9 +740,9 @@ static int cmd_ls(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (a.json) {
-		int code = print_json("ls", list);
+		int code = cli_print_json("ls", list);
 		cJSON_Delete(list);
-		return finish_stdout("ls", code);
+		return cli_finish_stdout("ls", code);
 	}
 
 	int idw = 2;
@@ -946,31 +763,31 @@ static int cmd_ls(int argc, char **argv)
 		        w, "workflow_id");
 		const cJSON *st = cJSON_GetObjectItemCaseSensitive(w, "status");
 		char start[40], end[40];
-		iso_time(start, sizeof start,
+		cli_iso_time(start, sizeof start,
 		         cJSON_GetObjectItemCaseSensitive(w, "start_time"));
-		iso_time(end, sizeof end,
+		cli_iso_time(end, sizeof end,
 		         cJSON_GetObjectItemCaseSensitive(w, "end_time"));
 		printf("%-*s  %-10s  %-24s  %-24s", idw,
 		       cJSON_IsString(id) ? id->valuestring : "?",
 		       cJSON_IsString(st) ? st->valuestring : "?", start, end);
-		print_count(count_of(cJSON_GetObjectItemCaseSensitive(
+		cli_print_count(cli_count_of(cJSON_GetObjectItemCaseSensitive(
 		                    w, "steps")),
 		            5);
-		print_count(count_of(cJSON_GetObjectItemCaseSensitive(
+		cli_print_count(cli_count_of(cJSON_GetObjectItemCaseSensitive(
 		                    w, "attempts")),
 		            8);
 		printf("\n");
 	}
 	cJSON_Delete(list);
-	return finish_stdout("ls", EXIT_INTACT);
+	return cli_finish_stdout("ls", EXIT_INTACT);
 }
 
 /* ---- demo ---------------------------------------------------------------- */
 
 static int cmd_demo(int argc, char **argv)
 {
-	args a;
-	int rc = parse_args(argc, argv, "demo", 0, 1, 1, dir_only, &a);
+	cli_args a;
+	int rc = cli_parse_args(argc, argv, "demo", 0, 1, 1, cli_dir_only, &a);
 	if (rc >= 0)
 		return rc;
 	if (a.help) {
@@ -980,7 +797,7 @@ static int cmd_demo(int argc, char **argv)
 	/* The demo prints as it goes: when stdout is a pipe, keep the
 	 * lines in order with what goes to stderr. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	return finish_stdout("demo", wf_demo_run(a.pos[0]));
+	return cli_finish_stdout("demo", wf_demo_run(a.pos[0]));
 }
 
 /* ---- main ---------------------------------------------------------------- */
