@@ -116,4 +116,10 @@ void cli_iso_time(char *out, size_t n, const cJSON *v);
 long long cli_count_of(const cJSON *v);
 void cli_print_count(long long n, int width); /* "  %*lld" or "-" */
 
+/* Commands in files of their own (replay/cmd_*.c). */
+int cmd_history(int argc, char **argv);
+extern const char usage_history[];
+int cmd_stats(int argc, char **argv);
+extern const char usage_stats[];
+
 #endif

@@ -50,6 +50,7 @@
 #include "replay/dumpfmt.h"
 #include "replay/events.h"
 #include "replay/fold.h"
+#include "replay/logic.h"
 #include "wflow.h"
 
 
@@ -61,12 +62,17 @@ static const char usage_main[] =
 	"DIR/journal. Every command but demo only reads, without a lock.\n"
 	"\n"
 	"commands:\n"
-	"  verify DIR [--json]     check every segment, frame and event\n"
-	"  dump DIR [--since SEQ]  print every event as one line of JSON\n"
-	"  meta DIR ID [STEP]      print a workflow's or step's metadata\n"
-	"  ls DIR [--status S]     list the workflows\n"
-	"  demo DIR                run the seed's examples into DIR\n"
-	"  help [COMMAND]          show help\n"
+	"  verify DIR [--json]          check every segment, frame and event,\n"
+	"                               and what the fold needs of them\n"
+	"  dump DIR [filters]           print events as JSON lines (--follow)\n"
+	"  meta DIR ID [STEP] [--at T]  a workflow's or step's metadata, now\n"
+	"                               or as it was at T\n"
+	"  ls DIR [--status S]          list the workflows and actors\n"
+	"  history DIR ID [--json]      every attempt, status change and step\n"
+	"                               try of a workflow, with their causes\n"
+	"  stats DIR [--json]           events, bytes, statuses, slowest steps\n"
+	"  demo DIR                     run the seed's examples into DIR\n"
+	"  help [COMMAND]               show help\n"
 	"\n"
 	"options:\n"
 	"  --version               print the version\n"
@@ -268,8 +274,11 @@ static void damage_free(damage_list *l)
 
 static void verify_text(const char *dir, const wf_journal_stats *st,
                         uint64_t unknown, const damage_list *dl,
-                        const char *fatal)
+                        const char *fatal, const wf_logic *lg)
 {
+	size_t ni;
+	uint64_t lerr, lwarn;
+	const wf_logic_issue *is = wf_logic_issues(lg, &ni, &lerr, &lwarn);
 	char h1[32], h2[32];
 	cli_human(h1, sizeof h1, st->bytes_raw);
 	cli_human(h2, sizeof h2, st->bytes_disk);
@@ -289,7 +298,15 @@ static void verify_text(const char *dir, const wf_journal_stats *st,
 	       h1);
 	printf("bytes disk  %" PRIu64 " (%s)\n", st->bytes_disk, h2);
 	printf("ratio       %.2f\n", cli_ratio(st->bytes_raw, st->bytes_disk));
-
+	printf("logical     %" PRIu64 " error%s, %" PRIu64 " warning%s\n", lerr,
+	       lerr == 1 ? "" : "s", lwarn, lwarn == 1 ? "" : "s");
+	for (size_t i = 0; i < ni; i++)
+		fprintf(stderr, "wflow verify: %s%s: event seq %" PRIu64 ": %s\n",
+		        is[i].warning ? "warning: " : "logical error: ", dir,
+		        is[i].seq, is[i].what);
+	if (lerr + lwarn > ni)
+		fprintf(stderr, "wflow verify: (%" PRIu64 " more not shown)\n",
+		        lerr + lwarn - ni);
 	size_t bad = 0, torn = 0;
 	for (size_t i = 0; i < dl->n; i++) {
 		const damage *d = &dl->v[i];
@@ -314,18 +331,27 @@ static void verify_text(const char *dir, const wf_journal_stats *st,
 	if (bad || fatal)
 		printf("result      DAMAGED: %zu damaged range%s%s\n", bad,
 		       bad == 1 ? "" : "s", fatal ? ", reading stopped" : "");
+	else if (lerr)
+		printf("result      LOGICAL ERRORS: intact frames, but events the "
+		       "fold cannot trust\n");
 	else if (torn)
 		printf("result      intact, with a torn tail (warning)\n");
 	else
 		printf("result      intact\n");
 	if (bad || fatal)
 		fprintf(stderr, "wflow verify: %s: journal is damaged\n", dir);
+	else if (lerr)
+		fprintf(stderr, "wflow verify: %s: journal has logical errors\n",
+		        dir);
 }
 
 static void verify_json(const char *dir, const wf_journal_stats *st,
                         uint64_t unknown, const damage_list *dl,
-                        const char *fatal, int ok)
+                        const char *fatal, int ok, const wf_logic *lg)
 {
+	size_t ni;
+	uint64_t lerr, lwarn;
+	const wf_logic_issue *is = wf_logic_issues(lg, &ni, &lerr, &lwarn);
 	printf("{\"ok\":%s,\"dir\":", ok ? "true" : "false");
 	cli_json_str(stdout, dir);
 	printf(",\"segments\":%" PRIu64 ",\"frames\":%" PRIu64
@@ -350,6 +376,15 @@ static void verify_json(const char *dir, const wf_journal_stats *st,
 		       ",\"torn\":%s,\"what\":",
 		       d->offset, d->length, d->torn ? "true" : "false");
 		cli_json_str(stdout, d->what);
+		printf("}");
+	}
+	printf("],\"logical_errors\":%" PRIu64 ",\"warnings\":%" PRIu64
+	       ",\"issues\":[",
+	       lerr, lwarn);
+	for (size_t i = 0; i < ni; i++) {
+		printf("%s{\"seq\":%" PRIu64 ",\"warning\":%s,\"what\":",
+		       i ? "," : "", is[i].seq, is[i].warning ? "true" : "false");
+		cli_json_str(stdout, is[i].what);
 		printf("}");
 	}
 	printf("]}\n");
@@ -387,9 +422,25 @@ static int cmd_verify(int argc, char **argv)
 	const wf_event *ev;
 	uint64_t unknown = 0;
 	char fatal[600] = "";
-	while ((rc = wf_reader_next(r, &ev)) > 0)
+	wf_logic *lg = NULL;
+	if (wf_logic_new(&lg) < 0) {
+		fprintf(stderr, "wflow verify: out of memory\n");
+		wf_reader_close(r);
+		damage_free(&dl);
+		free(dir);
+		return EXIT_USAGE;
+	}
+	int lrc = 0;
+	while ((rc = wf_reader_next(r, &ev)) > 0) {
 		if (!wf_event_schema_find(ev->type))
 			unknown++;
+		if (!lrc)
+			lrc = wf_logic_event(lg, ev);
+	}
+	if (lrc < 0 && rc >= 0)
+		snprintf(fatal, sizeof fatal,
+		         "out of memory checking the events' logic");
+	wf_logic_finish(lg);
 	if (rc < 0)
 		snprintf(fatal, sizeof fatal, "%s (%s)", wf_reader_errmsg(r),
 		         wf_strerror(rc));
@@ -405,9 +456,13 @@ static int cmd_verify(int argc, char **argv)
 			bad = 1;
 
 	int code;
-	if (rc < 0 && rc != WF_ECORRUPT && rc != WF_EINCOMPAT && !bad)
+	size_t ni;
+	uint64_t lerr, lwarn;
+	wf_logic_issues(lg, &ni, &lerr, &lwarn);
+	if ((rc < 0 && rc != WF_ECORRUPT && rc != WF_EINCOMPAT && !bad) ||
+	    lrc < 0)
 		code = EXIT_USAGE; /* could not read: I/O error, memory */
-	else if (rc < 0 || bad || dl.oom)
+	else if (rc < 0 || bad || dl.oom || lerr)
 		code = EXIT_DAMAGED;
 	else
 		code = EXIT_INTACT;
@@ -418,13 +473,14 @@ static int cmd_verify(int argc, char **argv)
 		if (a.json)
 			verify_json(dir, &st, unknown, &dl,
 			            "no journal here (no *.wfj segment files)",
-			            0);
+			            0, lg);
 	} else if (a.json) {
 		verify_json(dir, &st, unknown, &dl, *fatal ? fatal : NULL,
-		            code == EXIT_INTACT);
+		            code == EXIT_INTACT, lg);
 	} else {
-		verify_text(dir, &st, unknown, &dl, *fatal ? fatal : NULL);
+		verify_text(dir, &st, unknown, &dl, *fatal ? fatal : NULL, lg);
 	}
+	wf_logic_free(lg);
 	if (fflush(stdout) != 0 && code == EXIT_INTACT)
 		code = EXIT_USAGE;
 	wf_reader_close(r);
@@ -802,6 +858,29 @@ static int cmd_demo(int argc, char **argv)
 
 /* ---- main ---------------------------------------------------------------- */
 
+/* The commands: name, function, help text. */
+static const struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *usage;
+} commands[] = {
+	{"verify", cmd_verify, usage_verify},
+	{"dump", cmd_dump, usage_dump},
+	{"meta", cmd_meta, usage_meta},
+	{"ls", cmd_ls, usage_ls},
+	{"history", cmd_history, usage_history},
+	{"stats", cmd_stats, usage_stats},
+	{"demo", cmd_demo, usage_demo},
+};
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -820,33 +899,20 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "help") == 0) {
 		if (argc < 3) {
 			fputs(usage_main, stdout);
-		} else if (strcmp(argv[2], "verify") == 0) {
-			fputs(usage_verify, stdout);
-		} else if (strcmp(argv[2], "dump") == 0) {
-			fputs(usage_dump, stdout);
-		} else if (strcmp(argv[2], "meta") == 0) {
-			fputs(usage_meta, stdout);
-		} else if (strcmp(argv[2], "ls") == 0) {
-			fputs(usage_ls, stdout);
-		} else if (strcmp(argv[2], "demo") == 0) {
-			fputs(usage_demo, stdout);
-		} else {
+			return EXIT_INTACT;
+		}
+		const struct command *c = find_command(argv[2]);
+		if (!c) {
 			fprintf(stderr, "wflow help: unknown command %s\n",
 			        argv[2]);
 			return EXIT_USAGE;
 		}
+		fputs(c->usage, stdout);
 		return EXIT_INTACT;
 	}
-	if (strcmp(cmd, "verify") == 0)
-		return cmd_verify(argc - 2, argv + 2);
-	if (strcmp(cmd, "dump") == 0)
-		return cmd_dump(argc - 2, argv + 2);
-	if (strcmp(cmd, "meta") == 0)
-		return cmd_meta(argc - 2, argv + 2);
-	if (strcmp(cmd, "ls") == 0)
-		return cmd_ls(argc - 2, argv + 2);
-	if (strcmp(cmd, "demo") == 0)
-		return cmd_demo(argc - 2, argv + 2);
+	const struct command *c = find_command(cmd);
+	if (c)
+		return c->fn(argc - 2, argv + 2);
 	fprintf(stderr, "wflow: unknown command %s\n", cmd);
 	fputs(usage_main, stderr);
 	return EXIT_USAGE;

@@ -1,0 +1,433 @@
+/*
+ * wflow stats DIR [--json]: the journal in numbers: events by type,
+ * segments, bytes raw and on disk and their ratio, the time span,
+ * workflows by status, and the slowest steps (p50, p95 and max duration
+ * of the tries of each step name).
+ *
+ * How: one pass over the journal with light bookkeeping per event, no
+ * fold: a map from workflow id to its status and session, a map from
+ * "workflow id NUL step id" to the start of its running try, and per step
+ * name the durations of its finished tries (sorted at the end for the
+ * percentiles). Statuses are derived as the fold derives them: a
+ * workflow RUNNING in a session other than the live one is RESUMABLE.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "replay/cli.h"
+#include "replay/events.h"
+#include "replay/map.h"
+
+const char usage_stats[] =
+	"usage: wflow stats DIR [--json]\n"
+	"\n"
+	"The journal in numbers: events by type, segments, bytes (raw, on\n"
+	"disk, ratio), the time span, workflows and actors by status, and\n"
+	"the slowest steps: per step name, the number of tries and the p50,\n"
+	"p95 and max of their durations (a try that failed counts too).\n"
+	"\n"
+	"  --json      one JSON object; times in epoch seconds\n"
+	"  -h, --help  show this help\n"
+	"\n"
+	"exit codes: 0 printed, 1 the journal is damaged (nothing printed) or\n"
+	"missing from DIR, 2 usage error or unreadable directory.\n";
+
+typedef struct wfstat {
+	int status;  /* wf_status as journaled */
+	int session; /* index into sessions of its last attempt, -1 none */
+} wfstat;
+
+typedef struct durs {
+	char *name;
+	double *v;
+	size_t n, cap;
+} durs;
+
+typedef struct stats {
+	uint64_t by_type[65536];
+	wf_map wfs;      /* id -> wfstat */
+	wf_map running;  /* "id\0step" (as "id\x1fstep") -> start (int64 *) */
+	wf_map names;    /* step name -> durs */
+	char **sessions;
+	size_t nsessions;
+	int64_t first_ns, last_ns;
+	int oom;
+} stats;
+
+static int session_index(stats *s, const char *p, size_t n)
+{
+	for (size_t i = 0; i < s->nsessions; i++)
+		if (strlen(s->sessions[i]) == n && memcmp(s->sessions[i], p, n) == 0)
+			return (int)i;
+	char **v = realloc(s->sessions, (s->nsessions + 1) * sizeof *v);
+	if (!v || !(v[s->nsessions] = strndup(p, n))) {
+		if (v)
+			s->sessions = v;
+		s->oom = 1;
+		return -1;
+	}
+	s->sessions = v;
+	return (int)s->nsessions++;
+}
+
+static int text_field(const wf_event *ev, unsigned i, char *buf, size_t len)
+{
+	if (i >= ev->nfields || ev->fields[i].kind != WF_FIELD_TEXT ||
+	    ev->fields[i].v.s.len >= len)
+		return -1;
+	memcpy(buf, ev->fields[i].v.s.ptr, ev->fields[i].v.s.len);
+	buf[ev->fields[i].v.s.len] = '\0';
+	return 0;
+}
+
+static int status_code(const wf_event *ev)
+{
+	char st[16];
+	if (text_field(ev, 1, st, sizeof st) < 0)
+		return -1;
+	for (int k = WF_STATUS_RUNNING; k <= WF_STATUS_SUCCESSFUL; k++)
+		if (strcmp(st, wf_status_name((wf_status)k)) == 0)
+			return k;
+	return -1;
+}
+
+static void add_duration(stats *s, const char *step, double d)
+{
+	/* The name: the step id without its "_N". */
+	char name[600];
+	snprintf(name, sizeof name, "%s", step);
+	char *u = strrchr(name, '_');
+	if (u && u[1] && strspn(u + 1, "0123456789") == strlen(u + 1))
+		*u = '\0';
+	durs *x = wf_map_get(&s->names, name);
+	if (!x) {
+		if (!(x = calloc(1, sizeof *x)) || !(x->name = strdup(name)) ||
+		    wf_map_put(&s->names, x->name, x) < 0) {
+			if (x)
+				free(x->name);
+			free(x);
+			s->oom = 1;
+			return;
+		}
+	}
+	if (x->n == x->cap) {
+		size_t cap = x->cap ? 2 * x->cap : 16;
+		double *v = realloc(x->v, cap * sizeof *v);
+		if (!v) {
+			s->oom = 1;
+			return;
+		}
+		x->v = v;
+		x->cap = cap;
+	}
+	x->v[x->n++] = d;
+}
+
+static void count(stats *s, const wf_event *ev)
+{
+	s->by_type[ev->type]++;
+	if (!s->first_ns)
+		s->first_ns = ev->time_ns;
+	s->last_ns = ev->time_ns;
+	char id[1100];
+	if (ev->type == WF_EV_SESSION_STARTED || ev->type == WF_EV_NOTICE ||
+	    text_field(ev, 0, id, 512) < 0)
+		return;
+	wfstat *w = wf_map_get(&s->wfs, id);
+	switch (ev->type) {
+	case WF_EV_WORKFLOW_CREATED:
+	case WF_EV_ACTOR_CREATED:
+		if (!w) {
+			if (!(w = malloc(sizeof *w)) ||
+			    wf_map_put(&s->wfs, id, w) < 0) {
+				free(w);
+				s->oom = 1;
+				return;
+			}
+		}
+		w->status = ev->type == WF_EV_ACTOR_CREATED
+		                    ? WF_STATUS_SUCCESSFUL
+		                    : WF_STATUS_NONE;
+		w->session = -1;
+		return;
+	case WF_EV_WORKFLOW_DELETED:
+		free(wf_map_del(&s->wfs, id));
+		return;
+	case WF_EV_ATTEMPT_STARTED:
+		if (w && ev->nfields > 3 && ev->fields[3].kind == WF_FIELD_TEXT)
+			w->session = session_index(s, ev->fields[3].v.s.ptr,
+			                           ev->fields[3].v.s.len);
+		return;
+	case WF_EV_STATUS_CHANGED: {
+		int st = status_code(ev);
+		if (w && st > 0)
+			w->status = st;
+		return;
+	}
+	case WF_EV_STEP_STARTED:
+	case WF_EV_STEP_SUCCEEDED:
+	case WF_EV_STEP_FAILED: {
+		size_t n = strlen(id);
+		id[n] = '\x1f';
+		if (text_field(ev, 1, id + n + 1, sizeof id - n - 1) < 0)
+			return;
+		if (ev->type == WF_EV_STEP_STARTED) {
+			int64_t *t = wf_map_get(&s->running, id);
+			if (!t) {
+				if (!(t = malloc(sizeof *t)) ||
+				    wf_map_put(&s->running, id, t) < 0) {
+					free(t);
+					s->oom = 1;
+					return;
+				}
+			}
+			*t = ev->time_ns;
+			return;
+		}
+		int64_t *t = wf_map_del(&s->running, id);
+		if (!t)
+			return; /* a caught failure's success: no new try */
+		add_duration(s, id + n + 1, (double)(ev->time_ns - *t) / 1e9);
+		free(t);
+		return;
+	}
+	default:
+		return;
+	}
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int cmp_slowest(const void *a, const void *b)
+{
+	const durs *x = *(durs *const *)a, *y = *(durs *const *)b;
+	double mx = x->v[x->n - 1], my = y->v[y->n - 1];
+	return mx > my ? -1 : mx < my ? 1 : strcmp(x->name, y->name);
+}
+
+/* Nearest-rank percentile of sorted v. */
+static double pct(const double *v, size_t n, double p)
+{
+	size_t k = (size_t)(p / 100.0 * (double)n + 0.999999);
+	if (k < 1)
+		k = 1;
+	if (k > n)
+		k = n;
+	return v[k - 1];
+}
+
+/* 1 if a writer holds the journal's lock now. */
+static int writer_alive(const char *jdir)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/LOCK", jdir);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	int alive = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	close(fd);
+	return alive;
+}
+
+static void free_stats(stats *s)
+{
+	const char *k;
+	void *v;
+	for (size_t i = 0; wf_map_next(&s->wfs, &i, &k, &v);)
+		free(v);
+	for (size_t i = 0; wf_map_next(&s->running, &i, &k, &v);)
+		free(v);
+	for (size_t i = 0; wf_map_next(&s->names, &i, &k, &v);) {
+		durs *d = v;
+		free(d->v);
+		free(d->name);
+		free(d);
+	}
+	wf_map_free(&s->wfs);
+	wf_map_free(&s->running);
+	wf_map_free(&s->names);
+	for (size_t i = 0; i < s->nsessions; i++)
+		free(s->sessions[i]);
+	free(s->sessions);
+	free(s);
+}
+
+#define SLOWEST 20
+
+int cmd_stats(int argc, char **argv)
+{
+	cli_args a;
+	int rc = cli_parse_args(argc, argv, "stats", OPT_JSON, 1, 1,
+	                        cli_dir_only, &a);
+	if (rc >= 0)
+		return rc;
+	if (a.help) {
+		fputs(usage_stats, stdout);
+		return EXIT_INTACT;
+	}
+	char *dir;
+	if ((rc = cli_resolve_dir("stats", a.pos[0], &dir)) >= 0)
+		return rc;
+	if (!cli_has_segments(dir)) {
+		cli_no_segments("stats", dir);
+		free(dir);
+		return EXIT_DAMAGED;
+	}
+	stats *s = calloc(1, sizeof *s);
+	wf_reader *r = NULL;
+	if (!s) {
+		fprintf(stderr, "wflow stats: out of memory\n");
+		free(dir);
+		return EXIT_USAGE;
+	}
+	s->names.borrow = 1;
+	rc = wf_reader_open(&r, dir, NULL);
+	if (rc < 0) {
+		int code = cli_open_failed("stats", dir, rc, r);
+		wf_reader_close(r);
+		free_stats(s);
+		free(dir);
+		return code;
+	}
+	const wf_event *ev;
+	while ((rc = wf_reader_next(r, &ev)) == 1 && !s->oom)
+		count(s, ev);
+	if (rc < 0 || s->oom) {
+		fprintf(stderr, "wflow stats: %s: %s (%s)\n", dir,
+		        s->oom ? "out of memory" : wf_reader_errmsg(r),
+		        wf_strerror(s->oom ? WF_ENOMEM : rc));
+		wf_reader_close(r);
+		free_stats(s);
+		free(dir);
+		return rc == WF_ECORRUPT || rc == WF_EINCOMPAT ? EXIT_DAMAGED
+		                                               : EXIT_USAGE;
+	}
+	wf_journal_stats st;
+	wf_reader_stats(r, &st);
+	wf_reader_close(r);
+
+	/* Statuses, RESUMABLE derived. */
+	int live = writer_alive(dir) ? (int)s->nsessions - 1 : -2;
+	uint64_t by_status[8] = {0};
+	const char *k;
+	void *v;
+	for (size_t i = 0; wf_map_next(&s->wfs, &i, &k, &v);) {
+		wfstat *w = v;
+		int x = w->status;
+		if (x == WF_STATUS_NONE ||
+		    (x == WF_STATUS_RUNNING && w->session != live))
+			x = WF_STATUS_RESUMABLE;
+		by_status[x]++;
+	}
+	/* Slowest step names first. */
+	size_t nn = s->names.len, j = 0;
+	durs **v_names = malloc((nn + 1) * sizeof *v_names);
+	for (size_t i = 0; v_names && wf_map_next(&s->names, &i, &k, &v);) {
+		durs *d = v;
+		qsort(d->v, d->n, sizeof *d->v, cmp_double);
+		v_names[j++] = d;
+	}
+	if (v_names)
+		qsort(v_names, j, sizeof *v_names, cmp_slowest);
+
+	int code = EXIT_INTACT;
+	if (a.json) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddNumberToObject(o, "events", (double)st.events);
+		cJSON *bt = cJSON_AddObjectToObject(o, "events_by_type");
+		for (unsigned t = 0; t < 65536; t++) {
+			if (!s->by_type[t])
+				continue;
+			const wf_event_schema *sc = wf_event_schema_find((uint16_t)t);
+			char name[32];
+			snprintf(name, sizeof name, "%u", t);
+			cJSON_AddNumberToObject(bt, sc ? sc->name : name,
+			                        (double)s->by_type[t]);
+		}
+		cJSON_AddNumberToObject(o, "segments", (double)st.segments);
+		cJSON_AddNumberToObject(o, "bytes_raw", (double)st.bytes_raw);
+		cJSON_AddNumberToObject(o, "bytes_disk", (double)st.bytes_disk);
+		cJSON_AddNumberToObject(o, "ratio",
+		                        cli_ratio(st.bytes_raw, st.bytes_disk));
+		if (st.events) {
+			cJSON_AddNumberToObject(o, "first_time",
+			                        (double)s->first_ns / 1e9);
+			cJSON_AddNumberToObject(o, "last_time",
+			                        (double)s->last_ns / 1e9);
+			cJSON_AddNumberToObject(o, "span_s",
+			                        (double)(s->last_ns - s->first_ns) /
+			                            1e9);
+		}
+		cJSON_AddNumberToObject(o, "workflows", (double)s->wfs.len);
+		cJSON *bs = cJSON_AddObjectToObject(o, "workflows_by_status");
+		for (int x = WF_STATUS_RUNNING; x <= WF_STATUS_SUCCESSFUL; x++)
+			cJSON_AddNumberToObject(bs, wf_status_name((wf_status)x),
+			                        (double)by_status[x]);
+		cJSON *sl = cJSON_AddArrayToObject(o, "slowest_steps");
+		for (size_t i = 0; i < j && i < SLOWEST; i++) {
+			durs *d = v_names[i];
+			cJSON *x = cJSON_CreateObject();
+			cJSON_AddItemToArray(sl, x);
+			cJSON_AddStringToObject(x, "name", d->name);
+			cJSON_AddNumberToObject(x, "tries", (double)d->n);
+			cJSON_AddNumberToObject(x, "p50", pct(d->v, d->n, 50));
+			cJSON_AddNumberToObject(x, "p95", pct(d->v, d->n, 95));
+			cJSON_AddNumberToObject(x, "max", d->v[d->n - 1]);
+		}
+		code = cli_print_json("stats", o);
+		cJSON_Delete(o);
+	} else {
+		char raw[32], disk[32], t0[40], t1[40];
+		cli_human(raw, sizeof raw, st.bytes_raw);
+		cli_human(disk, sizeof disk, st.bytes_disk);
+		cJSON *a0 = cJSON_CreateNumber((double)s->first_ns / 1e9);
+		cJSON *a1 = cJSON_CreateNumber((double)s->last_ns / 1e9);
+		cli_iso_time(t0, sizeof t0, st.events ? a0 : NULL);
+		cli_iso_time(t1, sizeof t1, st.events ? a1 : NULL);
+		cJSON_Delete(a0);
+		cJSON_Delete(a1);
+		printf("journal    %s\n", dir);
+		printf("events     %" PRIu64 " in %" PRIu64 " segments\n",
+		       st.events, st.segments);
+		printf("bytes      %s raw, %s on disk (%.2fx)\n", raw, disk,
+		       cli_ratio(st.bytes_raw, st.bytes_disk));
+		printf("time span  %s .. %s (%.3f s)\n", t0, t1,
+		       (double)(s->last_ns - s->first_ns) / 1e9);
+		printf("\n%-20s %12s\n", "EVENT TYPE", "COUNT");
+		for (unsigned t = 0; t < 65536; t++) {
+			if (!s->by_type[t])
+				continue;
+			const wf_event_schema *sc = wf_event_schema_find((uint16_t)t);
+			char name[32];
+			snprintf(name, sizeof name, "%u", t);
+			printf("%-20s %12" PRIu64 "\n", sc ? sc->name : name,
+			       s->by_type[t]);
+		}
+		printf("\n%-20s %12s\n", "STATUS", "WORKFLOWS");
+		for (int x = WF_STATUS_RUNNING; x <= WF_STATUS_SUCCESSFUL; x++)
+			printf("%-20s %12" PRIu64 "\n",
+			       wf_status_name((wf_status)x), by_status[x]);
+		printf("%-20s %12zu\n", "(all)", s->wfs.len);
+		printf("\n%-24s %8s %12s %12s %12s\n", "SLOWEST STEPS", "TRIES",
+		       "P50 S", "P95 S", "MAX S");
+		for (size_t i = 0; i < j && i < SLOWEST; i++) {
+			durs *d = v_names[i];
+			printf("%-24s %8zu %12.6f %12.6f %12.6f\n", d->name, d->n,
+			       pct(d->v, d->n, 50), pct(d->v, d->n, 95),
+			       d->v[d->n - 1]);
+		}
+	}
+	free(v_names);
+	free_stats(s);
+	free(dir);
+	return cli_finish_stdout("stats", code);
+}

@@ -1,0 +1,244 @@
+/*
+ * Logical checks (see logic.h). The transitions the engine journals:
+ * RUNNING from anything (a run, a resume, a resume after a crash, an
+ * actor's next call); FAILED and SUCCESSFUL from RUNNING; CANCELED from
+ * RUNNING or FAILED (a failed workflow can be cancelled instead of
+ * resumed). Step try states: started, ended by a failure, ended by a
+ * success; a success may follow a failure without a new start (the last
+ * try failed and catch_exceptions turned it into [null, error]).
+ */
+#include "logic.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "replay/events.h"
+#include "replay/map.h"
+#include "wflow.h"
+
+#define KEEP_ISSUES 100
+
+enum { T_OPEN = 1, T_FAILED = 2, T_DONE = 3 };
+
+typedef struct lwf {
+	int status; /* wf_status as journaled */
+	int actor;
+	wf_map steps; /* step id -> T_* (intptr_t) */
+} lwf;
+
+struct wf_logic {
+	wf_map wfs; /* id -> lwf */
+	int64_t last_ns;
+	uint64_t back;         /* times the wall clock went back */
+	int64_t back_max;      /* by how much, at most (ns) */
+	uint64_t back_max_seq; /* where */
+	uint64_t errors, warnings;
+	wf_logic_issue issues[KEEP_ISSUES];
+	size_t nissues;
+};
+
+int wf_logic_new(wf_logic **out)
+{
+	*out = calloc(1, sizeof **out);
+	return *out ? 0 : WF_ENOMEM;
+}
+
+static void free_lwf(lwf *w)
+{
+	if (w) {
+		wf_map_free(&w->steps);
+		free(w);
+	}
+}
+
+void wf_logic_free(wf_logic *l)
+{
+	if (!l)
+		return;
+	const char *k;
+	void *v;
+	for (size_t i = 0; wf_map_next(&l->wfs, &i, &k, &v);)
+		free_lwf(v);
+	wf_map_free(&l->wfs);
+	free(l);
+}
+
+static void issue(wf_logic *l, const wf_event *ev, int warning,
+                  const char *fmt, ...)
+{
+	if (warning)
+		l->warnings++;
+	else
+		l->errors++;
+	if (l->nissues == KEEP_ISSUES)
+		return;
+	wf_logic_issue *x = &l->issues[l->nissues++];
+	x->seq = ev->seq;
+	x->warning = warning;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(x->what, sizeof x->what, fmt, ap);
+	va_end(ap);
+}
+
+void wf_logic_finish(wf_logic *l)
+{
+	if (!l->back)
+		return;
+	wf_event ev = {.seq = l->back_max_seq};
+	issue(l, &ev, 1,
+	      "wall-clock time goes back %" PRIu64 " time%s, by %.6f s at most "
+	      "(at this event); the order of events is their sequence numbers",
+	      l->back, l->back == 1 ? "" : "s", (double)l->back_max / 1e9);
+	l->back = 0;
+}
+
+const wf_logic_issue *wf_logic_issues(const wf_logic *l, size_t *n,
+                                      uint64_t *errors, uint64_t *warnings)
+{
+	*n = l->nissues;
+	*errors = l->errors;
+	*warnings = l->warnings;
+	return l->issues;
+}
+
+static int text(const wf_event *ev, unsigned i, char *buf, size_t len)
+{
+	if (i >= ev->nfields || ev->fields[i].kind != WF_FIELD_TEXT ||
+	    ev->fields[i].v.s.len >= len)
+		return -1;
+	memcpy(buf, ev->fields[i].v.s.ptr, ev->fields[i].v.s.len);
+	buf[ev->fields[i].v.s.len] = '\0';
+	return 0;
+}
+
+static int status_of(const wf_event *ev)
+{
+	char s[16];
+	if (text(ev, 1, s, sizeof s) < 0)
+		return -1;
+	for (int k = WF_STATUS_RUNNING; k <= WF_STATUS_SUCCESSFUL; k++)
+		if (k != WF_STATUS_RESUMABLE &&
+		    strcmp(s, wf_status_name((wf_status)k)) == 0)
+			return k;
+	return -1;
+}
+
+static int allowed(int from, int to)
+{
+	switch (to) {
+	case WF_STATUS_RUNNING:
+		return 1;
+	case WF_STATUS_FAILED:
+	case WF_STATUS_SUCCESSFUL:
+		return from == WF_STATUS_RUNNING;
+	case WF_STATUS_CANCELED:
+		return from == WF_STATUS_RUNNING || from == WF_STATUS_FAILED;
+	default:
+		return 0;
+	}
+}
+
+int wf_logic_event(wf_logic *l, const wf_event *ev)
+{
+	/* Counted, reported once at the end (wf_logic_finish): engines
+	 * time events before their commits are ordered, so concurrent
+	 * commits go back by microseconds all the time. */
+	if (l->last_ns && ev->time_ns < l->last_ns) {
+		l->back++;
+		if (l->last_ns - ev->time_ns > l->back_max) {
+			l->back_max = l->last_ns - ev->time_ns;
+			l->back_max_seq = ev->seq;
+		}
+	}
+	l->last_ns = ev->time_ns;
+	uint16_t type = ev->type;
+	if (type == WF_EV_SESSION_STARTED || type == WF_EV_NOTICE ||
+	    !wf_event_schema_find(type))
+		return 0;
+	char id[600];
+	if (text(ev, 0, id, sizeof id) < 0) {
+		issue(l, ev, 0, "%s without a workflow id",
+		      wf_event_schema_find(type)->name);
+		return 0;
+	}
+	lwf *w = wf_map_get(&l->wfs, id);
+	if (type == WF_EV_WORKFLOW_CREATED || type == WF_EV_ACTOR_CREATED) {
+		if (w) {
+			issue(l, ev, 0, "workflow %s created again without being "
+			      "deleted", id);
+			return 0;
+		}
+		if (!(w = calloc(1, sizeof *w)) || wf_map_put(&l->wfs, id, w) < 0) {
+			free(w);
+			return WF_ENOMEM;
+		}
+		w->actor = type == WF_EV_ACTOR_CREATED;
+		w->status = w->actor ? WF_STATUS_SUCCESSFUL : WF_STATUS_NONE;
+		return 0;
+	}
+	if (!w) {
+		issue(l, ev, 0, "%s of workflow %s, which does not exist (never "
+		      "created, or deleted)", wf_event_schema_find(type)->name, id);
+		return 0;
+	}
+	char step[600];
+	switch (type) {
+	case WF_EV_WORKFLOW_DELETED:
+		free_lwf(wf_map_del(&l->wfs, id));
+		return 0;
+	case WF_EV_STATUS_CHANGED: {
+		int to = status_of(ev);
+		if (to < 0) {
+			issue(l, ev, 0, "workflow %s: unknown status", id);
+		} else if (!allowed(w->status, to)) {
+			issue(l, ev, 0, "workflow %s: status %s -> %s, a change "
+			      "the engine never makes", id,
+			      wf_status_name((wf_status)w->status),
+			      wf_status_name((wf_status)to));
+		}
+		if (to > 0)
+			w->status = to;
+		/* A finished workflow gets no more step events, unless it
+		 * is resumed (FAILED) or an actor: forget its steps. */
+		if ((to == WF_STATUS_SUCCESSFUL || to == WF_STATUS_CANCELED) &&
+		    !w->actor)
+			wf_map_free(&w->steps);
+		return 0;
+	}
+	case WF_EV_STEP_STARTED:
+	case WF_EV_STEP_SUCCEEDED:
+	case WF_EV_STEP_FAILED:
+	case WF_EV_CONTINUATION: {
+		if (text(ev, 1, step, sizeof step) < 0) {
+			issue(l, ev, 0, "workflow %s: %s without a step id", id,
+			      wf_event_schema_find(type)->name);
+			return 0;
+		}
+		intptr_t st = (intptr_t)wf_map_get(&w->steps, step);
+		intptr_t next = st;
+		if (type == WF_EV_STEP_STARTED) {
+			next = T_OPEN;
+		} else if (type == WF_EV_CONTINUATION) {
+			if (st != T_OPEN)
+				issue(l, ev, 0, "step %s of workflow %s returns a "
+				      "nested step without having started", step, id);
+		} else if (st == T_OPEN ||
+		           (type == WF_EV_STEP_SUCCEEDED && st == T_FAILED)) {
+			next = type == WF_EV_STEP_FAILED ? T_FAILED : T_DONE;
+		} else {
+			issue(l, ev, 0, "step %s of workflow %s ends without having "
+			      "started", step, id);
+		}
+		if (next != st &&
+		    wf_map_put(&w->steps, step, (void *)next) < 0)
+			return WF_ENOMEM;
+		return 0;
+	}
+	default:
+		return 0;
+	}
+}
