@@ -86,6 +86,12 @@ static const char usage[] =
 	"      none, 1 worker); journal bytes and time per call on an actor\n"
 	"      of 1 MB state where one field changes; wf_open of 10,000\n"
 	"      actors of 1 KB state. --quick: small sizes.\n"
+	"  cli [--dir D] [--events N] [--quick]\n"
+	"      measure the wflow tool on a synthetic journal of N events\n"
+	"      (default 10,000,000; --quick: 200,000): wflow verify and\n"
+	"      stats (events/s, MB/s of journal), wflow meta of one workflow\n"
+	"      (a full replay), then meta again after an engine's open and\n"
+	"      close left a snapshot.\n"
 	"  --level L: zstd level of the journals written (default: the\n"
 	"      journal's own default).\n"
 	"\n"
@@ -2142,6 +2148,182 @@ out:
 	return 0;
 }
 
+/* ---- cli: the offline tool on a big journal ---- */
+
+/* Run the wflow tool next to this binary with args, output discarded.
+ * @return its wall time in seconds, or -1 (it failed: message printed). */
+static double run_tool(char *const *args)
+{
+	char self[4096], tool[4200];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n <= 0)
+		return -1;
+	self[n] = '\0';
+	char *slash = strrchr(self, '/');
+	if (slash)
+		*slash = '\0';
+	snprintf(tool, sizeof tool, "%s/wflow", self);
+	double t0 = now_s();
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+		if (fd >= 0) {
+			dup2(fd, STDOUT_FILENO);
+			close(fd);
+		}
+		execv(tool, args);
+		_exit(127);
+	}
+	int status;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	double t = now_s() - t0;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "wflow-bench: %s %s failed (exit %d)\n", tool,
+		        args[1], WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		return -1;
+	}
+	return t;
+}
+
+static uint64_t dir_bytes(const char *dir)
+{
+	DIR *d = opendir(dir);
+	uint64_t total = 0;
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		char *p = path_join(dir, de->d_name);
+		struct stat st;
+		if (stat(p, &st) == 0 && S_ISREG(st.st_mode))
+			total += (uint64_t)st.st_size;
+		free(p);
+	}
+	if (d)
+		closedir(d);
+	return total;
+}
+
+static int cmd_cli(int argc, char **argv)
+{
+	int quick = 0;
+	const char *base = "/tmp";
+	uint64_t events = 10000000;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			fputs(usage, stdout);
+			return 0;
+		} else if (is_opt(a, "--dir")) {
+			base = opt_value(argc, argv, &i, "--dir");
+			if (!base)
+				return bad_usage("--dir: expected a directory",
+				                 NULL);
+		} else if (is_opt(a, "--events")) {
+			if (parse_u64(opt_value(argc, argv, &i, "--events"), 1,
+			              &events) < 0)
+				return bad_usage("--events: expected a count",
+				                 NULL);
+		} else if (!strcmp(a, "--quick")) {
+			quick = 1;
+			events = 200000;
+		} else {
+			return bad_usage("unknown argument", a);
+		}
+	}
+	char *root = scratch_root(base);
+	if (!root)
+		return 2;
+	const char *fs = fs_name(root);
+	results res = {0};
+	char mach[256], nev[32];
+	machine(mach, sizeof mach);
+	char *dir = path_join(root, "cli"), *jdir = path_join(dir, "journal");
+	int rc = 1;
+	snprintf(nev, sizeof nev, "%" PRIu64, events);
+	fprintf(stderr, "wflow-bench: writing a synthetic journal of %s "
+	                "events...\n", nev);
+	char *gen_args[] = {dir, "--events", nev, "--batch", "8",
+	                    "--segment-size", "8m", NULL};
+	if (cmd_gen(7, gen_args) != 0)
+		goto out;
+	uint64_t bytes = dir_bytes(jdir);
+	/* A workflow in the middle of the history. */
+	char id[256] = "";
+	{
+		wf_synth *s;
+		wf_event ev;
+		if (wf_synth_new(&s, 1) == 0) {
+			for (uint64_t k = 0; k < events / 2; k++) {
+				wf_synth_next(s, &ev);
+				if (ev.type == WF_EV_WORKFLOW_CREATED &&
+				    ev.fields[0].v.s.len < sizeof id) {
+					memcpy(id, ev.fields[0].v.s.ptr,
+					       ev.fields[0].v.s.len);
+					id[ev.fields[0].v.s.len] = '\0';
+				}
+			}
+			wf_synth_free(s);
+		}
+	}
+	fprintf(stderr, "wflow-bench: wflow verify, stats, meta %s...\n", id);
+	char *v_args[] = {"wflow", "verify", dir, NULL};
+	char *s_args[] = {"wflow", "stats", dir, NULL};
+	char *m_args[] = {"wflow", "meta", dir, id, NULL};
+	double t_verify = run_tool(v_args);
+	double t_stats = t_verify < 0 ? -1 : run_tool(s_args);
+	double t_meta = t_stats < 0 ? -1 : run_tool(m_args);
+	if (t_meta < 0)
+		goto out;
+	/* With a snapshot: an engine opened and closed on the directory
+	 * leaves one (its open is a full replay). */
+	fprintf(stderr, "wflow-bench: an engine's open and close, then meta "
+	                "again (from its snapshot)...\n");
+	wf_engine *e;
+	wf_config cfg = WF_CONFIG_INIT;
+	cfg.durability = WF_SYNC_NONE;
+	double t0 = now_s();
+	int orc = wf_open(&e, dir, &cfg);
+	double t_open = now_s() - t0;
+	if (orc < 0) {
+		fprintf(stderr, "wflow-bench: wf_open %s: %s\n", dir,
+		        e ? wf_errmsg(e) : "out of memory");
+		wf_close(e);
+		goto out;
+	}
+	if (wf_close(e) < 0)
+		goto out;
+	double t_meta_snap = run_tool(m_args);
+	if (t_meta_snap < 0)
+		goto out;
+	put(&res, "cli_events=%" PRIu64, events);
+	put(&res, "cli_journal_bytes=%" PRIu64, bytes);
+	put(&res, "verify_s=%.3f", t_verify);
+	put(&res, "verify_events_per_s=%.0f", (double)events / t_verify);
+	put(&res, "verify_mb_per_s=%.1f", (double)bytes / 1e6 / t_verify);
+	put(&res, "stats_s=%.3f", t_stats);
+	put(&res, "stats_events_per_s=%.0f", (double)events / t_stats);
+	put(&res, "stats_mb_per_s=%.1f", (double)bytes / 1e6 / t_stats);
+	put(&res, "meta_10m_events_s=%.3f", t_meta);
+	put(&res, "meta_with_snapshot_s=%.3f", t_meta_snap);
+	put(&res, "engine_open_full_replay_s=%.3f", t_open);
+	put(&res, "quick=%d", quick);
+	put(&res, "dir_fs=%s", fs);
+	put(&res, "machine=%s", mach);
+	rc = 0;
+out:
+	free(dir);
+	free(jdir);
+	nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(root);
+	if (rc)
+		return 1;
+	for (int i = 0; i < res.n; i++)
+		printf("%s\n", res.lines[i]);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -2163,6 +2345,8 @@ int main(int argc, char **argv)
 		return cmd_journal(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "engine"))
 		return cmd_engine(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "cli"))
+		return cmd_cli(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "actors"))
 		return cmd_actors(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "engine-open-child"))
