@@ -200,14 +200,32 @@ int wf_snapshot_write_payload(const char *dir, uint64_t journal_id,
 	}
 	if (bytes)
 		*bytes = total;
-	/* Keep the newest few: an older one is the fallback if the newest
-	 * turns out damaged. */
+	/* Keep this one and the newest older ones of the same journal (the
+	 * fallback if this one turns out damaged); remove the rest: older
+	 * ones, and those of another journal or beyond this one (a journal
+	 * reset under the same directory), which the writer's directory can
+	 * never use and which would otherwise outrank this one by name. */
 	char **names;
 	int n = list_snapshots(dir, &names);
-	for (int i = WF_SNAP_KEEP; i < n; i++) {
+	int kept = 1;
+	for (int i = 0; i < n; i++) {
 		char old[4200];
 		snprintf(old, sizeof old, "%s/%s", dir, names[i]);
-		unlink(old);
+		if (strcmp(old, path) == 0)
+			continue;
+		uint8_t h[WF_SNAP_HEADER_SIZE];
+		int fd = open(old, O_RDONLY | O_CLOEXEC);
+		int ours = fd >= 0 &&
+		           read(fd, h, sizeof h) == (ssize_t)sizeof h &&
+		           memcmp(h, WF_SNAP_MAGIC, 8) == 0 &&
+		           wf_get_u64(h + 16) == journal_id &&
+		           wf_get_u64(h + 24) < seq;
+		if (fd >= 0)
+			close(fd);
+		if (ours && kept < WF_SNAP_KEEP)
+			kept++;
+		else
+			unlink(old);
 	}
 	if (n > 0)
 		free_names(names, n);

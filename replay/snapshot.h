@@ -17,7 +17,9 @@
  *   then the payload, compressed as one zstd frame.
  *
  * Written as a temporary file, fsynced, renamed into place, and the
- * directory fsynced; the two newest are kept. The journal is never
+ * directory fsynced; then the writer keeps it and the newest older one of
+ * the same journal, and removes the others (older ones, and another
+ * journal's: a journal reset under the same directory). The journal is never
  * touched: a snapshot only saves replay time, and a damaged or foreign
  * one is skipped (reported) in favour of an older one or a full replay.
  */
@@ -38,8 +40,8 @@
 
 /**
  * Save f's state as a snapshot in dir (created if missing) for journal
- * journal_id, covering events up to wf_fold_last_seq(f), and remove all
- * but the newest WF_SNAP_KEEP snapshots.
+ * journal_id, covering events up to wf_fold_last_seq(f), and prune the
+ * directory (see above; WF_SNAP_KEEP in all). For the journal's writer.
  * @param bytes if not NULL, receives the file's size.
  * @return 0, WF_EIO (err: which file and why), WF_ENOMEM.
  */
