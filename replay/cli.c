@@ -104,7 +104,11 @@ static int parse_iso(const char *s, int64_t *ns)
 			return -1;
 		off = sign * (oh * 3600 + om * 60);
 	}
-	if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
+	static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30,
+	                            31};
+	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	if (*p || mo < 1 || mo > 12 || d < 1 ||
+	    d > mdays[mo - 1] + (mo == 2 && leap) || h > 23 || mi > 59 ||
 	    sec > 60 || y < 1970 || y > 9999)
 		return -1;
 	int64_t secs = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 +

@@ -55,6 +55,7 @@ typedef struct stats {
 	wf_map names;    /* step name -> durs */
 	char **sessions;
 	size_t nsessions;
+	int last_started; /* index of the last session_started's session */
 	int64_t first_ns, last_ns;
 	int oom;
 } stats;
@@ -101,8 +102,10 @@ static void add_duration(stats *s, const char *step, double d)
 	/* The name: the step id without its "_N". */
 	char name[600];
 	snprintf(name, sizeof name, "%s", step);
+	/* As the engine numbers ids: "_" and a number without a leading 0. */
 	char *u = strrchr(name, '_');
-	if (u && u[1] && strspn(u + 1, "0123456789") == strlen(u + 1))
+	if (u && u[1] >= '1' && u[1] <= '9' &&
+	    strspn(u + 1, "0123456789") == strlen(u + 1))
 		*u = '\0';
 	durs *x = wf_map_get(&s->names, name);
 	if (!x) {
@@ -131,9 +134,15 @@ static void add_duration(stats *s, const char *step, double d)
 static void count(stats *s, const wf_event *ev)
 {
 	s->by_type[ev->type]++;
-	if (!s->first_ns)
+	/* The span: clocks go back, so the smallest and largest times. */
+	if (!s->first_ns || ev->time_ns < s->first_ns)
 		s->first_ns = ev->time_ns;
-	s->last_ns = ev->time_ns;
+	if (ev->time_ns > s->last_ns)
+		s->last_ns = ev->time_ns;
+	if (ev->type == WF_EV_SESSION_STARTED && ev->nfields &&
+	    ev->fields[0].kind == WF_FIELD_TEXT)
+		s->last_started = session_index(s, ev->fields[0].v.s.ptr,
+		                                ev->fields[0].v.s.len);
 	char id[1100];
 	if (ev->type == WF_EV_SESSION_STARTED || ev->type == WF_EV_NOTICE ||
 	    text_field(ev, 0, id, 512) < 0)
@@ -283,6 +292,8 @@ int cmd_stats(int argc, char **argv)
 		return EXIT_DAMAGED;
 	}
 	stats *s = calloc(1, sizeof *s);
+	if (s)
+		s->last_started = -1;
 	wf_reader *r = NULL;
 	if (!s) {
 		fprintf(stderr, "wflow stats: out of memory\n");
@@ -315,8 +326,10 @@ int cmd_stats(int argc, char **argv)
 	wf_reader_stats(r, &st);
 	wf_reader_close(r);
 
-	/* Statuses, RESUMABLE derived. */
-	int live = writer_alive(dir) ? (int)s->nsessions - 1 : -2;
+	/* Statuses, RESUMABLE derived as the fold derives it: RUNNING in a
+	 * session other than the last one started, if an engine holds the
+	 * journal now; else every RUNNING one. */
+	int live = writer_alive(dir) && s->nsessions ? s->last_started : -2;
 	uint64_t by_status[8] = {0};
 	const char *k;
 	void *v;

@@ -103,8 +103,8 @@ static wf_tl_try *open_try(wf_tl_wf *w, const wf_event *ev)
 static char *name_of(const char *id)
 {
 	const char *u = strrchr(id, '_');
-	if (u && u[1] && strspn(u + 1, "0123456789") == strlen(u + 1) &&
-	    (u[1] != '0' || !u[2]))
+	if (u && u[1] >= '1' && u[1] <= '9' &&
+	    strspn(u + 1, "0123456789") == strlen(u + 1))
 		return strndup(id, (size_t)(u - id));
 	return strdup(id);
 }
@@ -270,6 +270,15 @@ static int apply(wf_timeline *t, const wf_event *ev, const char *const *ids,
 		c->cause = field_str(ev, 2);
 		if (c->status)
 			w->status = (char *)c->status;
+		/* A cancel ends the tries still running: whatever they
+		 * produce afterwards is discarded. */
+		if (c->status && strcmp(c->status, "CANCELED") == 0)
+			for (size_t k = 0; k < w->ntries; k++)
+				if (!w->tries[k].end_ns) {
+					w->tries[k].end_ns = ev->time_ns;
+					w->tries[k].seq_end = ev->seq;
+					w->tries[k].outcome = "CANCELED";
+				}
 		return 0;
 	case WF_EV_STEP_STARTED: {
 		if (!(tr = add_try(w)))

@@ -37,8 +37,9 @@ typedef struct wf_tl_try {
 	uint64_t seq_start, seq_end; /**< seq_end 0: not ended */
 	int64_t start_ns, end_ns;    /**< end_ns 0: not ended */
 	const char *outcome; /**< SUCCEEDED, FAILED, CONTINUED (returned a
-	                          sub-DAG), INTERRUPTED (crash), or NULL while
-	                          running (static) */
+	                          sub-DAG), INTERRUPTED (crash), CANCELED (the
+	                          workflow was), or NULL while running
+	                          (static) */
 	char *error;         /**< failure text, or NULL */
 } wf_tl_try;
 

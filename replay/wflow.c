@@ -528,11 +528,16 @@ static void dump_damage(void *ud, const wf_damage *d)
 		        d->file, d->offset, d->what, d->length);
 }
 
-/* Is ev one of the events dump's filters ask for? */
-static int dump_wanted(const cli_args *a, const wf_event *ev)
+/* Is ev one of the events dump's filters ask for? *started: the first
+ * event at or after --since TIME was seen (from it on, every event is in:
+ * wall-clock times go back a little under concurrent commits). */
+static int dump_wanted(const cli_args *a, const wf_event *ev, int *started)
 {
-	if (a->since.set && a->since.is_time && ev->time_ns < a->since.time_ns)
-		return 0;
+	if (a->since.set && a->since.is_time && !*started) {
+		if (ev->time_ns < a->since.time_ns)
+			return 0;
+		*started = 1;
+	}
 	if (a->ntypes) {
 		int hit = 0;
 		for (int i = 0; i < a->ntypes && !hit; i++)
@@ -561,10 +566,10 @@ static int dump_wanted(const cli_args *a, const wf_event *ev)
 		const char *id = ev->fields[1].v.s.ptr;
 		size_t idn = ev->fields[1].v.s.len, n = strlen(a->step);
 		int same = idn == n && memcmp(id, a->step, n) == 0;
-		/* A name matches its numbered ids too: add -> add_1. */
+		/* A name matches its numbered ids too: add -> add_1 (the
+		 * engine's numbers have no leading 0). */
 		int numbered = idn > n + 1 && memcmp(id, a->step, n) == 0 &&
-		               id[n] == '_' &&
-		               strspn(id + n + 1, "0123456789") >= idn - n - 1;
+		               id[n] == '_' && id[n + 1] >= '1' && id[n + 1] <= '9';
 		if (numbered)
 			for (size_t k = n + 1; k < idn; k++)
 				numbered &= id[k] >= '0' && id[k] <= '9';
@@ -617,7 +622,7 @@ static int cmd_dump(int argc, char **argv)
 	char *buf = NULL;
 	size_t cap = 0, len = 0;
 	const wf_event *ev;
-	int out = 0, code = EXIT_INTACT;
+	int out = 0, code = EXIT_INTACT, started = 0;
 	for (;;) {
 		while ((rc = wf_reader_next(r, &ev)) > 0) {
 			if (cli_point_reached(&a.until, ev)) {
@@ -625,7 +630,7 @@ static int cmd_dump(int argc, char **argv)
 				a.follow = 0; /* past --until: done */
 				break;
 			}
-			if (!dump_wanted(&a, ev))
+			if (!dump_wanted(&a, ev, &started))
 				continue;
 			if (wf_dump_format(&buf, &cap, &len, ev) < 0) {
 				rc = WF_ENOMEM;
