@@ -116,10 +116,40 @@ void cli_iso_time(char *out, size_t n, const cJSON *v);
 long long cli_count_of(const cJSON *v);
 void cli_print_count(long long n, int width); /* "  %*lld" or "-" */
 
+/* Long reads, timelines, output files (replay/cli_io.c). */
+typedef struct cli_progress cli_progress;
+struct wf_timeline;
+/* A progress bar on stderr for reading jdir, if stderr is a terminal and
+ * the journal is large; else NULL. Stop it (NULL ok) when done. */
+cli_progress *cli_progress_start(const char *cmd, const char *what,
+                                 const char *jdir);
+/* A bar of total things the caller counts with cli_progress_set. */
+cli_progress *cli_progress_count(const char *cmd, const char *what,
+                                 const char *jdir, uint64_t total);
+void cli_progress_set(cli_progress *p, uint64_t done);
+void cli_progress_stop(cli_progress *p);
+/* The timelines of DIR (of ids, or all when nids is 0); problems printed.
+ * @return -1 ok (*out, and *jdir_out if not NULL, malloc'd), else the
+ * exit code. */
+int cli_timeline_load(const char *cmd, const char *dir_arg,
+                      const char *const *ids, size_t nids,
+                      struct wf_timeline **out, char **jdir_out);
+/* Open path for writing ("-": stdout) through a temporary file (*tmp);
+ * cli_outfile_close renames it into place if ok, else removes it.
+ * @return the stream, or NULL (message printed). */
+FILE *cli_outfile_open(const char *cmd, const char *path, char **tmp);
+/* @return -1 ok, else the exit code (message printed). */
+int cli_outfile_close(const char *cmd, const char *path, FILE *f, char *tmp,
+                      int ok);
+
 /* Commands in files of their own (replay/cmd_*.c). */
 int cmd_history(int argc, char **argv);
 extern const char usage_history[];
 int cmd_stats(int argc, char **argv);
 extern const char usage_stats[];
+int cmd_trace(int argc, char **argv);
+extern const char usage_trace[];
+int cmd_report(int argc, char **argv);
+extern const char usage_report[];
 
 #endif

@@ -1,10 +1,15 @@
 /*
  * wflow: the command-line tool for a journal directory.
  *
- *   wflow verify DIR [--json]          check every segment, frame and event
- *   wflow dump DIR [--since SEQ]       every event as one line of JSON
- *   wflow meta DIR ID [STEP]           get_metadata, offline
+ *   wflow verify DIR [--json]          check every segment, frame and event,
+ *                                      and their logic (replay/logic.c)
+ *   wflow dump DIR [filters]           events as JSON lines (--follow)
+ *   wflow meta DIR ID [STEP] [--at T]  get_metadata, offline, now or then
  *   wflow ls DIR [--status S] [--json] the workflows, one a line
+ *   wflow history DIR ID               replay/cmd_history.c
+ *   wflow stats DIR                    replay/cmd_stats.c
+ *   wflow trace DIR [ID...] -o FILE    replay/cmd_trace.c
+ *   wflow report DIR -o FILE.html      replay/cmd_report.c
  *   wflow demo DIR                     the seed's examples, run by the engine
  *
  * How this works: verify and dump are a loop over wf_reader_next. verify
@@ -71,6 +76,9 @@ static const char usage_main[] =
 	"  history DIR ID [--json]      every attempt, status change and step\n"
 	"                               try of a workflow, with their causes\n"
 	"  stats DIR [--json]           events, bytes, statuses, slowest steps\n"
+	"  trace DIR [ID...] -o FILE    Chrome Trace Event JSON for Perfetto\n"
+	"  report DIR -o FILE.html      one self-contained HTML page: list,\n"
+	"                               Gantt charts, stats\n"
 	"  demo DIR                     run the seed's examples into DIR\n"
 	"  help [COMMAND]               show help\n"
 	"\n"
@@ -875,6 +883,8 @@ static const struct command {
 	{"ls", cmd_ls, usage_ls},
 	{"history", cmd_history, usage_history},
 	{"stats", cmd_stats, usage_stats},
+	{"trace", cmd_trace, usage_trace},
+	{"report", cmd_report, usage_report},
 	{"demo", cmd_demo, usage_demo},
 };
 
