@@ -11,13 +11,9 @@
  * percentiles). Statuses are derived as the fold derives them: a
  * workflow RUNNING in a session other than the live one is RESUMABLE.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <unistd.h>
 
 #include "replay/cli.h"
 #include "replay/events.h"
@@ -76,27 +72,6 @@ static int session_index(stats *s, const char *p, size_t n)
 	return (int)s->nsessions++;
 }
 
-static int text_field(const wf_event *ev, unsigned i, char *buf, size_t len)
-{
-	if (i >= ev->nfields || ev->fields[i].kind != WF_FIELD_TEXT ||
-	    ev->fields[i].v.s.len >= len)
-		return -1;
-	memcpy(buf, ev->fields[i].v.s.ptr, ev->fields[i].v.s.len);
-	buf[ev->fields[i].v.s.len] = '\0';
-	return 0;
-}
-
-static int status_code(const wf_event *ev)
-{
-	char st[16];
-	if (text_field(ev, 1, st, sizeof st) < 0)
-		return -1;
-	for (int k = WF_STATUS_RUNNING; k <= WF_STATUS_SUCCESSFUL; k++)
-		if (strcmp(st, wf_status_name((wf_status)k)) == 0)
-			return k;
-	return -1;
-}
-
 static void add_duration(stats *s, const char *step, double d)
 {
 	/* The name: the step id without its "_N". */
@@ -145,7 +120,7 @@ static void count(stats *s, const wf_event *ev)
 		                                ev->fields[0].v.s.len);
 	char id[1100];
 	if (ev->type == WF_EV_SESSION_STARTED || ev->type == WF_EV_NOTICE ||
-	    text_field(ev, 0, id, 512) < 0)
+	    wf_event_text(ev, 0, id, 512) < 0)
 		return;
 	wfstat *w = wf_map_get(&s->wfs, id);
 	switch (ev->type) {
@@ -173,7 +148,7 @@ static void count(stats *s, const wf_event *ev)
 			                           ev->fields[3].v.s.len);
 		return;
 	case WF_EV_STATUS_CHANGED: {
-		int st = status_code(ev);
+		int st = wf_event_status(ev, 1);
 		if (w && st > 0)
 			w->status = st;
 		return;
@@ -183,7 +158,7 @@ static void count(stats *s, const wf_event *ev)
 	case WF_EV_STEP_FAILED: {
 		size_t n = strlen(id);
 		id[n] = '\x1f';
-		if (text_field(ev, 1, id + n + 1, sizeof id - n - 1) < 0)
+		if (wf_event_text(ev, 1, id + n + 1, sizeof id - n - 1) < 0)
 			return;
 		if (ev->type == WF_EV_STEP_STARTED) {
 			int64_t *t = wf_map_get(&s->running, id);
@@ -232,19 +207,6 @@ static double pct(const double *v, size_t n, double p)
 	if (k > n)
 		k = n;
 	return v[k - 1];
-}
-
-/* 1 if a writer holds the journal's lock now. */
-static int writer_alive(const char *jdir)
-{
-	char path[4200];
-	snprintf(path, sizeof path, "%s/LOCK", jdir);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	int alive = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
-	close(fd);
-	return alive;
 }
 
 static void free_stats(stats *s)
@@ -329,7 +291,7 @@ int cmd_stats(int argc, char **argv)
 	/* Statuses, RESUMABLE derived as the fold derives it: RUNNING in a
 	 * session other than the last one started, if an engine holds the
 	 * journal now; else every RUNNING one. */
-	int live = writer_alive(dir) && s->nsessions ? s->last_started : -2;
+	int live = wf_journal_writer_alive(dir) && s->nsessions ? s->last_started : -2;
 	uint64_t by_status[8] = {0};
 	const char *k;
 	void *v;

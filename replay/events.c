@@ -6,6 +6,8 @@
 
 #include <string.h>
 
+#include "wflow.h"
+
 static const wf_event_schema schemas[] = {
 	{WF_EV_SESSION_STARTED, "session_started", {"session", "pid", "host"}, 3},
 	{WF_EV_WORKFLOW_CREATED, "workflow_created",
@@ -45,4 +47,26 @@ uint16_t wf_event_type_by_name(const char *name)
 		if (strcmp(schemas[i].name, name) == 0)
 			return schemas[i].type;
 	return 0;
+}
+
+int wf_event_text(const wf_event *ev, unsigned i, char *buf, size_t len)
+{
+	if (i >= ev->nfields || ev->fields[i].kind != WF_FIELD_TEXT ||
+	    ev->fields[i].v.s.len >= len)
+		return -1;
+	memcpy(buf, ev->fields[i].v.s.ptr, ev->fields[i].v.s.len);
+	buf[ev->fields[i].v.s.len] = '\0';
+	return 0;
+}
+
+int wf_event_status(const wf_event *ev, unsigned i)
+{
+	char s[16];
+	if (wf_event_text(ev, i, s, sizeof s) < 0)
+		return -1;
+	for (int k = WF_STATUS_RUNNING; k <= WF_STATUS_SUCCESSFUL; k++)
+		if (k != WF_STATUS_RESUMABLE &&
+		    strcmp(s, wf_status_name((wf_status)k)) == 0)
+			return k;
+	return -1;
 }

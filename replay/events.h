@@ -12,6 +12,7 @@
 #ifndef WF_REPLAY_EVENTS_H
 #define WF_REPLAY_EVENTS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "journal/journal.h"
@@ -64,5 +65,13 @@ const wf_event_schema *wf_event_schema_find(uint16_t type);
 
 /** @return the type named name, or 0 if none. */
 uint16_t wf_event_type_by_name(const char *name);
+
+/** Copy text field i of ev into buf (NUL-terminated). @return 0, or -1 if
+ *  it is missing, not text, or does not fit in len bytes. */
+int wf_event_text(const wf_event *ev, unsigned i, char *buf, size_t len);
+
+/** The status journaled in text field i of ev (RUNNING, FAILED, CANCELED
+ *  or SUCCESSFUL: a wf_status), or -1 (RESUMABLE is never journaled). */
+int wf_event_status(const wf_event *ev, unsigned i);
 
 #endif

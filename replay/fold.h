@@ -200,6 +200,10 @@ const char *wf_fold_last_session(const wf_fold *f);
 /** Sequence number of the last event applied (0 if none). */
 uint64_t wf_fold_last_seq(const wf_fold *f);
 
+/** 1 if a writer (an engine) holds the journal in dir (its LOCK) now.
+ *  Takes a shared lock for an instant: never blocks, never stays. */
+int wf_journal_writer_alive(const char *dir);
+
 /**
  * Replay a journal directory (an engine directory holding journal/, or a
  * journal directory) into a new fold, read-only, without the writer lock.

@@ -19,7 +19,7 @@
 
 /* 1 if a writer holds dir/LOCK now. A shared lock would conflict with its
  * exclusive one; it is dropped at once, and never blocks. */
-static int writer_alive(const char *dir)
+int wf_journal_writer_alive(const char *dir)
 {
 	char path[4200];
 	snprintf(path, sizeof path, "%.4096s/LOCK", dir);
@@ -91,7 +91,7 @@ int wf_fold_load_dir(wf_fold **out, const char *dir, char *err,
 	else if (rc < 0 && !*err)
 		snprintf(err, errlen, "%s", wf_reader_errmsg(r));
 	wf_reader_close(r);
-	if (rc == 0 && writer_alive(jdir))
+	if (rc == 0 && wf_journal_writer_alive(jdir))
 		rc = wf_fold_set_live_session(f, wf_fold_last_session(f));
 	if (rc < 0) {
 		wf_fold_free(f);

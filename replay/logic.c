@@ -105,28 +105,6 @@ const wf_logic_issue *wf_logic_issues(const wf_logic *l, size_t *n,
 	return l->issues;
 }
 
-static int text(const wf_event *ev, unsigned i, char *buf, size_t len)
-{
-	if (i >= ev->nfields || ev->fields[i].kind != WF_FIELD_TEXT ||
-	    ev->fields[i].v.s.len >= len)
-		return -1;
-	memcpy(buf, ev->fields[i].v.s.ptr, ev->fields[i].v.s.len);
-	buf[ev->fields[i].v.s.len] = '\0';
-	return 0;
-}
-
-static int status_of(const wf_event *ev)
-{
-	char s[16];
-	if (text(ev, 1, s, sizeof s) < 0)
-		return -1;
-	for (int k = WF_STATUS_RUNNING; k <= WF_STATUS_SUCCESSFUL; k++)
-		if (k != WF_STATUS_RESUMABLE &&
-		    strcmp(s, wf_status_name((wf_status)k)) == 0)
-			return k;
-	return -1;
-}
-
 static int allowed(int from, int to)
 {
 	switch (to) {
@@ -160,7 +138,7 @@ int wf_logic_event(wf_logic *l, const wf_event *ev)
 	    !wf_event_schema_find(type))
 		return 0;
 	char id[600];
-	if (text(ev, 0, id, sizeof id) < 0) {
+	if (wf_event_text(ev, 0, id, sizeof id) < 0) {
 		issue(l, ev, 0, "%s without a workflow id",
 		      wf_event_schema_find(type)->name);
 		return 0;
@@ -191,7 +169,7 @@ int wf_logic_event(wf_logic *l, const wf_event *ev)
 		free_lwf(wf_map_del(&l->wfs, id));
 		return 0;
 	case WF_EV_STATUS_CHANGED: {
-		int to = status_of(ev);
+		int to = wf_event_status(ev, 1);
 		if (to < 0) {
 			issue(l, ev, 0, "workflow %s: unknown status", id);
 		} else if (!allowed(w->status, to)) {
@@ -213,7 +191,7 @@ int wf_logic_event(wf_logic *l, const wf_event *ev)
 	case WF_EV_STEP_SUCCEEDED:
 	case WF_EV_STEP_FAILED:
 	case WF_EV_CONTINUATION: {
-		if (text(ev, 1, step, sizeof step) < 0) {
+		if (wf_event_text(ev, 1, step, sizeof step) < 0) {
 			issue(l, ev, 0, "workflow %s: %s without a step id", id,
 			      wf_event_schema_find(type)->name);
 			return 0;
