@@ -2017,6 +2017,10 @@ int wf_fold_list(const wf_fold *f, unsigned mask, cJSON **out)
 		     !cJSON_AddItemToObject(x, "start_time", secs(v[k]->start_ns))) ||
 		    (v[k]->end_ns &&
 		     !cJSON_AddItemToObject(x, "end_time", secs(v[k]->end_ns))) ||
+		    (v[k]->start_ns && v[k]->end_ns &&
+		     !cJSON_AddNumberToObject(
+		         x, "duration",
+		         (double)(v[k]->end_ns - v[k]->start_ns) / 1e9)) ||
 		    !cJSON_AddNumberToObject(x, "steps", (double)v[k]->nsteps) ||
 		    !cJSON_AddNumberToObject(x, "attempts", (double)v[k]->natt))
 			rc = WF_ENOMEM;

@@ -172,7 +172,7 @@ static const char usage_ls[] =
 	"usage: wflow ls DIR [--status S[,S...]] [--json]\n"
 	"\n"
 	"List the workflows in the journal, sorted by id, one a line:\n"
-	"  ID  STATUS  START  END  STEPS  ATTEMPTS\n"
+	"  ID  STATUS  START  END  DURATION S  STEPS  ATTEMPTS\n"
 	"START and END are the times of the last attempt (ISO 8601, UTC;\n"
 	"\"-\" while unknown: a running or cancelled workflow has no end).\n"
 	"Computed offline by replaying the journal through the engine's own\n"
@@ -824,8 +824,8 @@ static int cmd_ls(int argc, char **argv)
 		if (n > idw)
 			idw = n;
 	}
-	printf("%-*s  %-10s  %-24s  %-24s  %5s  %8s\n", idw, "ID", "STATUS",
-	       "START", "END", "STEPS", "ATTEMPTS");
+	printf("%-*s  %-10s  %-24s  %-24s  %12s  %5s  %8s\n", idw, "ID",
+	       "STATUS", "START", "END", "DURATION S", "STEPS", "ATTEMPTS");
 	cJSON_ArrayForEach(w, list)
 	{
 		const cJSON *id = cJSON_GetObjectItemCaseSensitive(
@@ -839,6 +839,11 @@ static int cmd_ls(int argc, char **argv)
 		printf("%-*s  %-10s  %-24s  %-24s", idw,
 		       cJSON_IsString(id) ? id->valuestring : "?",
 		       cJSON_IsString(st) ? st->valuestring : "?", start, end);
+		const cJSON *du = cJSON_GetObjectItemCaseSensitive(w, "duration");
+		if (cJSON_IsNumber(du))
+			printf("  %12.6f", du->valuedouble);
+		else
+			printf("  %12s", "-");
 		cli_print_count(cli_count_of(cJSON_GetObjectItemCaseSensitive(
 		                    w, "steps")),
 		            5);

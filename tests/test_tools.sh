@@ -156,9 +156,17 @@ check "and says No such workflow_id" grep -q 'No such workflow_id no-such-workfl
 "$wflow" ls "$tmp/demo" --json >"$tmp/ls.json"
 check "wflow ls --json lists the demo's workflows with their status" python3 -c '
 import json, sys
-l = {w["workflow_id"]: w["status"] for w in json.load(open(sys.argv[1]))}
+ws = json.load(open(sys.argv[1]))
+l = {w["workflow_id"]: w["status"] for w in ws}
 assert l.get("add_example") == "SUCCESSFUL", l
 assert "CANCELED" in l.values(), l
+for w in ws:  # duration = end - start, when both are known
+    if "end_time" in w:
+        assert abs(w["duration"] - (w["end_time"] - w["start_time"])) < 1e-6, w
+    else:
+        assert "duration" not in w, w
+vid = [w for w in ws if w["workflow_id"] == "vid"][0]
+assert vid["duration"] >= 1.0, vid  # its last call sleeps 1 s
 ' "$tmp/ls.json"
 "$wflow" ls "$tmp/demo" --status canceled >"$tmp/ls.out"
 check "wflow ls --status filters" python3 -c '
