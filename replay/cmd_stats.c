@@ -272,8 +272,10 @@ int cmd_stats(int argc, char **argv)
 		return code;
 	}
 	const wf_event *ev;
+	cli_progress *bar = cli_progress_start("stats", "reading", dir);
 	while ((rc = wf_reader_next(r, &ev)) == 1 && !s->oom)
 		count(s, ev);
+	cli_progress_stop(bar);
 	if (rc < 0 || s->oom) {
 		fprintf(stderr, "wflow stats: %s: %s (%s)\n", dir,
 		        s->oom ? "out of memory" : wf_reader_errmsg(r),

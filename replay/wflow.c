@@ -439,12 +439,14 @@ static int cmd_verify(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	int lrc = 0;
+	cli_progress *bar = cli_progress_start("verify", "reading", dir);
 	while ((rc = wf_reader_next(r, &ev)) > 0) {
 		if (!wf_event_schema_find(ev->type))
 			unknown++;
 		if (!lrc)
 			lrc = wf_logic_event(lg, ev);
 	}
+	cli_progress_stop(bar);
 	if (lrc < 0 && rc >= 0)
 		snprintf(fatal, sizeof fatal,
 		         "out of memory checking the events' logic");
