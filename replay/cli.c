@@ -470,6 +470,12 @@ int cli_has_segments(const char *dir)
  */
 int cli_load_fold(const char *cmd, const char *dir_arg, wf_fold **out)
 {
+	return cli_load_fold_only(cmd, dir_arg, NULL, out);
+}
+
+int cli_load_fold_only(const char *cmd, const char *dir_arg, const char *id,
+                       wf_fold **out)
+{
 	char *dir;
 	int rc = cli_resolve_dir(cmd, dir_arg, &dir);
 	if (rc >= 0)
@@ -480,7 +486,8 @@ int cli_load_fold(const char *cmd, const char *dir_arg, wf_fold **out)
 		return EXIT_DAMAGED;
 	}
 	char err[600] = "";
-	rc = wf_fold_load_dir(out, dir, err, sizeof err);
+	rc = id ? wf_fold_load_dir_only(out, dir, id, err, sizeof err)
+	        : wf_fold_load_dir(out, dir, err, sizeof err);
 	if (rc < 0) {
 		fprintf(stderr, "wflow %s: %s: %s (%s)\n", cmd, dir,
 		        *err ? err : "cannot replay the journal",

@@ -102,6 +102,9 @@ void cli_no_segments(const char *cmd, const char *dir);
 /* Replay DIR (from its newest snapshot if any) into a fold; problems are
  * printed. @return -1 ok (*out set), else the exit code. */
 int cli_load_fold(const char *cmd, const char *dir_arg, wf_fold **out);
+/* The same, folding only workflow id (wf_fold_set_only). */
+int cli_load_fold_only(const char *cmd, const char *dir_arg, const char *id,
+                       wf_fold **out);
 
 /* Output. */
 void cli_json_str(FILE *f, const char *s); /* a JSON string, escaped */

@@ -114,6 +114,7 @@ struct wf_fold {
 	wf_slab slab;
 	fbuf scratch; /* where freeze packs a workflow */
 	int no_freeze;
+	char *only; /* fold only this workflow (wf_fold_set_only), or NULL */
 	uint8_t *adopted; /* a restored payload: frozen blocks point into it */
 	wf_map wfs; /* id -> wf_fwf */
 	char *live_session;
@@ -210,6 +211,15 @@ void wf_fold_set_freezing(wf_fold *f, int on)
 	f->no_freeze = !on;
 }
 
+int wf_fold_set_only(wf_fold *f, const char *id)
+{
+	free(f->only);
+	f->only = NULL;
+	if (id && !(f->only = strdup(id)))
+		return WF_ENOMEM;
+	return 0;
+}
+
 static void free_wf(wf_fwf *w)
 {
 	if (!w)
@@ -259,6 +269,7 @@ void wf_fold_free(wf_fold *f)
 	slab_free(&f->slab);
 	free(f->scratch.p);
 	free(f->adopted);
+	free(f->only);
 	free(f);
 }
 
@@ -1439,6 +1450,10 @@ int wf_fold_restore(wf_fold *f, uint8_t *p, size_t len, char *err,
 			rc = WF_ECORRUPT;
 			break;
 		}
+		if (f->only && strcmp(id, f->only) != 0) {
+			r.p += bl; /* another workflow's: not asked for */
+			continue;
+		}
 		wf_fwf *w = new_wf(f, id);
 		if (!w) {
 			rc = WF_ENOMEM;
@@ -1668,6 +1683,8 @@ static int apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 	idbuf[ev->fields[0].v.s.len] = '\0';
 	const char *id = idbuf;
 	int rc;
+	if (f->only && strcmp(id, f->only) != 0)
+		return 0; /* another workflow's: not asked for */
 	wf_fwf *w = wf_map_get(&f->wfs, id);
 	if (w && w->frozen && type != WF_EV_WORKFLOW_DELETED &&
 	    (rc = thaw(w)) < 0) {

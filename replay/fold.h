@@ -140,6 +140,13 @@ int wf_fold_new(wf_fold **out);
 /** Freeze finished workflows (1, the default) or not (0: tests compare
  *  the two). */
 void wf_fold_set_freezing(wf_fold *f, int on);
+
+/**
+ * Fold only workflow id from now on (the events and snapshot records of
+ * the others are skipped; sessions are still followed): what `wflow meta`
+ * needs of a long journal. NULL: every workflow. @return 0 or WF_ENOMEM.
+ */
+int wf_fold_set_only(wf_fold *f, const char *id);
 void wf_fold_free(wf_fold *f);
 
 /**
@@ -213,5 +220,9 @@ int wf_journal_writer_alive(const char *dir);
  */
 int wf_fold_load_dir(wf_fold **out, const char *dir, char *err,
                      size_t errlen);
+
+/** wf_fold_load_dir folding only workflow id (see wf_fold_set_only). */
+int wf_fold_load_dir_only(wf_fold **out, const char *dir, const char *id,
+                          char *err, size_t errlen);
 
 #endif

@@ -31,8 +31,21 @@ int wf_journal_writer_alive(const char *dir)
 	return alive;
 }
 
-int wf_fold_load_dir(wf_fold **out, const char *dir, char *err,
-                     size_t errlen)
+/* A new fold, folding only workflow only (or all if NULL). */
+static int new_fold(wf_fold **f, const char *only)
+{
+	if (wf_fold_new(f) < 0)
+		return WF_ENOMEM;
+	if (wf_fold_set_only(*f, only) < 0) {
+		wf_fold_free(*f);
+		*f = NULL;
+		return WF_ENOMEM;
+	}
+	return 0;
+}
+
+static int load(wf_fold **out, const char *dir, const char *only, char *err,
+                size_t errlen)
 {
 	*out = NULL;
 	if (errlen)
@@ -43,7 +56,7 @@ int wf_fold_load_dir(wf_fold **out, const char *dir, char *err,
 	if (stat(jdir, &st) != 0 || !S_ISDIR(st.st_mode))
 		snprintf(jdir, sizeof jdir, "%s", dir);
 	wf_fold *f;
-	if (wf_fold_new(&f) < 0) {
+	if (new_fold(&f, only) < 0) {
 		snprintf(err, errlen, "out of memory");
 		return WF_ENOMEM;
 	}
@@ -65,13 +78,21 @@ int wf_fold_load_dir(wf_fold **out, const char *dir, char *err,
 	else /* given the journal itself: the engine's is <dir>/journal */
 		snprintf(sdir, sizeof sdir, "%s/../snapshots", dir);
 	uint64_t seq = 0;
-	if (wf_snapshot_load(sdir, wf_reader_journal_id(r), UINT64_MAX, &f, &seq,
-	                     NULL, 0) == 1) {
+	int snap = wf_snapshot_load(sdir, wf_reader_journal_id(r), UINT64_MAX,
+	                            &f, &seq, NULL, 0);
+	/* A skipped snapshot leaves a new fold: it must be told again. */
+	if (snap != 1 && wf_fold_set_only(f, only) < 0) {
+		snprintf(err, errlen, "out of memory");
+		wf_reader_close(r);
+		wf_fold_free(f);
+		return WF_ENOMEM;
+	}
+	if (snap == 1) {
 		int ok = wf_reader_seek(r, seq) == 0 &&
 		         wf_reader_next(r, &ev) == 1 && ev->seq == seq;
 		if (!ok) {
 			wf_fold *fresh;
-			if (wf_fold_new(&fresh) < 0 ||
+			if (new_fold(&fresh, only) < 0 ||
 			    wf_reader_seek(r, 1) < 0) {
 				snprintf(err, errlen, "out of memory");
 				wf_reader_close(r);
@@ -99,4 +120,16 @@ int wf_fold_load_dir(wf_fold **out, const char *dir, char *err,
 	}
 	*out = f;
 	return 0;
+}
+
+int wf_fold_load_dir(wf_fold **out, const char *dir, char *err,
+                     size_t errlen)
+{
+	return load(out, dir, NULL, err, errlen);
+}
+
+int wf_fold_load_dir_only(wf_fold **out, const char *dir, const char *id,
+                          char *err, size_t errlen)
+{
+	return load(out, dir, id, err, errlen);
 }
