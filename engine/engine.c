@@ -568,6 +568,11 @@ static void finish_success(wf_engine *e, wf_run_t *r)
 		run_finish(e, r, WF_ENOMEM, NULL, "out of memory");
 		return;
 	}
+	if (r->ending) { /* another result ends the run */
+		free(out);
+		return;
+	}
+	r->ending = 1;
 	r->finishing = 1;
 	r->refs++;
 	pthread_mutex_unlock(&e->mu);
@@ -1086,6 +1091,26 @@ static void task_result(wf_engine *e, wf_task *t, const wf_fstep *s0,
 			ev_text(ev, "FAILED");
 			ev_text(ev, "step failed");
 		}
+	}
+	/* One result ends a run, and none is recorded after it: parallel
+	 * branches that fail together would each journal FAILED, and a
+	 * branch finishing after the failure would record into a finished
+	 * workflow. */
+	pthread_mutex_lock(&e->mu);
+	int ended = !r->active || r->ending;
+	if (!ended && (failed_wf || finishes))
+		r->ending = 1;
+	pthread_mutex_unlock(&e->mu);
+	if (ended) {
+		if (dag_locked)
+			pthread_mutex_unlock(&r->dag_mu);
+		pthread_rwlock_unlock(&r->cancel_lock);
+		free(outtext);
+		free(dag);
+		free(patch);
+		pthread_mutex_lock(&e->mu);
+		wf_node_free(ctx->cont);
+		return;
 	}
 	/* With durability always, the result is written now and synced with
 	 * the results of the other steps that finish meanwhile (one fsync for
@@ -2034,6 +2059,25 @@ int wf_cancel(wf_engine *e, const char *id)
 	pthread_mutex_unlock(&e->mu);
 	if (r) {
 		pthread_rwlock_wrlock(&r->cancel_lock);
+		/* Again, now that no result is being journaled (they hold the
+		 * read lock): the run may have ended meanwhile. */
+		pthread_mutex_lock(&e->mu);
+		w = wf_fold_get(e->fold, id);
+		st = w ? wf_fold_wf_status(e->fold, w) : WF_STATUS_NONE;
+		pthread_mutex_unlock(&e->mu);
+		if (st == WF_STATUS_SUCCESSFUL || st == WF_STATUS_CANCELED ||
+		    st == WF_STATUS_NONE) {
+			pthread_rwlock_unlock(&r->cancel_lock);
+			pthread_mutex_lock(&e->mu);
+			run_put(r);
+			pthread_mutex_unlock(&e->mu);
+			if (st == WF_STATUS_NONE) {
+				seterr("No such workflow_id %s", id);
+				return WF_ENOTFOUND;
+			}
+			seterr("workflow %s is already %s", id, wf_status_name(st));
+			return WF_EINVAL;
+		}
 		atomic_store(&r->cancelled, 1);
 	}
 	evbuf b = {.n = 0};

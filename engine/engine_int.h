@@ -56,6 +56,8 @@ struct wf_run {
 	int refs;
 	int active;      /* the workflow runs (futures not yet answered) */
 	int finishing;   /* the output is being journaled */
+	int ending;      /* a result that ends the run is being journaled:
+	                    no other result is recorded after it */
 	int in_flight;   /* tasks queued or running */
 	int attempt;     /* workflow attempt number */
 	int actor;        /* a run of a virtual actor: a call or a resume */

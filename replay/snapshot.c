@@ -181,6 +181,17 @@ int wf_snapshot_write_payload(const char *dir, uint64_t journal_id,
 	snprintf(path, sizeof path, "%s/%020" PRIu64 "%s", dir, seq,
 	         WF_SNAP_SUFFIX);
 	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	/* Temporary files of writes a crash interrupted: the writer owns the
+	 * directory, and nothing reads them. */
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		size_t l = strlen(de->d_name), sl = strlen(WF_SNAP_SUFFIX ".tmp");
+		if (l > sl && strcmp(de->d_name + l - sl, WF_SNAP_SUFFIX ".tmp") == 0)
+			unlinkat(dirfd(d), de->d_name, 0);
+	}
+	if (d)
+		closedir(d);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	size_t total = WF_SNAP_HEADER_SIZE + clen;
 	if (fd < 0 || write_all(fd, comp, total) < 0 || fdatasync(fd) < 0) {
