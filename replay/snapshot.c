@@ -145,6 +145,10 @@ int wf_snapshot_write_payload(const char *dir, uint64_t journal_id,
                               size_t rawlen, uint64_t *bytes, char *err,
                               size_t errlen)
 {
+	if (!dir || !raw) { /* (also tells gcc -O2 with ASan: not NULL) */
+		errf(err, errlen, "no directory or no payload");
+		return WF_EINVAL;
+	}
 	uint8_t *comp = NULL;
 	size_t bound = ZSTD_compressBound(rawlen);
 	if (!(comp = malloc(WF_SNAP_HEADER_SIZE + bound))) {
