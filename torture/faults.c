@@ -1,0 +1,10 @@
+/* PLACEHOLDER, being written now: replace this whole file. */
+#include <stdio.h>
+#include "torture/torture.h"
+int torture_faults(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	fprintf(stderr, "wflow-torture faults: not written yet\n");
+	return 2;
+}
