@@ -51,7 +51,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/recovery.h"
 #include "bench/synth.h"
+#include "bench/util.h"
 #include "journal/journal.h"
 #include "replay/dumpfmt.h"
 #include "replay/events.h"
@@ -92,17 +94,23 @@ static const char usage[] =
 	"      stats (events/s, MB/s of journal), wflow meta of one workflow\n"
 	"      (a full replay), then meta again after an engine's open and\n"
 	"      close left a snapshot.\n"
+	"  recovery [--quick | --full] [--dir D] [--out O] [--install-deps]\n"
+	"      recovery against the stores a C program would use instead:\n"
+	"      for histories of 10^4, 10^5 and 10^6 events (--quick: 10^4,\n"
+	"      10^5; --full: also 10^7) of synthetic workflows, the time to\n"
+	"      open a wflow engine (with and without a snapshot), to read and\n"
+	"      fold the same events from SQLite (WAL), and to scan and parse\n"
+	"      a file-per-step tree laid out as Ray Workflows stored it;\n"
+	"      warm and cold page cache (cold needs root), events/s, MB/s,\n"
+	"      RSS; then durable appends with 1 and 64 writers. Writes\n"
+	"      O/recovery.csv and, with gnuplot, O/recovery.png (O default\n"
+	"      .); --install-deps apt-get installs gnuplot-nox first.\n"
+	"      Scratch stores go under D (default /tmp) and are removed.\n"
+	"      More options: wflow-bench recovery --help.\n"
 	"  --level L: zstd level of the journals written (default: the\n"
 	"      journal's own default).\n"
 	"\n"
 	"Figures are printed last, one name=value per line.\n";
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* ---- option parsing ------------------------------------------------------ */
 
@@ -516,16 +524,6 @@ typedef struct pool {
 	int64_t span; /* time shift per cycle through the pool */
 } pool;
 
-static void *xrealloc(void *p, size_t n)
-{
-	void *q = realloc(p, n);
-	if (!q) {
-		fprintf(stderr, "wflow-bench: out of memory\n");
-		exit(2);
-	}
-	return q;
-}
-
 static void pool_build(pool *p, size_t n, uint64_t seed)
 {
 	wf_synth *s;
@@ -671,12 +669,6 @@ static double append_run(const char *dir, const pool *p, uint64_t count,
 	if (journal_close(j, dir) < 0 || rc < 0)
 		return -1;
 	return t;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
 }
 
 /* One thread, durability always, one event per commit. */
@@ -933,56 +925,6 @@ static int dump_size(const char *dir, uint64_t *bytes)
 	return rc < 0 ? -1 : 0;
 }
 
-static void machine(char *out, size_t n)
-{
-	struct utsname u;
-	char model[128] = "unknown cpu";
-	FILE *f = fopen("/proc/cpuinfo", "r");
-	if (f) {
-		char line[256];
-		while (fgets(line, sizeof line, f))
-			if (strncmp(line, "model name", 10) == 0) {
-				char *c = strchr(line, ':');
-				if (c) {
-					c += 1 + (c[1] == ' ');
-					c[strcspn(c, "\n")] = 0;
-					snprintf(model, sizeof model, "%s", c);
-				}
-				break;
-			}
-		fclose(f);
-	}
-	if (uname(&u) != 0)
-		memset(&u, 0, sizeof u);
-	snprintf(out, n, "%s %s %s, %s, %ld cpus", u.sysname, u.release,
-	         u.machine, model, sysconf(_SC_NPROCESSORS_ONLN));
-}
-
-static const char *fs_name(const char *dir)
-{
-	struct statfs s;
-	if (statfs(dir, &s) != 0)
-		return "unknown";
-	switch ((unsigned long)s.f_type) {
-	case 0xEF53UL:
-		return "ext4";
-	case 0x58465342UL:
-		return "xfs";
-	case 0x9123683EUL:
-		return "btrfs";
-	case 0x01021994UL:
-		return "tmpfs";
-	case 0x794C7630UL:
-		return "overlayfs";
-	case 0x2FC12FC1UL:
-		return "zfs";
-	case 0x65735546UL:
-		return "fuse";
-	default:
-		return "other";
-	}
-}
-
 /*
  * A fresh scratch directory under base for a benchmark's journals (the
  * caller frees the path and removes the tree). Warns when it is on tmpfs,
@@ -1006,18 +948,6 @@ static char *scratch_root(const char *base)
 		        "(use --dir)\n",
 		        root);
 	return root;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag,
-                    struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	if (remove(path) != 0)
-		fprintf(stderr, "wflow-bench: cannot remove %s: %s\n", path,
-		        strerror(errno));
-	return 0;
 }
 
 static int cmd_journal(int argc, char **argv)
@@ -1139,7 +1069,7 @@ static int cmd_journal(int argc, char **argv)
 	pool_free(&p);
 	free(large);
 	free(small);
-	nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	rm_tree(root);
 	free(tmpl);
 	if (rc)
 		return 1;
@@ -1491,17 +1421,6 @@ static int count_events(const char *jdir, uint64_t *events, uint64_t *steps)
 		        r ? wf_reader_errmsg(r) : "", wf_strerror(rc));
 	wf_reader_close(r);
 	return rc < 0 ? -1 : 0;
-}
-
-static long long rss_bytes(void)
-{
-	long long size, resident;
-	FILE *f = fopen("/proc/self/statm", "r");
-	if (!f)
-		return -1;
-	int n = fscanf(f, "%lld %lld", &size, &resident);
-	fclose(f);
-	return n == 2 ? resident * sysconf(_SC_PAGESIZE) : -1;
 }
 
 #define OPENS 3
@@ -1862,7 +1781,7 @@ out:
 	free(d_none1);
 	free(d_none);
 	free(d_always);
-	nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	rm_tree(root);
 	free(root);
 	if (rc)
 		return 1;
@@ -2139,7 +2058,7 @@ out:
 	free(d_big);
 	free(d_many);
 	free(j_big);
-	nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	rm_tree(root);
 	free(root);
 	if (rc)
 		return 1;
@@ -2315,7 +2234,7 @@ static int cmd_cli(int argc, char **argv)
 out:
 	free(dir);
 	free(jdir);
-	nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	rm_tree(root);
 	free(root);
 	if (rc)
 		return 1;
@@ -2349,6 +2268,8 @@ int main(int argc, char **argv)
 		return cmd_cli(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "actors"))
 		return cmd_actors(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "recovery"))
+		return cmd_recovery(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "engine-open-child"))
 		return cmd_engine_open_child(argc - 2, argv + 2);
 	return bad_usage("unknown command", argv[1]);
