@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "engine_int.h"
+#include "journal/jsoncheck.h"
 #include "replay/jpatch.h"
 #include "replay/snapshot.h"
 
@@ -67,89 +68,179 @@ const char *wf_errmsg(const wf_engine *e)
 
 /* ---- validation ---- */
 
-/* 1 if s is a valid id: 1..255 bytes of UTF-8, no control characters. */
-static int valid_id(const char *s)
+/* Why s is not a valid id (1..255 bytes of UTF-8, no control
+ * characters), in why; 0 if it is one. */
+static int id_problem(const char *s, char *why, size_t len)
 {
-	if (!s)
-		return 0;
+	if (!s) {
+		snprintf(why, len, "none given (NULL)");
+		return 1;
+	}
 	size_t n = strlen(s);
-	if (n == 0 || n > 255)
-		return 0;
+	if (n == 0) {
+		snprintf(why, len, "empty");
+		return 1;
+	}
+	if (n > 255) {
+		snprintf(why, len, "%zu bytes long, more than 255", n);
+		return 1;
+	}
 	const unsigned char *p = (const unsigned char *)s;
 	while (*p) {
 		unsigned c = *p;
-		size_t len;
+		size_t at = (size_t)(p - (const unsigned char *)s), len8;
 		uint32_t cp;
 		if (c < 0x80) {
-			if (c < 0x20 || c == 0x7f)
-				return 0;
+			if (c < 0x20 || c == 0x7f) {
+				snprintf(why, len, "control character 0x%02x at byte %zu",
+				         c, at);
+				return 1;
+			}
 			p++;
 			continue;
 		} else if (c >= 0xc2 && c <= 0xdf) {
-			len = 2;
+			len8 = 2;
 			cp = c & 0x1f;
 		} else if (c >= 0xe0 && c <= 0xef) {
-			len = 3;
+			len8 = 3;
 			cp = c & 0x0f;
 		} else if (c >= 0xf0 && c <= 0xf4) {
-			len = 4;
+			len8 = 4;
 			cp = c & 0x07;
 		} else {
-			return 0;
+			snprintf(why, len, "invalid UTF-8 at byte %zu", at);
+			return 1;
 		}
-		for (size_t i = 1; i < len; i++) {
-			if ((p[i] & 0xc0) != 0x80)
-				return 0;
+		for (size_t i = 1; i < len8; i++) {
+			if ((p[i] & 0xc0) != 0x80) {
+				snprintf(why, len, "invalid UTF-8 at byte %zu", at);
+				return 1;
+			}
 			cp = (cp << 6) | (p[i] & 0x3f);
 		}
-		if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-		    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-		    (cp >= 0x80 && cp < 0xa0))
-			return 0;
-		p += len;
+		if ((len8 == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+		    (len8 == 4 && (cp < 0x10000 || cp > 0x10ffff))) {
+			snprintf(why, len, "invalid UTF-8 at byte %zu", at);
+			return 1;
+		}
+		if (cp >= 0x80 && cp < 0xa0) {
+			snprintf(why, len, "control character U+%04X at byte %zu",
+			         (unsigned)cp, at);
+			return 1;
+		}
+		p += len8;
 	}
-	return 1;
+	return 0;
 }
 
 static int check_id(const char *what, const char *id)
 {
-	if (valid_id(id))
+	char why[80];
+	if (!id_problem(id, why, sizeof why))
 		return 0;
-	seterr("invalid %s: must be 1 to 255 bytes of UTF-8 without control "
-	       "characters", what);
+	seterr("invalid %s: %s (ids are 1 to 255 bytes of UTF-8 without "
+	       "control characters)", what, why);
 	return WF_EINVAL;
 }
 
-/* Metadata must be a JSON object with finite numbers. @return JSON text
- * (caller frees) or NULL with the error set. */
-static int finite_json(const cJSON *v)
+/*
+ * What is wrong with a JSON value given to the engine to keep, or NULL:
+ * a number that is not finite, or nesting deeper than WF_JSON_MAX_DEPTH
+ * (see wflow.h). Iterative, so that a value nested 100,000 deep costs no
+ * stack: every function that recurses over a value (cJSON's printing,
+ * copying and comparing, the state diff) runs only after this check.
+ */
+#define WF_STR_(x) #x
+#define WF_STR(x) WF_STR_(x)
+static const char *json_problem(const cJSON *v)
 {
-	if (cJSON_IsNumber(v))
-		return v->valuedouble == v->valuedouble &&
-		       v->valuedouble - v->valuedouble == 0;
-	for (const cJSON *c = v ? v->child : NULL; c; c = c->next)
-		if (!finite_json(c))
-			return 0;
-	return 1;
+	const cJSON *up[WF_JSON_MAX_DEPTH];
+	int depth = 0; /* containers above cur */
+	for (const cJSON *cur = v; cur;) {
+		if (cJSON_IsNumber(cur) &&
+		    !(cur->valuedouble - cur->valuedouble == 0))
+			return "holds a number that is not finite (not JSON)";
+		if ((cJSON_IsArray(cur) || cJSON_IsObject(cur))) {
+			if (depth == WF_JSON_MAX_DEPTH)
+				return "is nested more than " WF_STR(WF_JSON_MAX_DEPTH)
+				       " arrays and objects deep";
+			if (cur->child) {
+				up[depth++] = cur;
+				cur = cur->child;
+				continue;
+			}
+		}
+		/* Next: a sibling, or the nearest ancestor's (never v's). */
+		for (;;) {
+			if (depth == 0)
+				return NULL;
+			if (cur->next) {
+				cur = cur->next;
+				break;
+			}
+			cur = up[--depth];
+		}
+	}
+	return NULL;
 }
 
-static int metadata_text(const cJSON *md, const char *where, char **out)
+/* cJSON_Delete without its recursion (a value the engine was given may be
+ * nested deeper than the stack allows): children are unlinked first. */
+static void json_delete(cJSON *v)
+{
+	cJSON *todo = v;
+	if (v)
+		v->next = NULL; /* v alone, not its siblings */
+	while (todo) {
+		cJSON *x = todo;
+		todo = x->next;
+		if (x->child) {
+			cJSON *last = x->child;
+			while (last->next)
+				last = last->next;
+			last->next = todo;
+			todo = x->child;
+			x->child = NULL;
+		}
+		x->next = x->prev = NULL;
+		cJSON_Delete(x);
+	}
+}
+
+/* Metadata must be a JSON object of finite numbers, nested at most
+ * WF_JSON_MAX_DEPTH deep, whose text is at most the engine's limit.
+ * @return 0 (*out is the JSON text, caller frees; NULL for no metadata),
+ *         or an error with the message set. */
+static int metadata_text(const wf_engine *e, const cJSON *md,
+                         const char *where, char **out)
 {
 	*out = NULL;
 	if (!md)
 		return 0;
+	const char *why;
 	if (!cJSON_IsObject(md)) {
 		seterr("%s: user metadata must be a JSON object", where);
 		return WF_EINVAL;
 	}
-	if (!finite_json(md)) {
-		seterr("%s: user metadata holds a number that is not finite "
-		       "(not JSON)", where);
+	if ((why = json_problem(md))) {
+		seterr("%s: user metadata %s", where, why);
 		return WF_EINVAL;
 	}
 	if (!(*out = cJSON_PrintUnformatted(md))) {
 		seterr("out of memory");
 		return WF_ENOMEM;
+	}
+	uint64_t limit = e && e->cfg.max_metadata_bytes
+	                     ? e->cfg.max_metadata_bytes
+	                     : WF_METADATA_MAX_DEFAULT;
+	size_t n = strlen(*out);
+	if (n > limit) {
+		free(*out);
+		*out = NULL;
+		seterr("%s: user metadata is %zu bytes of JSON, more than the "
+		       "limit of %" PRIu64 " (wf_config.max_metadata_bytes)",
+		       where, n, limit);
+		return WF_EINVAL;
 	}
 	return 0;
 }
@@ -250,8 +341,8 @@ static void *snap_thread(void *arg)
 	if (wf_journal_sync(e->j) == 0) {
 		char sdir[4200], err[600];
 		snprintf(sdir, sizeof sdir, "%s/snapshots", e->dir);
-		wf_snapshot_write_payload(sdir, wf_journal_id(e->j), j->seq,
-		                          j->payload, j->len, NULL, err,
+		wf_snapshot_write_payload(e->io, sdir, wf_journal_id(e->j),
+		                          j->seq, j->payload, j->len, NULL, err,
 		                          sizeof err);
 	}
 	free(j->payload);
@@ -271,7 +362,7 @@ static void maybe_snapshot(wf_engine *e)
 	uint64_t every = e->cfg.snapshot_every ? e->cfg.snapshot_every : 500000;
 	uint64_t seq = wf_fold_last_seq(e->fold);
 	if (e->cfg.no_snapshots || e->snap_busy || seq < e->snap_seq + every ||
-	    atomic_load(&e->closing))
+	    atomic_load(&e->closing) || atomic_load(&e->broken))
 		return;
 	snap_job *j = calloc(1, sizeof *j);
 	if (!j || wf_fold_save(e->fold, &j->payload, &j->len) < 0) {
@@ -298,6 +389,12 @@ static void maybe_snapshot(wf_engine *e)
 
 static int journal_apply_flags(wf_engine *e, evbuf *b, unsigned flags)
 {
+	int broken = atomic_load(&e->broken);
+	if (broken) {
+		seterr("%s", e->broken_why);
+		pthread_mutex_lock(&e->mu);
+		return broken;
+	}
 	wf_batch *batch = thread_batch();
 	int rc = batch ? 0 : WF_ENOMEM;
 	int64_t t = now_ns();
@@ -312,7 +409,12 @@ static int journal_apply_flags(wf_engine *e, evbuf *b, unsigned flags)
 	else if (rc < 0)
 		seterr("out of memory");
 	pthread_mutex_lock(&e->mu);
-	if (rc < 0)
+	/* A failed commit that got sequence numbers (written, then an fsync
+	 * failed) takes its turn too: commits written after it and not
+	 * synced may have succeeded, and wait for it. Its events are applied
+	 * as a replay finds them if they stay on disk; the caller still gets
+	 * the error. */
+	if (rc < 0 && first == 0)
 		return rc;
 	while (e->apply_next != first)
 		pthread_cond_wait(&e->apply_cv, &e->mu);
@@ -320,10 +422,22 @@ static int journal_apply_flags(wf_engine *e, evbuf *b, unsigned flags)
 	for (int i = 0; i < b->n; i++) {
 		b->ev[i].seq = first + (uint64_t)i;
 		int r = wf_fold_apply(e->fold, &b->ev[i], err, sizeof err);
+		if (r < 0 && !atomic_load(&e->broken)) {
+			/* The journal holds an event the fold refused: out of
+			 * memory (the fold may be half changed), or a bug. The
+			 * state in memory is no longer the journal's, so nothing
+			 * is journaled or snapshotted from it any more; a reopen
+			 * folds the journal again. */
+			snprintf(e->broken_why, sizeof e->broken_why,
+			         "the engine refuses changes until it is "
+			         "reopened: a journaled change could not be "
+			         "applied to its state (%s)", err);
+			atomic_store(&e->broken,
+			             r == WF_ENOMEM ? WF_ENOMEM : WF_ECORRUPT);
+		}
 		if (r < 0 && rc == 0) {
-			/* A bug: the journal holds an event the fold refuses. */
-			seterr("journaled event refused by the fold: %s", err);
-			rc = WF_ECORRUPT;
+			rc = atomic_load(&e->broken);
+			seterr("%s", e->broken_why);
 		}
 	}
 	e->apply_next = first + (uint64_t)b->n;
@@ -367,7 +481,13 @@ static void future_done(struct wf_future *f, int rc, const char *output,
 		f->done = 1;
 		f->rc = rc;
 		f->output = output ? strdup(output) : NULL;
-		f->errmsg = msg ? strdup(msg) : NULL;
+		if (output && !f->output) { /* not "null" for the output */
+			f->rc = WF_ENOMEM;
+			msg = "out of memory answering the caller";
+		}
+		/* The message is kept also without memory for a copy. */
+		if (msg && !(f->errmsg = strdup(msg)))
+			snprintf(f->msgbuf, sizeof f->msgbuf, "%s", msg);
 		pthread_cond_broadcast(&f->cv);
 	}
 	pthread_mutex_unlock(&f->mu);
@@ -554,8 +674,12 @@ static void schedule(wf_engine *e, wf_run_t *r)
 		run_finish(e, r, WF_ECORRUPT, NULL, "workflow has no output step");
 		return;
 	}
-	if (walk(e, r, w, w->output_step, 0) == S_DONE)
+	/* An enqueue that runs out of memory finishes the run, which may
+	 * free it: hold it for the walk. */
+	r->refs++;
+	if (walk(e, r, w, w->output_step, 0) == S_DONE && r->active)
 		finish_success(e, r);
+	run_put(r);
 }
 
 /* Journal the output and SUCCESSFUL. Holds mu; releases it meanwhile. */
@@ -687,6 +811,9 @@ static char *dag_json(const wf_fwf *w, wf_node *root)
 		    (!def_md && (!(md = cJSON_Parse(x->metadata)) ||
 		                 !cJSON_AddItemToObject(s, "user_metadata", md))) ||
 		    !(args = cJSON_AddArrayToObject(s, "args"))) {
+			/* md, if parsed but not added (its key's copy failed) */
+			if (md && !cJSON_GetObjectItemCaseSensitive(s, "user_metadata"))
+				cJSON_Delete(md);
 			rc = WF_ENOMEM;
 			break;
 		}
@@ -699,11 +826,13 @@ static char *dag_json(const wf_fwf *w, wf_node *root)
 				                             x->args[i].child->id)
 				         ? 0
 				         : WF_ENOMEM;
-			else
-				rc = cJSON_AddItemToObject(
-				         a, "value", cJSON_Duplicate(x->args[i].value, 1))
-				         ? 0
-				         : WF_ENOMEM;
+			else {
+				cJSON *v = cJSON_Duplicate(x->args[i].value, 1);
+				if (!v || !cJSON_AddItemToObject(a, "value", v)) {
+					cJSON_Delete(v); /* not added */
+					rc = WF_ENOMEM;
+				}
+			}
 		}
 	}
 	if (!rc && cJSON_AddStringToObject(dag, "output", root->id))
@@ -876,6 +1005,8 @@ static void after_flush(wf_engine *e)
 		return;
 	pthread_mutex_unlock(&e->mu);
 	int rc = wf_journal_sync(e->j) < 0 ? WF_EIO : 0;
+	if (rc < 0) /* after_act answers the runs with this thread's message */
+		seterr("%s", wf_journal_errmsg(e->j));
 	pthread_mutex_lock(&e->mu);
 	/* The list is newest first: act oldest first. */
 	wf_after *rev = NULL;
@@ -973,7 +1104,7 @@ static void task_result(wf_engine *e, wf_task *t, const wf_fstep *s0,
 	wf_event *ev;
 	char *outtext = NULL, *dag = NULL;
 	int retry = 0, failed_wf = 0, dag_locked = 0;
-	char err[600];
+	char err[600] = ""; /* (a success's wf_after copies it too) */
 	if (atomic_load(&r->cancelled) || atomic_load(&e->closing)) {
 		/* Nothing a cancelled step produces is recorded. */
 		pthread_rwlock_unlock(&r->cancel_lock);
@@ -982,9 +1113,12 @@ static void task_result(wf_engine *e, wf_task *t, const wf_fstep *s0,
 		return;
 	}
 	char *patch = NULL;
-	if (frc == 0 && committed && !finite_json(ctx->state))
-		frc = wf_ctx_fail(ctx, "the method left a non-finite number in "
-		                       "the actor's state");
+	const char *bad;
+	if (frc == 0 && committed && (bad = json_problem(ctx->state)))
+		frc = wf_ctx_fail(ctx, "the method left an actor state that %s",
+		                  bad);
+	if (frc == 0 && !ctx->cont && (bad = json_problem(out)))
+		frc = wf_ctx_fail(ctx, "the step's output %s", bad);
 	if (frc == 0 && committed &&
 	    (frc = state_change(committed, ctx->state, &patch)) < 0)
 		snprintf(err, sizeof err, "out of memory diffing the state");
@@ -1059,7 +1193,10 @@ static void task_result(wf_engine *e, wf_task *t, const wf_fstep *s0,
 			b.n = 0;
 			if (ctx->error)
 				snprintf(err, sizeof err, "%s", ctx->error);
-			else if (frc != WF_ENOMEM)
+			else if (ctx->error_lost)
+				snprintf(err, sizeof err, "the step failed; its message "
+				         "was lost (out of memory)");
+			else if (frc != WF_ENOMEM || !err[0])
 				snprintf(err, sizeof err, "step returned %d (%s)", frc,
 				         wf_strerror(frc));
 		}
@@ -1145,8 +1282,11 @@ static void task_result(wf_engine *e, wf_task *t, const wf_fstep *s0,
 		e->after = d;
 		outtext = NULL; /* d keeps it */
 	} else {
-		if (defer && rc == 0)
-			rc = wf_journal_sync(e->j) < 0 ? WF_EIO : 0;
+		if (defer && rc == 0 && wf_journal_sync(e->j) < 0) {
+			/* Not durable: the result must not be acted on. */
+			seterr("%s", wf_journal_errmsg(e->j));
+			a.rc = rc = WF_EIO;
+		}
 		*chain = after_act(e, &a);
 		if (outtext && !ctx->cont && !a.outtext)
 			outtext = NULL; /* kept in run->mem */
@@ -1197,6 +1337,9 @@ static void run_task(wf_engine *e, wf_task *t, wf_task **chain)
 	ev_u(ev, (uint64_t)t->try_n);
 	pthread_rwlock_rdlock(&r->cancel_lock);
 	int rc = args ? 0 : WF_ENOMEM;
+	if (rc < 0)
+		seterr("out of memory preparing step %s of workflow %s", t->step,
+		       r->id);
 	if (rc == 0 && (atomic_load(&r->cancelled) || atomic_load(&e->closing)))
 		rc = WF_ECANCELED;
 	if (rc == 0 && !t->started) {
@@ -1217,12 +1360,14 @@ static void run_task(wf_engine *e, wf_task *t, wf_task **chain)
 		return;
 	}
 	wf_ctx ctx = {e, r, t->step, t->try_n, NULL, NULL, r->id, fn->cls, state,
-	              0};
+	              0, 0};
 	cJSON *out = NULL;
 	pthread_mutex_lock(&e->mu);
 	e->in_user++;
 	pthread_mutex_unlock(&e->mu);
-	int frc = fn->fn(&ctx, args, fn->udata, &out);
+	int frc = wf_isolate_wanted(e, fn)
+	              ? wf_isolate_call(&ctx, fn, args, &out)
+	              : fn->fn(&ctx, args, fn->udata, &out);
 	pthread_mutex_lock(&e->mu);
 	e->in_user--;
 	cJSON_Delete(args);
@@ -1238,8 +1383,8 @@ static void run_task(wf_engine *e, wf_task *t, wf_task **chain)
 	else
 		wf_node_free(ctx.cont);
 	(void)copy;
-	cJSON_Delete(out);
-	cJSON_Delete(ctx.state);
+	json_delete(out); /* (the step's: may be nested too deep) */
+	json_delete(ctx.state);
 	free(ctx.error);
 }
 
@@ -1376,6 +1521,7 @@ int wf_ctx_fail(wf_ctx *ctx, const char *fmt, ...)
 	va_end(ap);
 	free(ctx->error);
 	ctx->error = strdup(buf);
+	ctx->error_lost = !ctx->error;
 	return WF_EFAILED;
 }
 
@@ -1416,18 +1562,20 @@ cJSON *wf_ctx_state(wf_ctx *ctx)
 int wf_ctx_set_state(wf_ctx *ctx, cJSON *state)
 {
 	if (!ctx || !ctx->cls) {
-		cJSON_Delete(state);
+		json_delete(state);
 		return WF_EINVAL;
 	}
 	if (!state && !(state = cJSON_CreateNull()))
 		return WF_ENOMEM;
-	cJSON_Delete(ctx->state);
+	json_delete(ctx->state);
 	ctx->state = state;
 	return 0;
 }
 
 int wf_ctx_sleep(wf_ctx *ctx, double seconds)
 {
+	if (wf_isolate_in_child())
+		return wf_isolate_sleep(seconds);
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	double s = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + seconds;
@@ -1484,15 +1632,19 @@ int wf_step_define(wf_engine *e, const char *name, wf_step_fn fn,
 	}
 	if ((rc = check_id("step name", name)) < 0)
 		return rc;
-	if (defaults && defaults->version != WF_STEP_OPTIONS_VERSION) {
+	wf_step_options dv;
+	if (defaults && wf_step_options_load(&dv, defaults) < 0) {
 		seterr("wf_step_options version %u unknown", defaults->version);
 		return WF_EINVAL;
 	}
+	if (defaults)
+		defaults = &dv;
 	if (defaults && defaults->name &&
 	    (rc = check_id("step name (options)", defaults->name)) < 0)
 		return rc;
 	char *md = NULL;
-	if (defaults && (rc = metadata_text(defaults->metadata, name, &md)) < 0)
+	if (defaults &&
+	    (rc = metadata_text(e, defaults->metadata, name, &md)) < 0)
 		return rc;
 	wf_step *s = calloc(1, sizeof *s);
 	if (!s || !(s->name = strdup(name)) ||
@@ -1507,10 +1659,12 @@ int wf_step_define(wf_engine *e, const char *name, wf_step_fn fn,
 	}
 	s->fn = fn;
 	s->udata = udata;
+	s->e = e;
 	s->metadata = md;
 	s->max_retries = defaults ? defaults->max_retries : WF_UNSET;
 	s->catch_exceptions = defaults ? defaults->catch_exceptions : WF_UNSET;
 	s->checkpoint = defaults ? defaults->checkpoint : WF_UNSET;
+	s->isolate = defaults ? defaults->isolate : WF_UNSET;
 	pthread_mutex_lock(&e->mu);
 	wf_step *old = wf_map_get(&e->steps, name);
 	if (old) {
@@ -1525,6 +1679,7 @@ int wf_step_define(wf_engine *e, const char *name, wf_step_fn fn,
 		old->max_retries = s->max_retries;
 		old->catch_exceptions = s->catch_exceptions;
 		old->checkpoint = s->checkpoint;
+		old->isolate = s->isolate;
 		free(s->name);
 		free(s);
 		s = old;
@@ -1561,8 +1716,16 @@ int wf_node_new(wf_node **out, wf_step *step, const wf_step_options *opts)
 		seterr("wf_node_new: no step");
 		return WF_EINVAL;
 	}
-	if (opts && opts->version != WF_STEP_OPTIONS_VERSION) {
+	wf_step_options ov;
+	if (opts && wf_step_options_load(&ov, opts) < 0) {
 		seterr("wf_step_options version %u unknown", opts->version);
+		return WF_EINVAL;
+	}
+	if (opts && ov.isolate != WF_UNSET) {
+		seterr("wf_node_new: isolate is set where step %s is "
+		       "defined (wf_step_define), not per call: it is not "
+		       "journaled, and a resume must run the step the same way",
+		       step->name);
 		return WF_EINVAL;
 	}
 	const char *name = opts && opts->name ? opts->name
@@ -1571,7 +1734,7 @@ int wf_node_new(wf_node **out, wf_step *step, const wf_step_options *opts)
 	if ((rc = check_id("step name", name)) < 0)
 		return rc;
 	char *md = NULL;
-	if (opts && (rc = metadata_text(opts->metadata, name, &md)) < 0)
+	if (opts && (rc = metadata_text(step->e, opts->metadata, name, &md)) < 0)
 		return rc;
 	wf_node *n = calloc(1, sizeof *n);
 	if (!md)
@@ -1626,8 +1789,9 @@ int wf_node_arg(wf_node *n, const cJSON *value)
 		seterr("wf_node_arg: no node or no value");
 		return WF_EINVAL;
 	}
-	if (!finite_json(value)) {
-		seterr("argument holds a number that is not finite (not JSON)");
+	const char *why = json_problem(value);
+	if (why) {
+		seterr("argument %s", why);
 		return WF_EINVAL;
 	}
 	cJSON *v = cJSON_Duplicate(value, 1);
@@ -1641,9 +1805,18 @@ int wf_node_arg(wf_node *n, const cJSON *value)
 
 int wf_node_arg_json(wf_node *n, const char *json)
 {
-	cJSON *v = json ? cJSON_Parse(json) : NULL;
+	const char *end = json;
+	cJSON *v = json ? cJSON_ParseWithOpts(json, &end, 0) : NULL;
+	if (!v && json && wf_json_valid(json, strlen(json))) {
+		/* Valid JSON that cJSON could not parse: out of memory. */
+		seterr("out of memory parsing an argument");
+		return WF_ENOMEM;
+	}
 	if (!v) {
-		seterr("argument is not JSON: %.80s", json ? json : "(null)");
+		/* (cJSON also stops at nesting deeper than 1000.) */
+		seterr("argument is not JSON (error at byte %zu of %zu): %.80s",
+		       json ? (size_t)(end - json) : 0, json ? strlen(json) : 0,
+		       json ? json : "(null)");
 		return WF_EINVAL;
 	}
 	int rc = wf_node_arg(n, v);
@@ -1748,6 +1921,25 @@ static int check_functions(wf_engine *e, const wf_fwf *w)
 static int actor_busy(wf_engine *e, const char *id);
 
 /*
+ * The folded workflow id, or NULL with *rc WF_ENOTFOUND ("No such
+ * workflow_id"), or WF_ENOMEM or WF_ECORRUPT: it exists, but its folded
+ * state could not be unpacked (then it must not be taken for missing:
+ * a run would create it again). Sets the message. Holds mu.
+ */
+static const wf_fwf *find_wf(wf_engine *e, const char *id, int *rc)
+{
+	const wf_fwf *w;
+	*rc = wf_fold_find(e->fold, id, &w);
+	if (*rc == WF_ENOTFOUND)
+		seterr("No such workflow_id %s", id);
+	else if (*rc < 0)
+		seterr("workflow %s: %s", id, *rc == WF_ENOMEM ?
+		       "out of memory unpacking its folded state" :
+		       "its folded state does not unpack");
+	return w;
+}
+
+/*
  * Start a run of id: new (dag != NULL) or resumed. Takes dag. On success
  * *fut is the run's future. Caller does not hold mu.
  */
@@ -1759,7 +1951,7 @@ static int start(wf_engine *e, wf_node *dag, const char *id,
 	int rc;
 	char *md = NULL;
 	if ((rc = check_id("workflow id", id)) < 0 ||
-	    (rc = metadata_text(metadata, id ? id : "", &md)) < 0) {
+	    (rc = metadata_text(e, metadata, id ? id : "", &md)) < 0) {
 		wf_node_free(dag);
 		return rc;
 	}
@@ -1781,7 +1973,13 @@ static int start(wf_engine *e, wf_node *dag, const char *id,
 		seterr("workflow %s is already running", id);
 		return WF_EBUSY;
 	}
-	const wf_fwf *w = wf_fold_get(e->fold, id);
+	const wf_fwf *w = find_wf(e, id, &rc);
+	if (!w && rc != WF_ENOTFOUND) {
+		pthread_mutex_unlock(&e->mu);
+		wf_node_free(dag);
+		free(md);
+		return rc;
+	}
 	if (w) {
 		wf_status st = wf_fold_wf_status(e->fold, w);
 		wf_node_free(dag);
@@ -1886,7 +2084,9 @@ int wf_future_wait(wf_future *f, cJSON **output)
 	    !(*output = cJSON_Parse(f->output ? f->output : "null")))
 		rc = WF_ENOMEM;
 	if (rc < 0)
-		seterr("%s", f->errmsg ? f->errmsg : wf_strerror(rc));
+		seterr("%s", f->errmsg     ? f->errmsg
+		             : f->msgbuf[0] ? f->msgbuf
+		                            : wf_strerror(rc));
 	pthread_mutex_unlock(&f->mu);
 	return rc;
 }
@@ -2041,11 +2241,10 @@ int wf_cancel(wf_engine *e, const char *id)
 	if (!e || (rc = check_id("workflow id", id)) < 0)
 		return e ? rc : WF_EINVAL;
 	pthread_mutex_lock(&e->mu);
-	const wf_fwf *w = wf_fold_get(e->fold, id);
+	const wf_fwf *w = find_wf(e, id, &rc);
 	if (!w) {
 		pthread_mutex_unlock(&e->mu);
-		seterr("No such workflow_id %s", id);
-		return WF_ENOTFOUND;
+		return rc;
 	}
 	wf_status st = wf_fold_wf_status(e->fold, w);
 	if (st == WF_STATUS_SUCCESSFUL || st == WF_STATUS_CANCELED) {
@@ -2062,8 +2261,7 @@ int wf_cancel(wf_engine *e, const char *id)
 		/* Again, now that no result is being journaled (they hold the
 		 * read lock): the run may have ended meanwhile. */
 		pthread_mutex_lock(&e->mu);
-		w = wf_fold_get(e->fold, id);
-		st = w ? wf_fold_wf_status(e->fold, w) : WF_STATUS_NONE;
+		st = wf_fold_status(e->fold, id); /* (no thaw: no memory) */
 		pthread_mutex_unlock(&e->mu);
 		if (st == WF_STATUS_SUCCESSFUL || st == WF_STATUS_CANCELED ||
 		    st == WF_STATUS_NONE) {
@@ -2108,10 +2306,9 @@ int wf_delete(wf_engine *e, const char *id)
 	if (!e || (rc = check_id("workflow id", id)) < 0)
 		return e ? rc : WF_EINVAL;
 	pthread_mutex_lock(&e->mu);
-	if (!wf_fold_get(e->fold, id)) {
+	if (!find_wf(e, id, &rc)) {
 		pthread_mutex_unlock(&e->mu);
-		seterr("No such workflow_id %s", id);
-		return WF_ENOTFOUND;
+		return rc;
 	}
 	wf_run_t *r = wf_map_get(&e->runs, id);
 	wf_actor_q *aq = wf_map_get(&e->actors, id);
@@ -2188,11 +2385,10 @@ int wf_get_output(wf_engine *e, const char *id, cJSON **output)
 		future_put(f);
 		return rc;
 	}
-	const wf_fwf *w = wf_fold_get(e->fold, id);
+	const wf_fwf *w = find_wf(e, id, &rc);
 	if (!w) {
 		pthread_mutex_unlock(&e->mu);
-		seterr("No such workflow_id %s", id);
-		return WF_ENOTFOUND;
+		return rc;
 	}
 	rc = answer_finished(e, w, output);
 	pthread_mutex_unlock(&e->mu);
@@ -2469,15 +2665,18 @@ int wf_actor_method_define(wf_actor_class *c, const char *name,
 		       name);
 		return WF_EINVAL;
 	}
-	if (defaults && defaults->version != WF_STEP_OPTIONS_VERSION) {
+	/* The step is "Class.method"; its calls are named after the method,
+	 * and are not retried unless asked (Ray's actor methods). */
+	wf_step_options o;
+	if (wf_step_options_load(&o, defaults) < 0) {
 		seterr("wf_step_options version %u unknown", defaults->version);
 		return WF_EINVAL;
 	}
-	/* The step is "Class.method"; its calls are named after the method,
-	 * and are not retried unless asked (Ray's actor methods). */
-	wf_step_options o = WF_STEP_OPTIONS_INIT;
-	if (defaults)
-		o = *defaults;
+	if (o.isolate != WF_UNSET && o.isolate) {
+		seterr("%s: an actor's method cannot be isolated (its state "
+		       "lives in the engine's process)", name);
+		return WF_EINVAL;
+	}
 	if (!o.name)
 		o.name = name;
 	if (o.max_retries == WF_UNSET)
@@ -2524,11 +2723,12 @@ int wf_actor_get(wf_actor_class *c, const char *actor_id, wf_actor **out)
 		return rc;
 	wf_engine *e = c->e;
 	pthread_mutex_lock(&e->mu);
-	const wf_fwf *w = wf_fold_get(e->fold, actor_id);
+	const wf_fwf *w = find_wf(e, actor_id, &rc);
 	if (!w) {
 		pthread_mutex_unlock(&e->mu);
-		seterr("No such actor %s", actor_id);
-		return WF_ENOTFOUND;
+		if (rc == WF_ENOTFOUND)
+			seterr("No such actor %s", actor_id);
+		return rc;
 	}
 	rc = check_actor(w, c);
 	pthread_mutex_unlock(&e->mu);
@@ -2544,9 +2744,10 @@ int wf_actor_get_or_create(wf_actor_class *c, const char *actor_id,
 		return WF_EINVAL;
 	if ((rc = check_id("actor id", actor_id)) < 0)
 		return rc;
-	if (init_args && (!cJSON_IsArray(init_args) || !finite_json(init_args))) {
-		seterr("actor %s: init arguments must be a JSON array of finite "
-		       "values", actor_id);
+	const char *why = init_args ? json_problem(init_args) : NULL;
+	if (init_args && (!cJSON_IsArray(init_args) || why)) {
+		seterr("actor %s: init arguments must be a JSON array%s%s",
+		       actor_id, why ? "; this one " : "", why ? why : "");
 		return WF_EINVAL;
 	}
 	wf_engine *e = c->e;
@@ -2557,9 +2758,9 @@ int wf_actor_get_or_create(wf_actor_class *c, const char *actor_id,
 			seterr("engine is closing");
 			return WF_ECLOSED;
 		}
-		const wf_fwf *w = wf_fold_get(e->fold, actor_id);
-		if (w) {
-			rc = check_actor(w, c);
+		const wf_fwf *w = find_wf(e, actor_id, &rc);
+		if (w || rc != WF_ENOTFOUND) { /* (not created again) */
+			rc = w ? check_actor(w, c) : rc;
 			pthread_mutex_unlock(&e->mu);
 			return rc < 0 ? rc : actor_handle(c, actor_id, out);
 		}
@@ -2589,17 +2790,16 @@ int wf_actor_get_or_create(wf_actor_class *c, const char *actor_id,
 		err[sizeof err - 1] = '\0';
 		seterr("actor %s: init of class %s failed: %s", actor_id, c->name,
 		       err[0] ? err : "(no message)");
-	} else if (rc == 0 && state && !finite_json(state)) {
+	} else if (rc == 0 && (why = json_problem(state))) {
 		rc = WF_EINVAL;
-		seterr("actor %s: the initial state has a non-finite number",
-		       actor_id);
+		seterr("actor %s: the initial state %s", actor_id, why);
 	} else if (rc == 0 &&
 	           !(text = state ? cJSON_PrintUnformatted(state)
 	                          : strdup("null"))) {
 		rc = WF_ENOMEM;
 	}
 	cJSON_Delete(args);
-	cJSON_Delete(state);
+	json_delete(state);
 	if (rc == WF_ENOMEM)
 		seterr("out of memory");
 	if (rc == 0) {
@@ -2684,21 +2884,23 @@ static int readonly_call(wf_actor *a, wf_node *call, cJSON **output)
 		return rc;
 	}
 	wf_ctx ctx = {e, NULL, call->name, 1, NULL, NULL, a->id, a->cls, state,
-	              1};
+	              1, 0};
 	cJSON *out = NULL;
 	int frc = fn->fn(&ctx, args, fn->udata, &out);
 	if (frc != 0) {
 		seterr("actor %s: readonly call %s failed: %s", a->id, call->name,
-		       ctx.error ? ctx.error : wf_strerror(frc));
+		       ctx.error        ? ctx.error
+		       : ctx.error_lost ? "its message was lost (out of memory)"
+		                        : wf_strerror(frc));
 		rc = WF_EFAILED;
-		cJSON_Delete(out);
+		json_delete(out);
 	} else if (output) {
 		*output = out ? out : cJSON_CreateNull();
 	} else {
-		cJSON_Delete(out);
+		json_delete(out);
 	}
 	wf_node_free(ctx.cont);
-	cJSON_Delete(ctx.state);
+	json_delete(ctx.state);
 	cJSON_Delete(args);
 	free(ctx.error);
 	wf_node_free(call);
@@ -2924,6 +3126,7 @@ static int replay(wf_engine *e, const char *jdir, uint64_t from)
 	                  : WF_RECOVER_TOLERATE_TAIL;
 	ro.on_damage = on_replay_damage;
 	ro.damage_ud = &rd;
+	ro.io = e->io;
 	wf_reader *r;
 	int rc = wf_reader_open(&r, jdir, &ro);
 	if (rc == 0 && from > 1)
@@ -2943,12 +3146,28 @@ static int replay(wf_engine *e, const char *jdir, uint64_t from)
 
 int wf_open(wf_engine **out, const char *dir, const wf_config *cfg)
 {
+	return wf_open_with_io(out, dir, cfg, NULL);
+}
+
+int wf_open_with_io(wf_engine **out, const char *dir, const wf_config *cfg,
+                    const wf_io *io)
+{
 	static const wf_config defaults = WF_CONFIG_INIT;
 	*out = NULL;
 	wf_config given = defaults;
 	if (cfg && cfg->version == 1) {
 		/* Version 1 ended before no_snapshots and snapshot_every. */
 		memcpy(&given, cfg, offsetof(wf_config, no_snapshots));
+		given.version = WF_CONFIG_VERSION;
+		cfg = &given;
+	} else if (cfg && cfg->version == 2) {
+		/* Version 2 ended before isolate. */
+		memcpy(&given, cfg, offsetof(wf_config, isolate));
+		given.version = WF_CONFIG_VERSION;
+		cfg = &given;
+	} else if (cfg && cfg->version == 3) {
+		/* Version 3 ended before max_metadata_bytes. */
+		memcpy(&given, cfg, offsetof(wf_config, max_metadata_bytes));
 		given.version = WF_CONFIG_VERSION;
 		cfg = &given;
 	}
@@ -2965,6 +3184,7 @@ int wf_open(wf_engine **out, const char *dir, const wf_config *cfg)
 	pthread_cond_init(&e->create_cv, NULL);
 	pthread_cond_init(&e->snap_cv, NULL);
 	e->refs = 1;
+	e->io = io ? io : wf_io_posix();
 	e->cfg = cfg ? *cfg : defaults;
 	if (cfg && cfg->version != WF_CONFIG_VERSION)
 		return open_fail(e, WF_EINVAL, "wf_config version %u unknown",
@@ -2979,9 +3199,33 @@ int wf_open(wf_engine **out, const char *dir, const wf_config *cfg)
 	if (!(e->dir = strdup(dir)) || wf_fold_new(&e->fold) < 0)
 		return open_fail(e, WF_ENOMEM, "out of memory");
 	/* The engine's directory, then its journal inside it. */
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return open_fail(e, errno == ENOENT ? WF_ENOTFOUND : WF_EIO,
-		                 "cannot create %s: %s", dir, strerror(errno));
+	int rc = e->io->mkdir(e->io->ctx, dir);
+	if (rc < 0 && rc != -EEXIST)
+		return open_fail(e, rc == -ENOENT ? WF_ENOTFOUND : WF_EIO,
+		                 "cannot create %s: %s", dir, strerror(-rc));
+	if (rc == 0) {
+		/* A new directory is durable once its parent is synced: else a
+		 * machine crash can take it, journal and all, with it. */
+		char parent[4096];
+		snprintf(parent, sizeof parent, "%s", dir);
+		size_t len = strlen(parent);
+		while (len > 1 && parent[len - 1] == '/')
+			parent[--len] = '\0';
+		char *slash = strrchr(parent, '/');
+		if (!slash)
+			strcpy(parent, ".");
+		else if (slash == parent)
+			parent[1] = '\0';
+		else
+			*slash = '\0';
+		int fd = e->io->open(e->io->ctx, parent, WF_IO_DIR);
+		rc = fd < 0 ? fd : e->io->fsync(e->io->ctx, fd);
+		if (fd >= 0)
+			e->io->close(e->io->ctx, fd);
+		if (rc < 0)
+			return open_fail(e, WF_EIO, "cannot fsync %s, the parent of "
+			                 "%s: %s", parent, dir, strerror(-rc));
+	}
 	char jdir[4096];
 	snprintf(jdir, sizeof jdir, "%s/journal", dir);
 	wf_journal_opts jo = WF_JOURNAL_OPTS_INIT;
@@ -2999,9 +3243,19 @@ int wf_open(wf_engine **out, const char *dir, const wf_config *cfg)
 	jo.segment_size = e->cfg.segment_size ? e->cfg.segment_size
 	                                      : (uint64_t)8 << 20;
 	jo.replay_follows = 1; /* replay() below decodes every payload */
-	int rc = wf_journal_open(&e->j, jdir, &jo);
+	jo.io = e->io;
+	rc = wf_journal_open(&e->j, jdir, &jo);
 	if (rc < 0) {
-		open_fail(e, rc, "%s", wf_journal_errmsg(e->j));
+		/* A file where a directory should be: say so, not ENOTDIR. */
+		struct stat st;
+		if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode))
+			open_fail(e, rc = WF_EINVAL, "%s is not a directory (an "
+			          "engine needs a directory of its own)", dir);
+		else if (stat(jdir, &st) == 0 && !S_ISDIR(st.st_mode))
+			open_fail(e, rc = WF_EINVAL, "%s is not a directory (the "
+			          "engine's journal lives there)", jdir);
+		else
+			open_fail(e, rc, "%s", wf_journal_errmsg(e->j));
 		wf_journal_close(e->j);
 		e->j = NULL;
 		return rc;
@@ -3013,7 +3267,7 @@ int wf_open(wf_engine **out, const char *dir, const wf_config *cfg)
 		char sdir[4200];
 		snprintf(sdir, sizeof sdir, "%s/snapshots", dir);
 		uint64_t seq = 0;
-		rc = wf_snapshot_load_writer(sdir, wf_journal_id(e->j),
+		rc = wf_snapshot_load_writer(e->io, sdir, wf_journal_id(e->j),
 		                             wf_journal_next_seq(e->j), &e->fold,
 		                             &seq, skipped, sizeof skipped);
 		if (rc < 0)
@@ -3117,12 +3371,13 @@ int wf_close(wf_engine *e)
 	 * fold now: the engine is closing. Failing costs only replay time. */
 	int rc = 0;
 	if (!e->cfg.no_snapshots && e->j && !e->open_failed &&
+	    !atomic_load(&e->broken) &&
 	    wf_fold_last_seq(e->fold) > e->snap_seq &&
 	    wf_journal_sync(e->j) == 0) {
 		char sdir[4200], err[600];
 		snprintf(sdir, sizeof sdir, "%s/snapshots", e->dir);
-		wf_snapshot_write(sdir, wf_journal_id(e->j), e->fold, NULL, err,
-		                  sizeof err);
+		wf_snapshot_write(e->io, sdir, wf_journal_id(e->j), e->fold, NULL,
+		                  err, sizeof err);
 	}
 	pthread_mutex_unlock(&e->mu);
 	rc = wf_journal_close(e->j);

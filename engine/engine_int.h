@@ -23,6 +23,8 @@ struct wf_step {
 	int max_retries, catch_exceptions, checkpoint; /* or WF_UNSET */
 	wf_actor_class *cls; /* a method of this actor class, or NULL */
 	int readonly;        /* a readonly method */
+	int isolate;         /* attempts run in a worker process; or WF_UNSET */
+	wf_engine *e;        /* its engine (wf_node_new reads its limits) */
 };
 
 typedef struct wf_node_arg {
@@ -49,6 +51,7 @@ struct wf_future {
 	int done, rc, refs;
 	char *output; /* JSON text */
 	char *errmsg;
+	char msgbuf[400]; /* the message, if errmsg could not be allocated */
 };
 
 struct wf_run {
@@ -138,9 +141,11 @@ struct wf_ctx {
 	const wf_actor_class *cls; /* its class */
 	cJSON *state;              /* the method's copy of the state */
 	int readonly;
+	int error_lost; /* wf_ctx_fail had no memory to keep its message */
 };
 
 struct wf_engine {
+	const wf_io *io;    /* every file operation goes through it */
 	pthread_mutex_t mu; /* everything below but the journal */
 	wf_journal *j;
 	wf_fold *fold;
@@ -167,7 +172,46 @@ struct wf_engine {
 	uint64_t snap_seq;    /* the last snapshot written or being written */
 	int snap_busy;        /* a snapshot thread is at work */
 	pthread_cond_t snap_cv; /* it is done */
+	/* The fold refused a journaled event (out of memory, or a bug): the
+	 * state is not the journal's any more. The error (WF_ENOMEM or
+	 * WF_ECORRUPT) every change gets from then on, and why (written
+	 * once, before broken is set). */
+	atomic_int broken;
+	char broken_why[700];
 	pthread_cond_t create_cv;
 };
+
+/*
+ * wf_open with every file operation of the engine (journal, lock,
+ * snapshots, directory fsyncs, removals) going through io instead of
+ * POSIX (NULL: wf_io_posix()), for the fault-injection harness. io is
+ * borrowed until wf_close returns (nothing uses it afterwards).
+ */
+int wf_open_with_io(wf_engine **out, const char *dir, const wf_config *cfg,
+                    const wf_io *io);
+
+/* ---- isolated steps (engine/isolate.c) ---- */
+
+/* Does an attempt of s run in a worker process (its own setting, else the
+ * engine's; never for an actor's method)? */
+int wf_isolate_wanted(const wf_engine *e, const wf_step *s);
+
+/* Run an attempt of s in a forked worker process, as s->fn(ctx, args,
+ * s->udata, out) would run it in-process: same return, *out, ctx->error
+ * and ctx->cont. A crash of the child fails the attempt (the error names
+ * the signal or exit status); a cancel or close kills the child and
+ * returns WF_ECANCELED. Called without e->mu. */
+int wf_isolate_call(wf_ctx *ctx, wf_step *s, const cJSON *args, cJSON **out);
+
+/* 1 in a worker process: the engine's locks are not to be taken there. */
+int wf_isolate_in_child(void);
+
+/* wf_ctx_sleep in a worker process: a plain sleep (a cancel kills it).
+ * @return 0. */
+int wf_isolate_sleep(double seconds);
+
+/* in (version 1 or 2; NULL for none) as a current wf_step_options, with
+ * the fields version 1 lacks unset. @return 0, WF_EINVAL (unknown). */
+int wf_step_options_load(wf_step_options *out, const wf_step_options *in);
 
 #endif

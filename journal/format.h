@@ -56,12 +56,30 @@
  * Sequence numbers are not stored per event: event i of a frame has
  * first seq + i.
  */
+/*
+ * LOCK  <dir>/LOCK, the writer's lock file: empty, or a sync mark (40
+ * bytes, rewritten in place after each fdatasync of the last segment):
+ *     0  magic            8   "WFSYNCMK"
+ *     8  journal id       u64
+ *    16  segment          u64 first seq of the segment it is about
+ *    24  durable end      u64 that segment's bytes known synced
+ *    32  checksum         u64 XXH3-64 (seed 0) of bytes 0..31
+ * Damage in the last segment with intact frames after it is corruption
+ * when the mark says the damaged bytes were synced (or when there is no
+ * mark at all: an older journal, a copy without LOCK); otherwise it is a
+ * crash's out-of-order writes of unsynced frames, a torn tail, cut in
+ * tolerate-tail mode. The writer syncs a first mark when it finds none of
+ * its journal's; later rewrites are not synced: a crash leaves the mark
+ * current, older or damaged, and each of those only makes recovery more
+ * lenient, never stricter.
+ */
 #ifndef WF_JOURNAL_FORMAT_H
 #define WF_JOURNAL_FORMAT_H
 
 #include <stdint.h>
 
 #define WF_SEG_MAGIC "WFLOWJNL"
+#define WF_SYNC_MARK_MAGIC "WFSYNCMK"
 #define WF_SEG_VERSION 1u
 #define WF_SEG_HEADER_SIZE 64u
 #define WF_SEG_SUFFIX ".wfj"

@@ -113,8 +113,11 @@ typedef enum wf_durability {
 	/** A background thread fdatasyncs every batch_interval_ms. A crash
 	 * (of the machine, not the process) loses at most that window. */
 	WF_DURABILITY_BATCH = 1,
-	/** Never fsync. Data reaches the OS at commit (a process crash loses
-	 * nothing); a machine crash may lose any suffix. */
+	/** No fsync for commits (only when a segment is created or rolled
+	 * over, when a torn tail is cut at open, and at close: a few per
+	 * segment). Data reaches the OS at commit (a process crash loses
+	 * nothing); a machine crash may lose any suffix, unless
+	 * wf_journal_sync or the close covered it. */
 	WF_DURABILITY_NONE = 2,
 } wf_durability;
 
@@ -123,8 +126,11 @@ typedef enum wf_recovery {
 	/** Default. An incomplete or checksum-failing last frame of the last
 	 * segment, with no valid frame after it, is a torn write: the writer
 	 * cuts it off and reports it (on_damage, torn=1); a reader stops
-	 * before it. Damage anywhere else is corruption: WF_ECORRUPT naming
-	 * file and byte offset. Nothing is silently dropped. */
+	 * before it. So is damage in the last segment with valid frames after
+	 * it when it lies past the writer's sync mark (format.h): a crash
+	 * wrote unsynced frames out of order; all from the damage on is cut.
+	 * Damage anywhere else is corruption: WF_ECORRUPT naming file and
+	 * byte offset. Nothing is silently dropped. */
 	WF_RECOVER_TOLERATE_TAIL = 0,
 	/** Any damage, a torn tail included, fails with WF_ECORRUPT. For
 	 * journals that must be intact (e.g. after a clean close). */
@@ -249,7 +255,10 @@ int wf_journal_open(wf_journal **out, const char *dir,
  * Returns after the commit is durable per the journal's durability.
  * On success the batch is cleared. On failure nothing is acknowledged
  * (the events may or may not be on disk: never assume either).
- * @param first_seq if not NULL, receives the first event's sequence number.
+ * @param first_seq if not NULL, receives the first event's sequence number;
+ *        on failure too if the commit got sequence numbers (its frame was
+ *        written, or a write of it failed), else 0: the caller that orders
+ *        commits by sequence number must account for those too.
  * @return 0, WF_EINVAL (empty batch), WF_EIO (write or fsync failed now or
  *         earlier: the handle is poisoned), WF_ENOMEM.
  */
@@ -283,7 +292,8 @@ void wf_journal_open_stats(const wf_journal *j, wf_journal_stats *out);
  *          call on j). Never NULL. */
 const char *wf_journal_errmsg(const wf_journal *j);
 
-/** Sync (unless DURABILITY_NONE), release the lock, free. NULL is fine.
+/** Sync (under every durability, none included), release the lock, free.
+ * NULL is fine.
  * @return 0 or the error of the final sync. */
 int wf_journal_close(wf_journal *j);
 

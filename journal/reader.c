@@ -342,7 +342,18 @@ static int bad_frame(wf_reader *r, int status, const char *why)
 		if (later < 0)
 			return later;
 	}
-	if ((found || later) && r->retried_at != r->pos + 1) {
+	/* Salvage looked for a frame that starts a stream (to resume at):
+	 * an intact frame inside a stream after the damage still makes it
+	 * damage, not a torn tail (the rest of the segment is skipped). */
+	int intact_after = 0;
+	if (!found && !later && r->opts.recovery == WF_RECOVER_SALVAGE) {
+		uint64_t any;
+		intact_after = wf_scan_find_next(&r->scan, r->pos, r->id, 0, &any);
+		if (intact_after < 0)
+			return io_fail(r, intact_after, r->path, r->pos);
+	}
+	if ((found || later || intact_after) &&
+	    r->retried_at != r->pos + 1) {
 		/* A frame being written can be seen in part (a pwrite becomes
 		 * visible a page at a time). The writer finishes a frame before
 		 * it writes anything after it, so now that something follows,
@@ -351,7 +362,22 @@ static int bad_frame(wf_reader *r, int status, const char *why)
 		wf_scan_invalidate(&r->scan);
 		return 0;
 	}
-	if (!found && !later) {
+	if (found && r->opts.recovery != WF_RECOVER_SALVAGE) {
+		/* Intact frames follow. In the last segment, past the writer's
+		 * sync mark, that is a crash's out-of-order writes: the tail. */
+		later = later_segment(r);
+		if (later < 0)
+			return later;
+		if (!later && !wf_sync_mark_durable(r->io, -1, r->dir, r->id,
+		                                    r->segs.v[r->seg].first_seq,
+		                                    r->pos))
+			found = 0;
+	}
+	if (intact_after &&
+	    !wf_sync_mark_durable(r->io, -1, r->dir, r->id,
+	                          r->segs.v[r->seg].first_seq, r->pos))
+		intact_after = 0; /* past the sync mark: the tail, as above */
+	if (!found && !later && !intact_after) {
 		/* Nothing intact after it, and no later segment: the tail. */
 		if (r->opts.recovery == WF_RECOVER_ABSOLUTE)
 			return fail(r, WF_ECORRUPT, r->path, r->pos, why);

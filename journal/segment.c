@@ -65,19 +65,28 @@ int wf_seg_header_decode(const uint8_t in[WF_SEG_HEADER_SIZE],
 	h->journal_id = wf_get_u64(in + 32);
 	h->first_seq = wf_get_u64(in + 40);
 	h->prev_chain = wf_get_u64(in + 48);
+	/* Messages naming values: valid until this thread's next call (the
+	 * callers copy them at once). */
+	static _Thread_local char msg[200];
+	*why = msg;
 	if (h->version > WF_SEG_VERSION) {
-		*why = "segment format version is newer than this wflow "
-		       "supports";
+		snprintf(msg, sizeof msg, "segment format version %u is newer "
+		         "than this wflow supports (version %u): written by a "
+		         "newer wflow", h->version, WF_SEG_VERSION);
 		return WF_EINCOMPAT;
 	}
 	if (h->incompat & ~WF_SEG_INCOMPAT_KNOWN) {
-		*why = "segment uses incompatible features this wflow does not "
-		       "support (unknown incompat flags)";
+		snprintf(msg, sizeof msg, "segment uses incompatible features "
+		         "this wflow does not support (unknown incompat flags "
+		         "0x%" PRIx64 ")",
+		         (uint64_t)(h->incompat & ~WF_SEG_INCOMPAT_KNOWN));
 		return WF_EINCOMPAT;
 	}
 	if (h->version == 0 || wf_get_u32(in + 12) != WF_SEG_HEADER_SIZE ||
 	    h->first_seq == 0 || h->first_seq >= WF_SEQ_LIMIT) {
-		*why = "segment header fields out of bounds";
+		snprintf(msg, sizeof msg, "segment header fields out of bounds "
+		         "(version %u, header size %u, first seq %" PRIu64 ")",
+		         h->version, wf_get_u32(in + 12), h->first_seq);
 		return WF_ECORRUPT;
 	}
 	return 0;
@@ -230,6 +239,60 @@ static int write_all(const wf_io *io, int fd, const uint8_t *p, size_t n,
 		off += (uint64_t)w;
 	}
 	return 0;
+}
+
+int wf_sync_mark_write(const wf_io *io, int lock_fd, const wf_sync_mark *m)
+{
+	uint8_t b[WF_SYNC_MARK_SIZE];
+	memcpy(b, WF_SYNC_MARK_MAGIC, 8);
+	wf_put_u64(b + 8, m->journal_id);
+	wf_put_u64(b + 16, m->seg_first);
+	wf_put_u64(b + 24, m->end);
+	wf_put_u64(b + 32, XXH3_64bits(b, 32));
+	return write_all(io, lock_fd, b, sizeof b, 0);
+}
+
+int wf_sync_mark_read(const wf_io *io, int lock_fd, const char *dir,
+                      wf_sync_mark *m)
+{
+	uint8_t b[WF_SYNC_MARK_SIZE];
+	int fd = lock_fd;
+	if (fd < 0) {
+		char *path = malloc(strlen(dir) + 6);
+		if (!path)
+			return 0;
+		sprintf(path, "%s/LOCK", dir);
+		fd = io->open(io->ctx, path, WF_IO_RDONLY);
+		free(path);
+		if (fd < 0)
+			return 0;
+	}
+	ssize_t r = io->pread(io->ctx, fd, b, sizeof b, 0);
+	if (fd != lock_fd)
+		io->close(io->ctx, fd);
+	if (r <= 0)
+		return 0;
+	if (r != (ssize_t)sizeof b || memcmp(b, WF_SYNC_MARK_MAGIC, 8) ||
+	    wf_get_u64(b + 32) != XXH3_64bits(b, 32))
+		return -1;
+	m->journal_id = wf_get_u64(b + 8);
+	m->seg_first = wf_get_u64(b + 16);
+	m->end = wf_get_u64(b + 24);
+	return 1;
+}
+
+int wf_sync_mark_durable(const wf_io *io, int lock_fd, const char *dir,
+                         uint64_t journal_id, uint64_t seg_first, uint64_t off)
+{
+	wf_sync_mark m;
+	int rc = wf_sync_mark_read(io, lock_fd, dir, &m);
+	if (rc <= 0)
+		return rc == 0;
+	/* Another journal's mark, or one ahead of this segment: trust
+	 * nothing after it, as without a mark. */
+	if (m.journal_id != journal_id || m.seg_first > seg_first)
+		return 1;
+	return m.seg_first == seg_first && off < m.end;
 }
 
 int wf_seg_create(const wf_io *io, const char *dir, const wf_seg_header *h,

@@ -65,6 +65,40 @@ int wf_seg_create(const wf_io *io, const char *dir, const wf_seg_header *h,
 /** fsync a directory. */
 int wf_dir_sync(const wf_io *io, const char *dir);
 
+/*
+ * The sync mark (format.h): the writer records in <dir>/LOCK how far the
+ * last segment is known durable, so that recovery can tell a crash's
+ * out-of-order writes (damage after the mark) from corruption (before).
+ */
+#define WF_SYNC_MARK_SIZE 40u
+
+typedef struct wf_sync_mark {
+	uint64_t journal_id;
+	uint64_t seg_first; /* first seq of the segment it is about */
+	uint64_t end;       /* bytes of that segment known durable */
+} wf_sync_mark;
+
+/** Write the mark at offset 0 of lock_fd (not synced).
+ * @return 0 or -errno. */
+int wf_sync_mark_write(const wf_io *io, int lock_fd, const wf_sync_mark *m);
+
+/** Read the mark from lock_fd, or from <dir>/LOCK when lock_fd < 0.
+ * @return 1 a valid mark (in *m); 0 none (no LOCK, an empty one, or a read
+ *         error); -1 a damaged one (bytes that are not a valid mark). */
+int wf_sync_mark_read(const wf_io *io, int lock_fd, const char *dir,
+                      wf_sync_mark *m);
+
+/**
+ * Is byte off of the segment starting at seg_first known durable, so that
+ * damage there with intact frames after it is corruption? No mark at all
+ * (a journal from before marks, or a copy without its LOCK): yes, as
+ * always. A mark about an earlier segment, or ending at or before off, or
+ * a damaged mark (a crash tore its write): no, a torn write.
+ * @return 1 durable, 0 not known durable.
+ */
+int wf_sync_mark_durable(const wf_io *io, int lock_fd, const char *dir,
+                         uint64_t journal_id, uint64_t seg_first, uint64_t off);
+
 /* ---- scanning a segment's bytes ---- */
 
 typedef struct wf_scan {

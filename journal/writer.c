@@ -128,6 +128,7 @@ struct wf_journal {
 	int fd; /* current segment */
 	char *seg_path;
 	uint64_t seg_bytes, seg_frames;
+	uint64_t seg_first; /* first seq of the current segment */
 	uint64_t next_seq;
 	uint64_t chain; /* checksum of the last frame written */
 	uint64_t id;
@@ -175,11 +176,6 @@ uint64_t wf_journal_next_seq(wf_journal *j)
 	uint64_t s = j->pub_next_seq;
 	pthread_mutex_unlock(&j->mu);
 	return s;
-}
-
-static int durable(const wf_journal *j)
-{
-	return j->opts.durability != WF_DURABILITY_NONE;
 }
 
 /* Leader only (no lock held): the message is published under mu later. */
@@ -253,14 +249,17 @@ static int data_sync(wf_journal *j, int fd, const char *path)
 	return 0;
 }
 
-/* Start a new segment at next_seq (the old one written and, if durable,
- * synced first: a commit in the new segment is durable only if all before
- * it are). Leader only. */
+/* Start a new segment at next_seq (the old one written and synced first:
+ * a commit in the new segment is durable only if all before it are). The
+ * old segment and the new one's header and name are synced under every
+ * durability, none included (once per segment): only the last segment may
+ * then have a torn tail, and a machine crash leaves a prefix, as recovery
+ * assumes. Leader only. */
 static int roll_over(wf_journal *j)
 {
 	int rc;
 	if ((rc = flush_group(j)) < 0 ||
-	    (durable(j) && (rc = data_sync(j, j->fd, j->seg_path)) < 0))
+	    (rc = data_sync(j, j->fd, j->seg_path)) < 0)
 		return rc;
 	/* Syncs of earlier groups may still use the old fd: let them end. */
 	pthread_mutex_lock(&j->mu);
@@ -271,10 +270,12 @@ static int roll_over(wf_journal *j)
 	int fd;
 	char *path;
 	char err[384];
-	rc = wf_seg_create(j->io, j->dir, &h, durable(j), &fd, &path, err,
-	                   sizeof err);
+	rc = wf_seg_create(j->io, j->dir, &h, 1, &fd, &path, err, sizeof err);
 	if (rc < 0) {
-		poison(j, "%s", err);
+		/* Out of memory comes before any I/O: nothing is lost, and
+		 * the next commit tries again. */
+		if (rc != WF_ENOMEM)
+			poison(j, "%s", err);
 		return rc;
 	}
 	j->io->close(j->io->ctx, j->fd);
@@ -283,6 +284,7 @@ static int roll_over(wf_journal *j)
 	j->seg_path = path;
 	j->seg_bytes = WF_SEG_HEADER_SIZE;
 	j->seg_frames = 0;
+	j->seg_first = h.first_seq;
 	j->need_reset = 1;
 	return 0;
 }
@@ -428,6 +430,7 @@ static void lead(wf_journal *j, waiter *w)
 	int fd = j->fd;
 	char path[sizeof j->poison_msg];
 	snprintf(path, sizeof path, "%s", j->seg_path);
+	uint64_t seg_first = j->seg_first, seg_end = j->seg_bytes;
 
 	pthread_mutex_lock(&j->mu);
 	j->pub_next_seq = j->next_seq;
@@ -441,7 +444,13 @@ static void lead(wf_journal *j, waiter *w)
 	wake_head(j->head); /* the next write leader */
 	pthread_mutex_unlock(&j->mu);
 
-	data_sync(j, fd, path); /* a failure poisons */
+	if (data_sync(j, fd, path) == 0) { /* a failure poisons */
+		wf_sync_mark mk = {j->id, seg_first, seg_end};
+		int e = wf_sync_mark_write(j->io, j->lock_fd, &mk);
+		if (e < 0)
+			poison(j, "write of the sync mark to %s/LOCK failed: %s",
+			       j->dir, strerror(-e));
+	}
 
 	pthread_mutex_lock(&j->mu);
 	j->in_flight--;
@@ -498,7 +507,7 @@ static int submit(wf_journal *j, wf_batch *b, uint64_t *first_seq,
 			set_err(j, "journal %s has used up its sequence numbers",
 			        j->dir);
 		else if (rc == WF_ENOMEM)
-			set_err(j, "out of memory compressing a commit");
+			set_err(j, "out of memory committing to journal %s", j->dir);
 		pthread_mutex_unlock(&j->mu);
 	}
 	if (first_seq)
@@ -700,10 +709,18 @@ static int recover_tail(wf_journal *j, const wf_seg_header *sh)
 			wf_scan_free(&s);
 			return WF_EIO;
 		}
+		/* Intact frames after the damage: corruption if the sync mark
+		 * says the damaged bytes were durable; else a crash wrote the
+		 * unsynced frames out of order (a torn tail, cut below). */
+		if (rc == 1 && !wf_sync_mark_durable(j->io, j->lock_fd, NULL,
+		                                     j->id, sh->first_seq, pos))
+			rc = 0;
 		if (rc == 1) {
 			set_err(j, "%s: offset %" PRIu64 ": %s; intact frames follow "
-			        "at offset %" PRIu64 ", so this is corruption, not a "
-			        "torn write", j->seg_path, pos, why, next);
+			        "at offset %" PRIu64 " and the damaged bytes were "
+			        "synced (says the sync mark in LOCK, or its absence), "
+			        "so this is corruption, not a torn write", j->seg_path,
+			        pos, why, next);
 			report(j, j->seg_path, pos, next - pos, 0, why);
 			wf_scan_free(&s);
 			return WF_ECORRUPT;
@@ -717,8 +734,11 @@ static int recover_tail(wf_journal *j, const wf_seg_header *sh)
 			wf_scan_free(&s);
 			return WF_ECORRUPT;
 		}
+		/* Synced under durability none too: frames appended after an
+		 * unsynced cut could reach the disk while the cut does not,
+		 * leaving the old tail's intact frames after them. */
 		rc = j->io->ftruncate(j->io->ctx, j->fd, pos);
-		if (rc == 0 && durable(j))
+		if (rc == 0)
 			rc = j->io->fsync(j->io->ctx, j->fd);
 		if (rc < 0) {
 			set_err(j, "cannot cut the torn tail of %s at offset %" PRIu64
@@ -726,10 +746,19 @@ static int recover_tail(wf_journal *j, const wf_seg_header *sh)
 			wf_scan_free(&s);
 			return WF_EIO;
 		}
+		/* The mark may lie past the cut: what comes there is new. */
+		wf_sync_mark mk = {j->id, sh->first_seq, pos};
+		if ((rc = wf_sync_mark_write(j->io, j->lock_fd, &mk)) < 0) {
+			set_err(j, "cannot write the sync mark to %s/LOCK: %s",
+			        j->dir, strerror(-rc));
+			wf_scan_free(&s);
+			return WF_EIO;
+		}
 		j->open_stats.torn = 1;
 		report(j, j->seg_path, pos, cut, 1, why);
 	}
 	wf_scan_free(&s);
+	j->seg_first = sh->first_seq;
 	j->seg_bytes = pos;
 	j->next_seq = expect;
 	j->chain = chain;
@@ -801,11 +830,11 @@ static int open_new(wf_journal *j)
 		return WF_EIO;
 	}
 	wf_seg_header h = {WF_SEG_VERSION, 0, 0, j->id, 1, 0};
-	if ((rc = wf_seg_create(j->io, j->dir, &h, durable(j), &j->fd,
-	                        &j->seg_path, j->errmsg,
-	                        sizeof j->errmsg)) < 0)
+	if ((rc = wf_seg_create(j->io, j->dir, &h, 1, &j->fd, &j->seg_path,
+	                        j->errmsg, sizeof j->errmsg)) < 0)
 		return rc;
 	j->seg_bytes = WF_SEG_HEADER_SIZE;
+	j->seg_first = 1;
 	j->next_seq = 1;
 	j->chain = 0;
 	j->open_stats.segments = 1;
@@ -842,8 +871,9 @@ static int do_open(wf_journal *j)
 		        strerror(-rc));
 		return rc == -ENOENT ? WF_ENOTFOUND : WF_EIO;
 	}
-	if (rc == 0 && durable(j)) {
-		/* A new directory is durable once its parent is synced. */
+	if (rc == 0) {
+		/* A new directory is durable once its parent is synced (under
+		 * durability none too: see roll_over). */
 		char *parent = strdup(j->dir);
 		if (!parent) {
 			set_err(j, "out of memory");
@@ -902,6 +932,24 @@ static int do_open(wf_journal *j)
 	wf_seg_list_free(&l);
 	if (rc < 0)
 		return rc;
+	/* No sync mark of this journal (a new journal, a copy without its
+	 * LOCK, a mark a crash tore): write one, durably, since a missing mark
+	 * makes recovery call any damage with intact frames after it
+	 * corruption. It vouches for the last segment's header only. */
+	wf_sync_mark mk;
+	if (wf_sync_mark_read(io, j->lock_fd, NULL, &mk) != 1 ||
+	    mk.journal_id != j->id) {
+		mk.journal_id = j->id;
+		mk.seg_first = j->seg_first;
+		mk.end = WF_SEG_HEADER_SIZE;
+		if ((rc = wf_sync_mark_write(io, j->lock_fd, &mk)) < 0 ||
+		    (rc = io->fsync(io->ctx, j->lock_fd)) < 0 ||
+		    (rc = wf_dir_sync(io, j->dir)) < 0) {
+			set_err(j, "cannot write the sync mark to %s/LOCK: %s",
+			        j->dir, strerror(-rc));
+			return WF_EIO;
+		}
+	}
 	j->need_reset = 1;
 	j->pub_next_seq = j->next_seq;
 	j->open_stats.bytes_disk = j->seg_bytes;
@@ -967,7 +1015,9 @@ int wf_journal_close(wf_journal *j)
 		pthread_mutex_unlock(&j->mu);
 		pthread_join(j->bthread, NULL);
 	}
-	if (j->fd >= 0 && j->cctx && durable(j) && !atomic_load(&j->poisoned))
+	/* Under durability none too: the sync mark then vouches for all that
+	 * was written, so damage in it is corruption, not a torn write. */
+	if (j->fd >= 0 && j->cctx && !atomic_load(&j->poisoned))
 		rc = wf_journal_sync(j);
 	if (j->fd >= 0)
 		j->io->close(j->io->ctx, j->fd);

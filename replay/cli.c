@@ -113,7 +113,10 @@ static int parse_iso(const char *s, int64_t *ns)
 		return -1;
 	int64_t secs = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 +
 	               h * 3600 + mi * 60 + sec - off;
-	*ns = secs * 1000000000 + frac;
+	/* Event times are int64 nanoseconds (up to 2262-04-11): a later
+	 * point is after all of them. */
+	*ns = secs > INT64_MAX / 1000000000 - 1 ? INT64_MAX
+	                                         : secs * 1000000000 + frac;
 	return 0;
 }
 
@@ -134,7 +137,8 @@ int cli_parse_point(const char *v, cli_point *pt)
 			return -1;
 		pt->set = 1;
 		pt->is_time = 1;
-		pt->time_ns = (int64_t)(secs * 1e9 + 0.5);
+		pt->time_ns = secs >= 9223372036.0 ? INT64_MAX /* as parse_iso */
+		                                   : (int64_t)(secs * 1e9 + 0.5);
 		return 0;
 	}
 	/* A bare integer: a sequence number. */

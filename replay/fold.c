@@ -25,6 +25,7 @@
  */
 #include "fold.h"
 #include "jpatch.h"
+#include "journal/jsoncheck.h"
 #include "journal/varint.h"
 
 #include <inttypes.h>
@@ -319,12 +320,23 @@ static int thaw(wf_fwf *w);
 
 const wf_fwf *wf_fold_get(const wf_fold *f, const char *id)
 {
+	const wf_fwf *w;
+	return wf_fold_find(f, id, &w) == 0 ? w : NULL;
+}
+
+int wf_fold_find(const wf_fold *f, const char *id, const wf_fwf **out)
+{
 	wf_fwf *w = wf_map_get(&f->wfs, id);
+	*out = NULL;
+	if (!w)
+		return WF_ENOTFOUND;
 	/* Thawing changes the fold's memory, not its state: the callers
 	 * serialize access as for wf_fold_apply (see fold.h). */
-	if (w && w->frozen && thaw(w) < 0)
-		return NULL;
-	return w;
+	int rc = w->frozen ? thaw(w) : 0;
+	if (rc < 0)
+		return rc;
+	*out = w;
+	return 0;
 }
 
 int wf_fold_next(const wf_fold *f, size_t *i, const wf_fwf **wf)
@@ -653,6 +665,10 @@ static int parse_options(scan *c, wf_fstep *s, wf_fwf *w)
 
 static int parse_args(scan *c, wf_fstep *s, wf_fwf *w)
 {
+	/* A second "args" key replaces the first (as cJSON would read it),
+	 * never appends to an array sized for the first. */
+	s->args = NULL;
+	s->nargs = 0;
 	if (!eat(c, '['))
 		return -1;
 	if (eat(c, ']'))
@@ -1208,7 +1224,9 @@ static int thaw(wf_fwf *w)
 	if (!r.bad && natt && !att)
 		rc = WF_ENOMEM;
 	size_t n = rc ? 0 : (size_t)rb_u(&r);
-	if (!r.bad && n != nsteps)
+	/* The counts kept outside the block (the list reads them without a
+	 * thaw) must be the block's. */
+	if (!r.bad && (n != nsteps || natt != w->natt))
 		r.bad = 1;
 	if (!rc && !r.bad && n && !(v = malloc(n * sizeof *v)))
 		rc = WF_ENOMEM;
@@ -1484,7 +1502,8 @@ int wf_fold_restore(wf_fold *f, uint8_t *p, size_t len, char *err,
 			if (!rc && !(c = arena_strndup(w, cls, strlen(cls))))
 				rc = WF_ENOMEM;
 			if (!rc && !(w->actor_state = cJSON_Parse(state)))
-				rc = WF_ECORRUPT;
+				rc = wf_json_valid(state, strlen(state)) ? WF_ENOMEM
+				                                         : WF_ECORRUPT;
 			w->actor_class = c;
 		}
 	}
@@ -1554,6 +1573,9 @@ static int actor_created(wf_fold *f, wf_fwf *w, const wf_event *ev,
 	}
 	cJSON *state = cJSON_ParseWithLength(ev->fields[2].v.s.ptr,
 	                                     ev->fields[2].v.s.len);
+	if (!state && wf_json_valid(ev->fields[2].v.s.ptr,
+	                            ev->fields[2].v.s.len))
+		return WF_ENOMEM; /* JSON that cJSON could not parse */
 	if (!state) {
 		errf(err, errlen, "event seq %" PRIu64 ": actor %s: state is not "
 		     "JSON", ev->seq, id);
@@ -1637,6 +1659,9 @@ static int actor_state(wf_fwf *w, const wf_event *ev, char *err,
 		return WF_ECORRUPT;
 	cJSON *ops = cJSON_ParseWithLength(ev->fields[2].v.s.ptr,
 	                                   ev->fields[2].v.s.len);
+	if (!ops && wf_json_valid(ev->fields[2].v.s.ptr,
+	                          ev->fields[2].v.s.len))
+		return WF_ENOMEM; /* JSON that cJSON could not parse */
 	if (!ops) {
 		errf(err, errlen, "event seq %" PRIu64 ": actor %s: state patch "
 		     "is not JSON", ev->seq, w->id);
@@ -1895,14 +1920,24 @@ static cJSON *secs(int64_t ns)
 	return cJSON_CreateNumber((double)ns / 1e9);
 }
 
+/* o[key] = ns in seconds. @return 0 or WF_ENOMEM. */
+static int add_secs(cJSON *o, const char *key, int64_t ns)
+{
+	cJSON *v = secs(ns);
+	if (v && cJSON_AddItemToObject(o, key, v))
+		return 0;
+	cJSON_Delete(v); /* not added: the key's copy failed */
+	return WF_ENOMEM;
+}
+
 static int add_stats(cJSON *o, int64_t start, int64_t end)
 {
 	cJSON *st = cJSON_AddObjectToObject(o, "stats");
 	if (!st)
 		return WF_ENOMEM;
-	if (start && !cJSON_AddItemToObject(st, "start_time", secs(start)))
+	if (start && add_secs(st, "start_time", start) < 0)
 		return WF_ENOMEM;
-	if (end && !cJSON_AddItemToObject(st, "end_time", secs(end)))
+	if (end && add_secs(st, "end_time", end) < 0)
 		return WF_ENOMEM;
 	if (start && end &&
 	    !cJSON_AddNumberToObject(o, "duration", (double)(end - start) / 1e9))
@@ -1913,9 +1948,14 @@ static int add_stats(cJSON *o, int64_t start, int64_t end)
 static int add_json(cJSON *o, const char *key, const char *text)
 {
 	cJSON *v = cJSON_Parse(text ? text : "{}");
+	if (!v && wf_json_valid(text ? text : "{}", text ? strlen(text) : 2))
+		return WF_ENOMEM; /* JSON that cJSON could not parse */
 	if (!v)
 		v = cJSON_CreateObject();
-	return v && cJSON_AddItemToObject(o, key, v) ? 0 : WF_ENOMEM;
+	if (v && cJSON_AddItemToObject(o, key, v))
+		return 0;
+	cJSON_Delete(v); /* not added: the key's copy failed */
+	return WF_ENOMEM;
 }
 
 static int add_attempts(cJSON *o, const wf_fattempt *a, size_t n, int steps)
@@ -1927,21 +1967,17 @@ static int add_attempts(cJSON *o, const wf_fattempt *a, size_t n, int steps)
 		cJSON *x = cJSON_CreateObject();
 		if (!x || !cJSON_AddItemToArray(arr, x))
 			return WF_ENOMEM;
-		if (steps) {
-			cJSON_AddNumberToObject(x, "attempt", a[i].n);
-			cJSON_AddNumberToObject(x, "run", a[i].run);
-		} else {
-			cJSON_AddNumberToObject(x, "attempt", a[i].n);
-			cJSON_AddStringToObject(x, "cause", a[i].cause);
-		}
-		if (a[i].start_ns)
-			cJSON_AddItemToObject(x, "start_time", secs(a[i].start_ns));
-		if (a[i].end_ns)
-			cJSON_AddItemToObject(x, "end_time", secs(a[i].end_ns));
-		if (a[i].outcome)
-			cJSON_AddStringToObject(x, "outcome", a[i].outcome);
-		if (a[i].error)
-			cJSON_AddStringToObject(x, "error", a[i].error);
+		/* (An answer with a key missing would be a wrong answer.) */
+		if (!cJSON_AddNumberToObject(x, "attempt", a[i].n) ||
+		    (steps && !cJSON_AddNumberToObject(x, "run", a[i].run)) ||
+		    (!steps && a[i].cause &&
+		     !cJSON_AddStringToObject(x, "cause", a[i].cause)) ||
+		    (a[i].start_ns && add_secs(x, "start_time", a[i].start_ns)) ||
+		    (a[i].end_ns && add_secs(x, "end_time", a[i].end_ns)) ||
+		    (a[i].outcome &&
+		     !cJSON_AddStringToObject(x, "outcome", a[i].outcome)) ||
+		    (a[i].error && !cJSON_AddStringToObject(x, "error", a[i].error)))
+			return WF_ENOMEM;
 	}
 	return 0;
 }
@@ -1974,11 +2010,16 @@ int wf_fold_metadata(const wf_fold *f, const char *id, const char *step,
                      cJSON **out, char *err, size_t errlen)
 {
 	*out = NULL;
-	const wf_fwf *w = wf_fold_get(f, id);
-	if (!w) {
+	const wf_fwf *w;
+	int rc = wf_fold_find(f, id, &w);
+	if (rc == WF_ENOTFOUND)
 		errf(err, errlen, "No such workflow_id %s", id);
-		return WF_ENOTFOUND;
-	}
+	else if (rc < 0)
+		errf(err, errlen, "workflow %s: %s", id, rc == WF_ENOMEM ?
+		     "out of memory unpacking its folded state" :
+		     "its folded state does not unpack");
+	if (rc < 0)
+		return rc;
 	if (step) {
 		const wf_fstep *s = wf_fold_step(w, step);
 		if (!s) {
@@ -2030,10 +2071,8 @@ int wf_fold_list(const wf_fold *f, unsigned mask, cJSON **out)
 		    !cJSON_AddStringToObject(x, "workflow_id", v[k]->id) ||
 		    !cJSON_AddStringToObject(
 		        x, "status", wf_status_name(wf_fold_wf_status(f, v[k]))) ||
-		    (v[k]->start_ns &&
-		     !cJSON_AddItemToObject(x, "start_time", secs(v[k]->start_ns))) ||
-		    (v[k]->end_ns &&
-		     !cJSON_AddItemToObject(x, "end_time", secs(v[k]->end_ns))) ||
+		    (v[k]->start_ns && add_secs(x, "start_time", v[k]->start_ns)) ||
+		    (v[k]->end_ns && add_secs(x, "end_time", v[k]->end_ns)) ||
 		    (v[k]->start_ns && v[k]->end_ns &&
 		     !cJSON_AddNumberToObject(
 		         x, "duration",

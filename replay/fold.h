@@ -119,6 +119,11 @@ const wf_fstep *wf_fold_step(const wf_fwf *w, const char *id);
  *  serializes this call as it does wf_fold_apply. */
 const wf_fwf *wf_fold_get(const wf_fold *f, const char *id);
 
+/** wf_fold_get, telling why there is none. @return 0 (*w is the
+ *  workflow), WF_ENOTFOUND, or WF_ENOMEM or WF_ECORRUPT: it exists, but
+ *  thawing it failed (out of memory; a damaged block). */
+int wf_fold_find(const wf_fold *f, const char *id, const wf_fwf **w);
+
 /** Iterate the workflows (unordered). They may be frozen: read only the
  *  fields a frozen workflow has (see wf_fwf), or wf_fold_get it. */
 int wf_fold_next(const wf_fold *f, size_t *i, const wf_fwf **wf);

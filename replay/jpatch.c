@@ -350,12 +350,19 @@ static int place(cJSON **root, const char *path, char *tok, size_t toklen,
 			return 0;
 		}
 		if (cur) {
-			/* add on an existing member replaces it (RFC 6902). */
-			if (!cJSON_ReplaceItemInObjectCaseSensitive(parent, tok,
-			                                            value)) {
+			/* add on an existing member replaces it (RFC 6902). The
+			 * key is copied here: cJSON_ReplaceItemInObject, out of
+			 * memory for its copy, puts the value in with a NULL key,
+			 * which hides every member after it from lookups. */
+			size_t kl = strlen(tok) + 1;
+			char *key = cJSON_malloc(kl);
+			if (!key) {
 				cJSON_Delete(value);
 				return WF_ENOMEM;
 			}
+			memcpy(key, tok, kl);
+			value->string = key; /* (apply_one cleared it) */
+			cJSON_ReplaceItemViaPointer(parent, cur, value);
 			return 0;
 		}
 		if (is_replace) {

@@ -108,8 +108,8 @@ static int load(wf_fold **out, const char *dir, const char *only, char *err,
 	 * saves costs per byte: use it only when it is much smaller. */
 	int snap = 0;
 	if (!only || 2 * dir_bytes(sdir, WF_SNAP_SUFFIX) < dir_bytes(jdir, ".wfj"))
-		snap = wf_snapshot_load(sdir, wf_reader_journal_id(r), UINT64_MAX,
-		                        &f, &seq, NULL, 0);
+		snap = wf_snapshot_load(NULL, sdir, wf_reader_journal_id(r),
+		                        UINT64_MAX, &f, &seq, NULL, 0);
 	/* A skipped snapshot leaves a new fold: it must be told again. */
 	if (snap != 1 && wf_fold_set_only(f, only) < 0) {
 		snprintf(err, errlen, "out of memory");

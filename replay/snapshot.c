@@ -4,20 +4,17 @@
  * snapshots removed. Loading: newest first; each candidate is checked
  * (header checksum, version, journal id, position, payload checksum,
  * decompressed length, then wf_fold_restore's own checks) before it is
- * believed.
+ * believed. All file operations go through the caller's wf_io (NULL:
+ * POSIX), which returns -errno rather than setting errno.
  */
 #include "snapshot.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <xxhash.h>
 #include <zstd.h>
@@ -53,68 +50,68 @@ static void skipf(char *list, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
-static int write_all(int fd, const void *p, size_t n)
+/* @return 0 or -errno. */
+static int write_all(const wf_io *io, int fd, const uint8_t *p, size_t n)
 {
-	const char *c = p;
+	uint64_t off = 0;
 	while (n) {
-		ssize_t w = write(fd, c, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		c += w;
+		ssize_t w = io->pwrite(io->ctx, fd, p, n, off);
+		if (w < 0)
+			return (int)w;
+		if (w == 0)
+			return -EIO;
+		p += w;
 		n -= (size_t)w;
+		off += (uint64_t)w;
 	}
 	return 0;
 }
 
-static int fsync_dir(const char *dir)
+/* @return 0 or -errno. */
+static int fsync_dir(const wf_io *io, const char *dir)
 {
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = io->open(io->ctx, dir, WF_IO_DIR);
 	if (fd < 0)
-		return -1;
-	int rc = fsync(fd);
-	close(fd);
+		return fd;
+	int rc = io->fsync(io->ctx, fd);
+	io->close(io->ctx, fd);
 	return rc;
 }
 
-/* Snapshot names in dir, newest (largest seq) first. @return count, or
- * -1 with errno. *names is malloc'd (free each, then it). */
-static int list_snapshots(const char *dir, char ***names)
+/* Names of a directory listing: snapshots (tmp 0) or the temporary files
+ * of interrupted writes (tmp 1). */
+typedef struct name_list {
+	char **v;
+	size_t n, cap;
+	int tmp;
+	int rc; /* -ENOMEM */
+} name_list;
+
+static int list_one(void *ud, const char *name)
 {
-	*names = NULL;
-	DIR *d = opendir(dir);
-	if (!d)
-		return errno == ENOENT ? 0 : -1;
-	size_t n = 0, cap = 0;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		size_t l = strlen(de->d_name);
-		if (l != 20 + strlen(WF_SNAP_SUFFIX) ||
-		    strcmp(de->d_name + 20, WF_SNAP_SUFFIX) != 0 ||
-		    strspn(de->d_name, "0123456789") != 20)
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 8;
-			char **v = realloc(*names, cap * sizeof *v);
-			if (!v)
-				break;
-			*names = v;
+	name_list *l = ud;
+	size_t len = strlen(name), sl = strlen(WF_SNAP_SUFFIX ".tmp");
+	if (l->tmp ? len <= sl || strcmp(name + len - sl, WF_SNAP_SUFFIX ".tmp")
+	           : len != 20 + strlen(WF_SNAP_SUFFIX) ||
+	                 strcmp(name + 20, WF_SNAP_SUFFIX) != 0 ||
+	                 strspn(name, "0123456789") != 20)
+		return 0;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 8;
+		char **v = realloc(l->v, cap * sizeof *v);
+		if (!v) {
+			l->rc = -ENOMEM;
+			return 1;
 		}
-		if (!((*names)[n] = strdup(de->d_name)))
-			break;
-		n++;
+		l->v = v;
+		l->cap = cap;
 	}
-	closedir(d);
-	/* Newest first: names are fixed-width numbers. */
-	for (size_t i = 1; i < n; i++)
-		for (size_t k = i; k > 0 && strcmp((*names)[k - 1], (*names)[k]) < 0;
-		     k--) {
-			char *t = (*names)[k];
-			(*names)[k] = (*names)[k - 1];
-			(*names)[k - 1] = t;
-		}
-	return (int)n;
+	if (!(l->v[l->n] = strdup(name))) {
+		l->rc = -ENOMEM;
+		return 1;
+	}
+	l->n++;
+	return 0;
 }
 
 static void free_names(char **names, int n)
@@ -124,8 +121,36 @@ static void free_names(char **names, int n)
 	free(names);
 }
 
-int wf_snapshot_write(const char *dir, uint64_t journal_id, wf_fold *f,
-                      uint64_t *bytes, char *err, size_t errlen)
+/* Snapshot names in dir (tmp 0: newest, i.e. largest seq, first), or the
+ * temporary files left in it (tmp 1). @return count (0 if dir does not
+ * exist), or -errno (-ENOMEM). *names is malloc'd (free each, then it). */
+static int list_snapshots(const wf_io *io, const char *dir, int tmp,
+                          char ***names)
+{
+	name_list l = {NULL, 0, 0, tmp, 0};
+	*names = NULL;
+	int rc = io->list(io->ctx, dir, list_one, &l);
+	if (l.rc < 0 || (rc < 0 && rc != -ENOENT)) {
+		free_names(l.v, (int)l.n);
+		return l.rc < 0 ? l.rc : rc;
+	}
+	if (rc < 0) { /* no directory: no snapshots */
+		free_names(l.v, (int)l.n);
+		return 0;
+	}
+	/* Newest first: names are fixed-width numbers. */
+	for (size_t i = 1; i < l.n; i++)
+		for (size_t k = i; k > 0 && strcmp(l.v[k - 1], l.v[k]) < 0; k--) {
+			char *t = l.v[k];
+			l.v[k] = l.v[k - 1];
+			l.v[k - 1] = t;
+		}
+	*names = l.v;
+	return (int)l.n;
+}
+
+int wf_snapshot_write(const wf_io *io, const char *dir, uint64_t journal_id,
+                      wf_fold *f, uint64_t *bytes, char *err, size_t errlen)
 {
 	uint8_t *raw = NULL;
 	size_t rawlen = 0;
@@ -134,17 +159,19 @@ int wf_snapshot_write(const char *dir, uint64_t journal_id, wf_fold *f,
 		errf(err, errlen, "out of memory saving the state");
 		return rc;
 	}
-	rc = wf_snapshot_write_payload(dir, journal_id, wf_fold_last_seq(f), raw,
-	                               rawlen, bytes, err, errlen);
+	rc = wf_snapshot_write_payload(io, dir, journal_id, wf_fold_last_seq(f),
+	                               raw, rawlen, bytes, err, errlen);
 	free(raw);
 	return rc;
 }
 
-int wf_snapshot_write_payload(const char *dir, uint64_t journal_id,
-                              uint64_t seq, const uint8_t *raw,
-                              size_t rawlen, uint64_t *bytes, char *err,
-                              size_t errlen)
+int wf_snapshot_write_payload(const wf_io *io, const char *dir,
+                              uint64_t journal_id, uint64_t seq,
+                              const uint8_t *raw, size_t rawlen,
+                              uint64_t *bytes, char *err, size_t errlen)
 {
+	if (!io)
+		io = wf_io_posix();
 	if (!dir || !raw) { /* (also tells gcc -O2 with ASan: not NULL) */
 		errf(err, errlen, "no directory or no payload");
 		return WF_EINVAL;
@@ -177,8 +204,9 @@ int wf_snapshot_write_payload(const char *dir, uint64_t journal_id,
 	wf_put_u64(h + 56, XXH3_64bits(h, 56));
 
 	char path[4200], tmp[4300];
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-		errf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+	int r = io->mkdir(io->ctx, dir);
+	if (r < 0 && r != -EEXIST) {
+		errf(err, errlen, "cannot create %s: %s", dir, strerror(-r));
 		free(comp);
 		return WF_EIO;
 	}
@@ -187,30 +215,54 @@ int wf_snapshot_write_payload(const char *dir, uint64_t journal_id,
 	snprintf(tmp, sizeof tmp, "%s.tmp", path);
 	/* Temporary files of writes a crash interrupted: the writer owns the
 	 * directory, and nothing reads them. */
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	while (d && (de = readdir(d))) {
-		size_t l = strlen(de->d_name), sl = strlen(WF_SNAP_SUFFIX ".tmp");
-		if (l > sl && strcmp(de->d_name + l - sl, WF_SNAP_SUFFIX ".tmp") == 0)
-			unlinkat(dirfd(d), de->d_name, 0);
+	char **names;
+	int n = list_snapshots(io, dir, 1, &names);
+	for (int i = 0; i < n; i++) {
+		char old[4400];
+		snprintf(old, sizeof old, "%s/%s", dir, names[i]);
+		io->unlink(io->ctx, old);
 	}
-	if (d)
-		closedir(d);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (n > 0)
+		free_names(names, n);
+	const char *what = "create";
 	size_t total = WF_SNAP_HEADER_SIZE + clen;
-	if (fd < 0 || write_all(fd, comp, total) < 0 || fdatasync(fd) < 0) {
-		errf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		unlink(tmp);
-		free(comp);
-		return WF_EIO;
+	int fd = io->open(io->ctx, tmp, WF_IO_RDWR | WF_IO_CREATE);
+	r = fd < 0 ? fd : 0;
+	if (r == 0) {
+		what = "truncate";
+		r = io->ftruncate(io->ctx, fd, 0);
+	}
+	if (r == 0) {
+		what = "write";
+		r = write_all(io, fd, comp, total);
+	}
+	if (r == 0) {
+		what = "fdatasync";
+		r = io->fdatasync(io->ctx, fd);
 	}
 	free(comp);
-	if (close(fd) < 0 || rename(tmp, path) < 0 || fsync_dir(dir) < 0) {
-		errf(err, errlen, "cannot put %s in place: %s", path,
-		     strerror(errno));
-		unlink(tmp);
+	if (fd >= 0) {
+		int c = io->close(io->ctx, fd);
+		if (r == 0 && c < 0) {
+			what = "close";
+			r = c;
+		}
+	}
+	if (r < 0) {
+		errf(err, errlen, "cannot %s %s: %s", what, tmp, strerror(-r));
+		if (fd >= 0)
+			io->unlink(io->ctx, tmp);
+		return WF_EIO;
+	}
+	if ((r = io->rename(io->ctx, tmp, path)) < 0) {
+		errf(err, errlen, "cannot rename %s into place: %s", tmp,
+		     strerror(-r));
+		io->unlink(io->ctx, tmp);
+		return WF_EIO;
+	}
+	if ((r = fsync_dir(io, dir)) < 0) {
+		errf(err, errlen, "cannot fsync directory %s (after renaming %s "
+		     "into it): %s", dir, path, strerror(-r));
 		return WF_EIO;
 	}
 	if (bytes)
@@ -220,8 +272,7 @@ int wf_snapshot_write_payload(const char *dir, uint64_t journal_id,
 	 * ones, and those of another journal or beyond this one (a journal
 	 * reset under the same directory), which the writer's directory can
 	 * never use and which would otherwise outrank this one by name. */
-	char **names;
-	int n = list_snapshots(dir, &names);
+	n = list_snapshots(io, dir, 0, &names);
 	int kept = 1;
 	for (int i = 0; i < n; i++) {
 		char old[4200];
@@ -229,65 +280,74 @@ int wf_snapshot_write_payload(const char *dir, uint64_t journal_id,
 		if (strcmp(old, path) == 0)
 			continue;
 		uint8_t h[WF_SNAP_HEADER_SIZE];
-		int fd = open(old, O_RDONLY | O_CLOEXEC);
+		int fd = io->open(io->ctx, old, WF_IO_RDONLY);
 		int ours = fd >= 0 &&
-		           read(fd, h, sizeof h) == (ssize_t)sizeof h &&
+		           io->pread(io->ctx, fd, h, sizeof h, 0) ==
+		               (ssize_t)sizeof h &&
 		           memcmp(h, WF_SNAP_MAGIC, 8) == 0 &&
 		           wf_get_u64(h + 16) == journal_id &&
 		           wf_get_u64(h + 24) < seq;
 		if (fd >= 0)
-			close(fd);
+			io->close(io->ctx, fd);
+		/* A snapshot that cannot be read is removed as foreign: at
+		 * worst an older fallback goes, never the one just written. */
 		if (ours && kept < WF_SNAP_KEEP)
 			kept++;
 		else
-			unlink(old);
+			io->unlink(io->ctx, old);
 	}
 	if (n > 0)
 		free_names(names, n);
 	return 0;
 }
 
-static uint8_t *read_file(const char *path, size_t *len)
+/* The whole file in *out (malloc'd). @return 0 or -errno (-ENOMEM). */
+static int read_file(const wf_io *io, const char *path, uint8_t **out,
+                     size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
+	*out = NULL;
+	uint64_t size = 0;
+	int fd = io->open(io->ctx, path, WF_IO_RDONLY);
 	if (fd < 0)
-		return NULL;
-	if (fstat(fd, &st) < 0 || st.st_size < 0 ||
-	    (uint64_t)st.st_size > ((uint64_t)1 << 40)) {
-		close(fd);
-		return NULL;
+		return fd;
+	int rc = io->fsize(io->ctx, fd, &size);
+	if (rc == 0 && size > ((uint64_t)1 << 40))
+		rc = -EFBIG;
+	size_t n = (size_t)size, got = 0;
+	uint8_t *p = rc == 0 ? malloc(n ? n : 1) : NULL;
+	if (rc == 0 && !p)
+		rc = -ENOMEM;
+	while (rc == 0 && got < n) {
+		ssize_t r = io->pread(io->ctx, fd, p + got, n - got, got);
+		if (r <= 0)
+			rc = r < 0 ? (int)r : -EIO; /* shrank under us */
+		else
+			got += (size_t)r;
 	}
-	size_t n = (size_t)st.st_size;
-	uint8_t *p = malloc(n ? n : 1);
-	size_t got = 0;
-	while (p && got < n) {
-		ssize_t r = read(fd, p + got, n - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			free(p);
-			p = NULL;
-			break;
-		}
-		got += (size_t)r;
+	io->close(io->ctx, fd);
+	if (rc < 0) {
+		free(p);
+		return rc;
 	}
-	close(fd);
+	*out = p;
 	*len = n;
-	return p;
+	return 0;
 }
 
 /* Check and restore one snapshot file into the empty fold f.
  * @return 1 restored, 0 unusable (why says why), WF_ENOMEM. */
-static int try_one(const char *path, uint64_t journal_id, uint64_t next_seq,
-                   wf_fold *f, uint64_t *seq, char *why, size_t whylen,
-                   int *beyond)
+static int try_one(const wf_io *io, const char *path, uint64_t journal_id,
+                   uint64_t next_seq, wf_fold *f, uint64_t *seq, char *why,
+                   size_t whylen, int *beyond)
 {
 	*beyond = 0;
-	size_t len;
-	uint8_t *p = read_file(path, &len);
-	if (!p) {
-		errf(why, whylen, "cannot read it: %s", strerror(errno));
+	size_t len = 0;
+	uint8_t *p;
+	int r = read_file(io, path, &p, &len);
+	if (r == -ENOMEM)
+		return WF_ENOMEM;
+	if (r < 0) {
+		errf(why, whylen, "cannot read it: %s", strerror(-r));
 		return 0;
 	}
 	int rc = 0;
@@ -347,18 +407,22 @@ static int try_one(const char *path, uint64_t journal_id, uint64_t next_seq,
 	return rc;
 }
 
-static int load(const char *dir, uint64_t journal_id, uint64_t next_seq,
-                wf_fold **f, uint64_t *seq, char *skipped, size_t skippedlen,
-                int prune)
+static int load(const wf_io *io, const char *dir, uint64_t journal_id,
+                uint64_t next_seq, wf_fold **f, uint64_t *seq, char *skipped,
+                size_t skippedlen, int prune)
 {
 	if (skipped && skippedlen)
 		skipped[0] = '\0';
 	*seq = 0;
+	if (!io)
+		io = wf_io_posix();
 	char **names;
-	int n = list_snapshots(dir, &names);
+	int n = list_snapshots(io, dir, 0, &names);
+	if (n == -ENOMEM)
+		return WF_ENOMEM;
 	if (n < 0) {
 		skipf(skipped, skippedlen, "%s: cannot list: %s", dir,
-		      strerror(errno));
+		      strerror(-n));
 		return 0;
 	}
 	int rc = 0;
@@ -366,10 +430,10 @@ static int load(const char *dir, uint64_t journal_id, uint64_t next_seq,
 		char path[4200], why[400];
 		snprintf(path, sizeof path, "%s/%s", dir, names[i]);
 		int beyond;
-		rc = try_one(path, journal_id, next_seq, *f, seq, why, sizeof why,
-		             &beyond);
+		rc = try_one(io, path, journal_id, next_seq, *f, seq, why,
+		             sizeof why, &beyond);
 		if (rc == 0) {
-			if (prune && beyond && unlink(path) == 0)
+			if (prune && beyond && io->unlink(io->ctx, path) == 0)
 				skipf(skipped, skippedlen, "%s: %s (removed)", path,
 				      why);
 			else
@@ -389,16 +453,19 @@ static int load(const char *dir, uint64_t journal_id, uint64_t next_seq,
 	return rc;
 }
 
-int wf_snapshot_load(const char *dir, uint64_t journal_id, uint64_t next_seq,
-                     wf_fold **f, uint64_t *seq, char *skipped,
-                     size_t skippedlen)
+int wf_snapshot_load(const wf_io *io, const char *dir, uint64_t journal_id,
+                     uint64_t next_seq, wf_fold **f, uint64_t *seq,
+                     char *skipped, size_t skippedlen)
 {
-	return load(dir, journal_id, next_seq, f, seq, skipped, skippedlen, 0);
+	return load(io, dir, journal_id, next_seq, f, seq, skipped, skippedlen,
+	            0);
 }
 
-int wf_snapshot_load_writer(const char *dir, uint64_t journal_id,
-                            uint64_t next_seq, wf_fold **f, uint64_t *seq,
-                            char *skipped, size_t skippedlen)
+int wf_snapshot_load_writer(const wf_io *io, const char *dir,
+                            uint64_t journal_id, uint64_t next_seq,
+                            wf_fold **f, uint64_t *seq, char *skipped,
+                            size_t skippedlen)
 {
-	return load(dir, journal_id, next_seq, f, seq, skipped, skippedlen, 1);
+	return load(io, dir, journal_id, next_seq, f, seq, skipped, skippedlen,
+	            1);
 }

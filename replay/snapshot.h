@@ -22,6 +22,9 @@
  * journal's: a journal reset under the same directory). The journal is never
  * touched: a snapshot only saves replay time, and a damaged or foreign
  * one is skipped (reported) in favour of an older one or a full replay.
+ *
+ * Every file operation goes through the wf_io table given (NULL: plain
+ * POSIX), the journal's seam, so that tests can inject I/O errors here too.
  */
 #ifndef WF_REPLAY_SNAPSHOT_H
 #define WF_REPLAY_SNAPSHOT_H
@@ -29,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "journal/io.h"
 #include "replay/fold.h"
 
 #define WF_SNAP_MAGIC "WFLOWSNP"
@@ -45,18 +49,18 @@
  * @param bytes if not NULL, receives the file's size.
  * @return 0, WF_EIO (err: which file and why), WF_ENOMEM.
  */
-int wf_snapshot_write(const char *dir, uint64_t journal_id, wf_fold *f,
-                      uint64_t *bytes, char *err, size_t errlen);
+int wf_snapshot_write(const wf_io *io, const char *dir, uint64_t journal_id,
+                      wf_fold *f, uint64_t *bytes, char *err, size_t errlen);
 
 /**
  * Write payload (wf_fold_save's bytes, covering events up to seq) as a
  * snapshot: wf_snapshot_write without the save, for a caller that saved
  * under its lock and writes outside it.
  */
-int wf_snapshot_write_payload(const char *dir, uint64_t journal_id,
-                              uint64_t seq, const uint8_t *payload,
-                              size_t len, uint64_t *bytes, char *err,
-                              size_t errlen);
+int wf_snapshot_write_payload(const wf_io *io, const char *dir,
+                              uint64_t journal_id, uint64_t seq,
+                              const uint8_t *payload, size_t len,
+                              uint64_t *bytes, char *err, size_t errlen);
 
 /**
  * Restore the newest usable snapshot of dir into the new, empty fold *f:
@@ -69,9 +73,9 @@ int wf_snapshot_write_payload(const char *dir, uint64_t journal_id,
  * @return 1 (restored: *seq is its last seq), 0 (none usable: *f empty),
  *         or WF_ENOMEM.
  */
-int wf_snapshot_load(const char *dir, uint64_t journal_id, uint64_t next_seq,
-                     wf_fold **f, uint64_t *seq, char *skipped,
-                     size_t skippedlen);
+int wf_snapshot_load(const wf_io *io, const char *dir, uint64_t journal_id,
+                     uint64_t next_seq, wf_fold **f, uint64_t *seq,
+                     char *skipped, size_t skippedlen);
 
 /**
  * As wf_snapshot_load, for the journal's writer: a snapshot that covers
@@ -79,8 +83,9 @@ int wf_snapshot_load(const char *dir, uint64_t journal_id, uint64_t next_seq,
  * hand) is also removed, since the journal may later grow past its
  * position with other events, and it would then look usable.
  */
-int wf_snapshot_load_writer(const char *dir, uint64_t journal_id,
-                            uint64_t next_seq, wf_fold **f, uint64_t *seq,
-                            char *skipped, size_t skippedlen);
+int wf_snapshot_load_writer(const wf_io *io, const char *dir,
+                            uint64_t journal_id, uint64_t next_seq,
+                            wf_fold **f, uint64_t *seq, char *skipped,
+                            size_t skippedlen);
 
 #endif

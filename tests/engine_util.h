@@ -18,8 +18,18 @@
 
 #include "test.h"
 
-/* How long a test waits for something a step should do at once. */
-#define E_WAIT_S 20.0
+/*
+ * How long a test waits for something a step should do at once: 20 s,
+ * times WFLOW_TEST_WAIT (a factor; .ci/valgrind sets 10, since everything
+ * runs some 20-50 times slower under valgrind).
+ */
+static inline double e_wait_s(void)
+{
+	const char *s = getenv("WFLOW_TEST_WAIT");
+	double k = s ? atof(s) : 1.0;
+	return 20.0 * (k >= 1.0 ? k : 1.0);
+}
+#define E_WAIT_S (e_wait_s())
 
 /* ---- time ----------------------------------------------------------------- */
 

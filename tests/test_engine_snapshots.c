@@ -1413,7 +1413,8 @@ static void test_written_used(void)
 	for (int i = 0; i < sn.n; i++)
 		CHECK(unlink(sn.path[i]) == 0);
 	t_path(sdir, sizeof sdir, dir, "snapshots");
-	CHECK_OK_MSG(wf_snapshot_write(sdir, js.jid, f, NULL, err, sizeof err),
+	CHECK_OK_MSG(wf_snapshot_write(NULL, sdir, js.jid, f, NULL, err,
+	                               sizeof err),
 	             err);
 	wf_fold_free(f);
 	char cp[600];

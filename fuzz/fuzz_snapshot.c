@@ -1,0 +1,363 @@
+/*
+ * Fuzz target for snapshots (replay/snapshot.c) and the fold's payload
+ * decoder behind them (wf_fold_restore, and the packed blocks of frozen
+ * workflows that are unpacked on first use).
+ *
+ * The first input byte picks the mode, the rest is the data:
+ *   0  the data is a fold payload (wf_fold_save's bytes), restored
+ *      directly;
+ *   1  the data is a fold payload, wrapped here in a valid snapshot file
+ *      (header, zstd frame, checksums) and loaded with wf_snapshot_load,
+ *      as an engine's open does;
+ *   2  the data is a whole snapshot file, loaded as it is (the header's
+ *      checks, which the checksums otherwise keep the fuzzer from).
+ * Files live in memory, behind the snapshot module's wf_io seam.
+ *
+ * Invariants checked (a failure aborts, which the fuzzer reports):
+ *  - no crash, no sanitizer report, no leak;
+ *  - a restored fold answers (list, metadata) the same after its own
+ *    snapshot round trip, in memory (save, restore) and through a file
+ *    (wf_snapshot_write, wf_snapshot_load).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+#include <zstd.h>
+
+#include "journal/format.h"
+#include "journal/io.h"
+#include "journal/varint.h"
+#include "replay/fold.h"
+#include "replay/snapshot.h"
+
+#include "fuzz_fold.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define SNAP_DIR "/snap"
+#define JOURNAL_ID 0x6a6f75726e616cull
+
+/* ---- a directory of a few files in memory ---- */
+
+#define NFILES 8
+
+typedef struct mfile {
+	int used;
+	char name[80];
+	uint8_t *data;
+	size_t len;
+} mfile;
+
+typedef struct mdir {
+	mfile f[NFILES];
+} mdir;
+
+static const char *base(const char *path)
+{
+	const char *s = strrchr(path, '/');
+	return s ? s + 1 : path;
+}
+
+static int find(mdir *d, const char *path)
+{
+	for (int i = 0; i < NFILES; i++)
+		if (d->f[i].used && strcmp(d->f[i].name, base(path)) == 0)
+			return i;
+	return -1;
+}
+
+static int m_open(void *ctx, const char *path, int flags)
+{
+	mdir *d = ctx;
+	if (flags & WF_IO_DIR)
+		return NFILES; /* the directory itself */
+	int i = find(d, path);
+	if (i >= 0)
+		return (flags & WF_IO_EXCL) ? -EEXIST : i;
+	if (!(flags & WF_IO_CREATE))
+		return -ENOENT;
+	for (i = 0; i < NFILES; i++)
+		if (!d->f[i].used) {
+			memset(&d->f[i], 0, sizeof d->f[i]);
+			d->f[i].used = 1;
+			snprintf(d->f[i].name, sizeof d->f[i].name, "%s", base(path));
+			return i;
+		}
+	return -ENOSPC;
+}
+
+static int m_close(void *ctx, int fd)
+{
+	(void)ctx;
+	(void)fd;
+	return 0;
+}
+
+static ssize_t m_pread(void *ctx, int fd, void *buf, size_t n, uint64_t off)
+{
+	if (fd >= NFILES)
+		return -EISDIR;
+	mfile *f = &((mdir *)ctx)->f[fd];
+	if (off >= f->len)
+		return 0;
+	size_t k = f->len - (size_t)off < n ? f->len - (size_t)off : n;
+	memcpy(buf, f->data + off, k);
+	return (ssize_t)k;
+}
+
+static int m_resize(mfile *f, size_t len)
+{
+	uint8_t *p = realloc(f->data, len ? len : 1);
+	if (!p)
+		return -ENOMEM;
+	if (len > f->len)
+		memset(p + f->len, 0, len - f->len);
+	f->data = p;
+	f->len = len;
+	return 0;
+}
+
+static ssize_t m_pwrite(void *ctx, int fd, const void *buf, size_t n,
+                        uint64_t off)
+{
+	if (fd >= NFILES)
+		return -EISDIR;
+	mfile *f = &((mdir *)ctx)->f[fd];
+	if (off + n > f->len && m_resize(f, (size_t)off + n) < 0)
+		return -ENOSPC;
+	memcpy(f->data + off, buf, n);
+	return (ssize_t)n;
+}
+
+static int m_sync(void *ctx, int fd)
+{
+	(void)ctx;
+	(void)fd;
+	return 0;
+}
+
+static int m_ftruncate(void *ctx, int fd, uint64_t len)
+{
+	if (fd >= NFILES)
+		return -EISDIR;
+	return m_resize(&((mdir *)ctx)->f[fd], (size_t)len);
+}
+
+static int m_fsize(void *ctx, int fd, uint64_t *size)
+{
+	*size = fd < NFILES ? ((mdir *)ctx)->f[fd].len : 0;
+	return 0;
+}
+
+static int m_unlink(void *ctx, const char *path)
+{
+	mdir *d = ctx;
+	int i = find(d, path);
+	if (i < 0)
+		return -ENOENT;
+	free(d->f[i].data);
+	d->f[i].used = 0;
+	return 0;
+}
+
+static int m_rename(void *ctx, const char *from, const char *to)
+{
+	mdir *d = ctx;
+	int i = find(d, from);
+	if (i < 0)
+		return -ENOENT;
+	if (find(d, to) >= 0)
+		m_unlink(ctx, to);
+	snprintf(d->f[i].name, sizeof d->f[i].name, "%s", base(to));
+	return 0;
+}
+
+static int m_mkdir(void *ctx, const char *path)
+{
+	(void)ctx;
+	(void)path;
+	return -EEXIST;
+}
+
+static int m_lock(void *ctx, int fd)
+{
+	(void)ctx;
+	(void)fd;
+	return 0;
+}
+
+static int m_list(void *ctx, const char *dir, wf_io_list_fn fn, void *ud)
+{
+	mdir *d = ctx;
+	(void)dir;
+	for (int i = 0; i < NFILES; i++)
+		if (d->f[i].used && fn(ud, d->f[i].name))
+			break;
+	return 0;
+}
+
+static int m_random(void *ctx, void *buf, size_t n)
+{
+	(void)ctx;
+	memset(buf, 0x42, n);
+	return 0;
+}
+
+static void mdir_free(mdir *d)
+{
+	for (int i = 0; i < NFILES; i++)
+		if (d->f[i].used)
+			free(d->f[i].data);
+	memset(d, 0, sizeof *d);
+}
+
+static void put_file(mdir *d, const char *name, const uint8_t *p, size_t n)
+{
+	int fd = m_open(d, name, WF_IO_RDWR | WF_IO_CREATE);
+	if (fd >= 0 && m_resize(&d->f[fd], n) == 0 && n)
+		memcpy(d->f[fd].data, p, n);
+}
+
+/* ---- the modes ---- */
+
+/* A snapshot file around payload p (what wf_snapshot_write makes). */
+static uint8_t *wrap(const uint8_t *p, size_t n, uint64_t *seq, size_t *len)
+{
+	/* The payload names its position after "WFSF" and a version byte;
+	 * the header must agree with it. */
+	uint64_t last = 1;
+	if (n > 5)
+		wf_varint_get(p + 5, n - 5, &last);
+	if (last == 0 || last >= WF_SEQ_LIMIT)
+		last = 1;
+	size_t bound = ZSTD_compressBound(n);
+	uint8_t *f = malloc(WF_SNAP_HEADER_SIZE + bound);
+	if (!f)
+		return NULL;
+	size_t c = ZSTD_compress(f + WF_SNAP_HEADER_SIZE, bound, p, n, 1);
+	if (ZSTD_isError(c)) {
+		free(f);
+		return NULL;
+	}
+	memset(f, 0, WF_SNAP_HEADER_SIZE);
+	memcpy(f, WF_SNAP_MAGIC, 8);
+	wf_put_u32(f + 8, WF_SNAP_VERSION);
+	wf_put_u32(f + 12, WF_SNAP_HEADER_SIZE);
+	wf_put_u64(f + 16, JOURNAL_ID);
+	wf_put_u64(f + 24, last);
+	wf_put_u64(f + 32, n);
+	wf_put_u64(f + 40, c);
+	wf_put_u64(f + 48, XXH3_64bits_withSeed(f + WF_SNAP_HEADER_SIZE, c,
+	                                        JOURNAL_ID));
+	wf_put_u64(f + 56, XXH3_64bits(f, 56));
+	*seq = last;
+	*len = WF_SNAP_HEADER_SIZE + c;
+	return f;
+}
+
+/* Write f as a snapshot and load it back: the same answers. */
+static void check_file_round_trip(const wf_io *io, wf_fold *f,
+                                  const char *want)
+{
+	mdir *d = io->ctx;
+	mdir_free(d);
+	char err[600];
+	if (wf_snapshot_write(io, SNAP_DIR, JOURNAL_ID, f, NULL, err,
+	                      sizeof err) != 0)
+		return; /* out of memory (the directory cannot fail) */
+	wf_fold *g;
+	if (wf_fold_new(&g) != 0)
+		return;
+	uint64_t seq = 0;
+	char skipped[600];
+	int rc = wf_snapshot_load(io, SNAP_DIR, JOURNAL_ID,
+	                          wf_fold_last_seq(f) + 1, &g, &seq, skipped,
+	                          sizeof skipped);
+	if (rc == 0)
+		fuzz_fail("a snapshot just written does not load", skipped);
+	if (rc == 1) {
+		char *got = fuzz_answers(g, 0, NULL);
+		if (want && got && strcmp(want, got) != 0) {
+			fprintf(stderr, "fold:   %s\nloaded: %s\n", want, got);
+			fuzz_fail("a snapshot file answers differently", NULL);
+		}
+		free(got);
+	}
+	wf_fold_free(g);
+}
+
+/* A restored fold: its answers, and both round trips. */
+static void exercise(const wf_io *io, wf_fold *f)
+{
+	char *want = fuzz_answers(f, 0, NULL);
+	fuzz_check_restore(f, want);
+	check_file_round_trip(io, f, want);
+	free(want);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size < 1 || size > (1u << 20))
+		return 0;
+	int mode = data[0] % 3;
+	data++;
+	size--;
+	mdir d;
+	memset(&d, 0, sizeof d);
+	wf_io io = {.ctx = &d,
+	            .open = m_open,
+	            .close = m_close,
+	            .pread = m_pread,
+	            .pwrite = m_pwrite,
+	            .fsync = m_sync,
+	            .fdatasync = m_sync,
+	            .ftruncate = m_ftruncate,
+	            .fsize = m_fsize,
+	            .rename = m_rename,
+	            .unlink = m_unlink,
+	            .mkdir = m_mkdir,
+	            .lock = m_lock,
+	            .list = m_list,
+	            .random = m_random};
+	wf_fold *f;
+	if (wf_fold_new(&f) != 0)
+		return 0;
+	if (mode == 0) {
+		uint8_t *p = malloc(size ? size : 1);
+		char err[300];
+		if (p) {
+			memcpy(p, data, size);
+			/* The fold takes p, also on failure. */
+			if (wf_fold_restore(f, p, size, err, sizeof err) == 0)
+				exercise(&io, f);
+		}
+	} else {
+		uint64_t seq = 1, next = UINT64_MAX;
+		uint64_t id = size >= 24 ? wf_get_u64(data + 16) : JOURNAL_ID;
+		size_t len = size;
+		uint8_t *file = NULL;
+		if (mode == 1) {
+			if (!(file = wrap(data, size, &seq, &len))) {
+				wf_fold_free(f);
+				return 0;
+			}
+			id = JOURNAL_ID;
+			next = seq + 1;
+		}
+		char name[64];
+		snprintf(name, sizeof name, "%020llu.wfs", (unsigned long long)seq);
+		put_file(&d, name, file ? file : data, len);
+		free(file);
+		char skipped[600];
+		if (wf_snapshot_load(&io, SNAP_DIR, id, next, &f, &seq, skipped,
+		                     sizeof skipped) == 1)
+			exercise(&io, f);
+	}
+	wf_fold_free(f);
+	mdir_free(&d);
+	return 0;
+}
