@@ -487,10 +487,15 @@ static int grow_att(wf_fwf *w, wf_fattempt **a, size_t *n, size_t *cap)
 }
 
 /* A text field of ev, into w's arena. */
+/* A field with bytes (text or JSON), as opposed to a number. */
+static int is_text(const wf_field *fl)
+{
+	return fl->kind == WF_FIELD_TEXT || fl->kind == WF_FIELD_JSON;
+}
+
 static int atext(wf_fwf *w, const wf_event *ev, unsigned i, char **out)
 {
-	if (i >= ev->nfields || (ev->fields[i].kind != WF_FIELD_TEXT &&
-	                         ev->fields[i].kind != WF_FIELD_JSON))
+	if (i >= ev->nfields || !is_text(&ev->fields[i]))
 		return WF_ECORRUPT;
 	*out = arena_strndup(w, ev->fields[i].v.s.ptr, ev->fields[i].v.s.len);
 	return *out ? 0 : WF_ENOMEM;
@@ -1728,7 +1733,10 @@ static int apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 		}
 		if (!(w = new_wf(f, id)))
 			return WF_ENOMEM;
-		if (ev->nfields >= 3)
+		/* Only text fields have a length (the kinds are checked
+		 * below too, where they are read). */
+		if (ev->nfields >= 3 && is_text(&ev->fields[1]) &&
+		    is_text(&ev->fields[2]))
 			w->arena_hint = dag_estimate(ev->fields[2].v.s.ptr,
 			                             ev->fields[2].v.s.len) +
 			                ev->fields[1].v.s.len + strlen(id) +
