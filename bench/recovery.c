@@ -1318,28 +1318,12 @@ static int spawn_child(char **args, child_out *co)
 {
 	memset(co, 0, sizeof *co);
 	co->rss0 = co->rss1 = -1;
-	int fds[2];
-	fflush(stdout);
-	fflush(stderr);
-	if (pipe(fds) != 0)
+	pid_t pid;
+	FILE *f = child_start(args, &pid);
+	if (!f)
 		return -1;
-	pid_t pid = fork();
-	if (pid < 0) {
-		close(fds[0]);
-		close(fds[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		dup2(fds[1], STDOUT_FILENO);
-		close(fds[0]);
-		close(fds[1]);
-		execv("/proc/self/exe", args);
-		_exit(127);
-	}
-	close(fds[1]);
-	FILE *f = fdopen(fds[0], "r");
 	char line[256];
-	while (f && fgets(line, sizeof line, f)) {
+	while (fgets(line, sizeof line, f)) {
 		double v;
 		if (sscanf(line, "rss_before=%lld", &co->rss0) == 1 ||
 		    sscanf(line, "rss_after=%lld", &co->rss1) == 1 ||
@@ -1359,19 +1343,12 @@ static int spawn_child(char **args, child_out *co)
 		if (co->opens < OPENS && sscanf(line, "open_s=%lf", &v) == 1)
 			co->open_s[co->opens++] = v;
 	}
-	if (f)
-		fclose(f);
-	else
-		close(fds[0]);
-	int status = 0;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !co->opens) {
+	int status = child_finish(f, pid);
+	if (status != 0 || !co->opens) {
 		fprintf(stderr,
 		        "wflow-bench: the recovery child (%s %s) failed, "
 		        "exit status %d\n",
-		        args[1], args[2],
-		        WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		        args[1], args[2], status);
 		return -1;
 	}
 	return 0;

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -114,4 +115,44 @@ static int rm_entry(const char *path, const struct stat *st, int flag,
 void rm_tree(const char *path)
 {
 	nftw(path, rm_entry, 64, FTW_DEPTH | FTW_PHYS);
+}
+
+FILE *child_start(char **args, pid_t *pid)
+{
+	int fds[2];
+	fflush(stdout);
+	fflush(stderr);
+	if (pipe(fds) != 0)
+		return NULL;
+	*pid = fork();
+	if (*pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return NULL;
+	}
+	if (*pid == 0) {
+		dup2(fds[1], STDOUT_FILENO);
+		close(fds[0]);
+		close(fds[1]);
+		execv("/proc/self/exe", args);
+		_exit(127);
+	}
+	close(fds[1]);
+	FILE *f = fdopen(fds[0], "r");
+	if (!f) {
+		close(fds[0]); /* the child gets EPIPE; reap it */
+		while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	return f;
+}
+
+int child_finish(FILE *f, pid_t pid)
+{
+	if (f)
+		fclose(f);
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }

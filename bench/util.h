@@ -7,6 +7,8 @@
 #define WF_BENCH_UTIL_H
 
 #include <stddef.h>
+#include <stdio.h>
+#include <sys/types.h>
 
 /** Seconds on the monotonic clock. */
 double now_s(void);
@@ -28,5 +30,16 @@ const char *fs_name(const char *dir);
 
 /** Remove the tree at path (files first), printing what it cannot. */
 void rm_tree(const char *path);
+
+/**
+ * Run this program again (/proc/self/exe) with args (NULL-terminated;
+ * args[0] is its argv[0]), its stdout a pipe: the stream to read it from,
+ * with *pid set. @return NULL if the pipe or the fork failed.
+ */
+FILE *child_start(char **args, pid_t *pid);
+
+/** Close the child's stream and reap it. @return its exit status, or -1
+ *  if it did not exit normally. */
+int child_finish(FILE *f, pid_t pid);
 
 #endif

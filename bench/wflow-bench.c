@@ -1469,30 +1469,16 @@ static int cmd_engine_open_child(int argc, char **argv)
 static int open_in_child(const char *dir, int full, double *open_s,
                          long long *rss0, long long *rss1)
 {
-	int fds[2];
-	if (pipe(fds) != 0)
+	char *args[] = {"wflow-bench", "engine-open-child", (char *)dir,
+	                full ? "full" : NULL, NULL};
+	pid_t pid;
+	FILE *f = child_start(args, &pid);
+	if (!f)
 		return -1;
-	pid_t pid = fork();
-	if (pid < 0) {
-		close(fds[0]);
-		close(fds[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		dup2(fds[1], STDOUT_FILENO);
-		close(fds[0]);
-		close(fds[1]);
-		char *args[] = {"wflow-bench", "engine-open-child",
-		                (char *)dir, full ? "full" : NULL, NULL};
-		execv("/proc/self/exe", args);
-		_exit(127);
-	}
-	close(fds[1]);
-	FILE *f = fdopen(fds[0], "r");
 	char line[128];
 	int opens = 0;
 	*rss0 = *rss1 = -1;
-	while (f && fgets(line, sizeof line, f)) {
+	while (fgets(line, sizeof line, f)) {
 		if (sscanf(line, "rss_before=%lld", rss0) == 1 ||
 		    sscanf(line, "rss_after=%lld", rss1) == 1)
 			continue;
@@ -1500,18 +1486,11 @@ static int open_in_child(const char *dir, int full, double *open_s,
 		    sscanf(line, "open_s=%lf", &open_s[opens]) == 1)
 			opens++;
 	}
-	if (f)
-		fclose(f);
-	else
-		close(fds[0]);
-	int status;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
-	    opens != OPENS) {
+	int status = child_finish(f, pid);
+	if (status != 0 || opens != OPENS) {
 		fprintf(stderr, "wflow-bench: the open measurement failed "
 		                "(child exit status %d)\n",
-		        WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		        status);
 		return -1;
 	}
 	return 0;
