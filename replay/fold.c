@@ -1744,7 +1744,7 @@ static int apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 		wf_fstep **steps = NULL;
 		size_t n = 0;
 		rc = atext(w, ev, 1, &w->user_metadata);
-		if (rc == 0 && ev->nfields < 3)
+		if (rc == 0 && (ev->nfields < 3 || !is_text(&ev->fields[2])))
 			rc = WF_ECORRUPT;
 		if (rc == 0) {
 			rc = parse_dag(w, ev->fields[2].v.s.ptr, ev->fields[2].v.s.len,
@@ -1912,10 +1912,20 @@ static int apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 
 int wf_fold_apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 {
+	if (err && errlen)
+		err[0] = '\0';
 	int rc = apply(f, ev, err, errlen);
 	if (rc == WF_ENOMEM)
 		errf(err, errlen, "out of memory folding event seq %" PRIu64,
 		     ev->seq);
+	if (rc == WF_ECORRUPT && err && errlen && !err[0]) {
+		/* The checks that found a field missing or of the wrong
+		 * kind leave the message to this one. */
+		const wf_event_schema *sc = wf_event_schema_find(ev->type);
+		errf(err, errlen, "event seq %" PRIu64 " (%s): a field is "
+		     "missing or of the wrong kind", ev->seq,
+		     sc ? sc->name : "unknown type");
+	}
 	if (rc == 0)
 		f->last_seq = ev->seq;
 	return rc;
