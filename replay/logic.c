@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <xxhash.h>
+
 #include "replay/events.h"
 #include "replay/map.h"
 #include "wflow.h"
@@ -23,14 +25,32 @@
 
 enum { T_OPEN = 1, T_FAILED = 2, T_DONE = 3 };
 
+/* Step ids are copied into chunks (the steps map borrows them): one
+ * malloc per few hundred steps instead of one per step. */
+typedef struct keychunk {
+	struct keychunk *next;
+	size_t used, cap;
+	char b[];
+} keychunk;
+
 typedef struct lwf {
 	int status; /* wf_status as journaled */
 	int actor;
-	wf_map steps; /* step id -> T_* (intptr_t) */
+	wf_map steps; /* step id -> T_* (intptr_t); keys in chunks */
+	keychunk *chunks;
+	uint64_t hash; /* of id, for the cache */
+	char id[];     /* the wfs map's key (borrowed) */
 } lwf;
+
+/* Recently used workflows by id hash, direct-mapped: a journal's events
+ * come from a few workflows at a time, and the map of all of them (one
+ * entry per workflow ever seen) misses the CPU's caches on most lookups:
+ * without this, those misses were most of verify's logic time. */
+#define CACHE_SLOTS 1024
 
 struct wf_logic {
 	wf_map wfs; /* id -> lwf */
+	lwf *cache[CACHE_SLOTS];
 	int64_t last_ns;
 	uint64_t back;         /* times the wall clock went back */
 	int64_t back_max;      /* by how much, at most (ns) */
@@ -43,15 +63,79 @@ struct wf_logic {
 int wf_logic_new(wf_logic **out)
 {
 	*out = calloc(1, sizeof **out);
-	return *out ? 0 : WF_ENOMEM;
+	if (!*out)
+		return WF_ENOMEM;
+	(*out)->wfs.borrow = 1; /* keys are the lwfs' ids */
+	return 0;
+}
+
+static void forget_steps(lwf *w)
+{
+	wf_map_free(&w->steps);
+	w->steps.borrow = 1;
+	while (w->chunks) {
+		keychunk *c = w->chunks;
+		w->chunks = c->next;
+		free(c);
+	}
 }
 
 static void free_lwf(lwf *w)
 {
 	if (w) {
-		wf_map_free(&w->steps);
+		forget_steps(w);
 		free(w);
 	}
+}
+
+/* A copy of step id s (n bytes) in w's chunks, or NULL. */
+static char *keep_key(lwf *w, const char *s, size_t n)
+{
+	keychunk *c = w->chunks;
+	if (!c || c->cap - c->used < n + 1) {
+		/* Small first (most workflows have a few steps; small
+		 * blocks are malloc's fast path), doubling up to 4 KB. */
+		size_t cap = c ? 2 * c->cap : 240;
+		if (cap > 4000)
+			cap = 4000;
+		if (cap < n + 1)
+			cap = n + 1;
+		if (!(c = malloc(sizeof *c + cap)))
+			return NULL;
+		c->cap = cap;
+		c->used = 0;
+		c->next = w->chunks;
+		w->chunks = c;
+	}
+	char *k = c->b + c->used;
+	memcpy(k, s, n + 1);
+	c->used += n + 1;
+	return k;
+}
+
+static uint64_t id_hash(const char *id, size_t n)
+{
+	return XXH3_64bits(id, n);
+}
+
+/* The workflow id (n bytes), or NULL. */
+static lwf *find_wf(wf_logic *l, const char *id, size_t n, uint64_t h)
+{
+	lwf **slot = &l->cache[h % CACHE_SLOTS];
+	if (*slot && (*slot)->hash == h && strcmp((*slot)->id, id) == 0)
+		return *slot;
+	(void)n;
+	lwf *w = wf_map_get(&l->wfs, id);
+	if (w)
+		*slot = w;
+	return w;
+}
+
+static void uncache(wf_logic *l, lwf *w)
+{
+	lwf **slot = &l->cache[w->hash % CACHE_SLOTS];
+	if (*slot == w)
+		*slot = NULL;
 }
 
 void wf_logic_free(wf_logic *l)
@@ -143,17 +227,25 @@ int wf_logic_event(wf_logic *l, const wf_event *ev)
 		      wf_event_schema_find(type)->name);
 		return 0;
 	}
-	lwf *w = wf_map_get(&l->wfs, id);
+	size_t idn = strlen(id);
+	uint64_t h = id_hash(id, idn);
+	lwf *w = find_wf(l, id, idn, h);
 	if (type == WF_EV_WORKFLOW_CREATED || type == WF_EV_ACTOR_CREATED) {
 		if (w) {
 			issue(l, ev, 0, "workflow %s created again without being "
 			      "deleted", id);
 			return 0;
 		}
-		if (!(w = calloc(1, sizeof *w)) || wf_map_put(&l->wfs, id, w) < 0) {
+		if (!(w = calloc(1, sizeof *w + idn + 1)))
+			return WF_ENOMEM;
+		memcpy(w->id, id, idn + 1);
+		w->hash = h;
+		w->steps.borrow = 1;
+		if (wf_map_put(&l->wfs, w->id, w) < 0) {
 			free(w);
 			return WF_ENOMEM;
 		}
+		l->cache[h % CACHE_SLOTS] = w;
 		w->actor = type == WF_EV_ACTOR_CREATED;
 		w->status = w->actor ? WF_STATUS_SUCCESSFUL : WF_STATUS_NONE;
 		return 0;
@@ -166,7 +258,9 @@ int wf_logic_event(wf_logic *l, const wf_event *ev)
 	char step[600];
 	switch (type) {
 	case WF_EV_WORKFLOW_DELETED:
-		free_lwf(wf_map_del(&l->wfs, id));
+		uncache(l, w);
+		wf_map_del(&l->wfs, id);
+		free_lwf(w);
 		return 0;
 	case WF_EV_STATUS_CHANGED: {
 		int to = wf_event_status(ev, 1);
@@ -184,7 +278,7 @@ int wf_logic_event(wf_logic *l, const wf_event *ev)
 		 * is resumed (FAILED) or an actor: forget its steps. */
 		if ((to == WF_STATUS_SUCCESSFUL || to == WF_STATUS_CANCELED) &&
 		    !w->actor)
-			wf_map_free(&w->steps);
+			forget_steps(w);
 		return 0;
 	}
 	case WF_EV_STEP_STARTED:
@@ -211,8 +305,13 @@ int wf_logic_event(wf_logic *l, const wf_event *ev)
 			issue(l, ev, 0, "step %s of workflow %s ends without having "
 			      "started", step, id);
 		}
-		if (next != st &&
-		    wf_map_put(&w->steps, step, (void *)next) < 0)
+		if (next == st)
+			return 0;
+		/* A step seen before keeps its key; a new one gets a copy. */
+		const char *k = st ? NULL : keep_key(w, step, strlen(step));
+		if (!st && !k)
+			return WF_ENOMEM;
+		if (wf_map_put(&w->steps, k ? k : step, (void *)next) < 0)
 			return WF_ENOMEM;
 		return 0;
 	}

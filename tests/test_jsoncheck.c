@@ -129,6 +129,31 @@ int main(void)
 		t_context("nesting %d", depth);
 		CHECK(wf_json_valid(deep, 2 * (size_t)depth) == (depth <= 1000));
 	}
+	/* Strings are skipped 16 and 8 bytes at a time: every byte value
+	 * at every position of strings of 1..40 bytes (across the word
+	 * boundaries) is judged as a byte-at-a-time reading judges it. A
+	 * control byte anywhere is refused; a quote ends the string early
+	 * (the rest is then not JSON); a backslash must start an escape;
+	 * bytes from 0x20 up (UTF-8's too) are plain. */
+	for (size_t len = 1; len <= 40; len++) {
+		for (size_t at = 0; at < len; at++) {
+			for (int c = 0; c < 256; c++) {
+				char b[64];
+				b[0] = '"';
+				memset(b + 1, 'x', len);
+				b[1 + at] = (char)c;
+				b[1 + len] = '"';
+				int want = c >= 0x20 && c != '"' && c != '\\';
+				if (c == '\\' && at + 1 < len) {
+					b[2 + at] = 'n'; /* a valid escape */
+					want = 1;
+				}
+				t_context("string of %zu bytes, byte %d at %zu", len,
+				          c, at);
+				CHECK(wf_json_valid(b, len + 2) == want);
+			}
+		}
+	}
 	printf("jsoncheck: ok\n");
 	return 0;
 }
