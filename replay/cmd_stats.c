@@ -12,6 +12,7 @@
  * workflow RUNNING in a session other than the live one is RESUMABLE.
  */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,6 +43,7 @@ typedef struct durs {
 	char *name;
 	double *v;
 	size_t n, cap;
+	double p50, p95, max; /* once counted */
 } durs;
 
 typedef struct stats {
@@ -185,28 +187,68 @@ static void count(stats *s, const wf_event *ev)
 	}
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
 static int cmp_slowest(const void *a, const void *b)
 {
 	const durs *x = *(durs *const *)a, *y = *(durs *const *)b;
-	double mx = x->v[x->n - 1], my = y->v[y->n - 1];
-	return mx > my ? -1 : mx < my ? 1 : strcmp(x->name, y->name);
+	return x->max > y->max ? -1 : x->max < y->max ? 1
+	                                              : strcmp(x->name, y->name);
 }
 
-/* Nearest-rank percentile of sorted v. */
-static double pct(const double *v, size_t n, double p)
+/* Nearest-rank: the 1-based rank of percentile p of n values. */
+static size_t rank(size_t n, double p)
 {
 	size_t k = (size_t)(p / 100.0 * (double)n + 0.999999);
-	if (k < 1)
-		k = 1;
-	if (k > n)
-		k = n;
-	return v[k - 1];
+	return k < 1 ? 1 : k > n ? n : k;
+}
+
+/*
+ * The k-th smallest (0-based) of v[0..n), moving v's values so that those
+ * before index k are not larger and those after not smaller (quickselect,
+ * median of three): the percentiles without sorting every try of a
+ * step name, which was a tenth of stats' time on long journals.
+ */
+static double select_kth(double *v, size_t n, size_t k)
+{
+	ptrdiff_t lo = 0, hi = (ptrdiff_t)n - 1, kk = (ptrdiff_t)k;
+	while (hi > lo) {
+		ptrdiff_t mid = lo + (hi - lo) / 2;
+		double a = v[lo], b = v[mid], c = v[hi];
+		double piv = a < b ? (b < c ? b : a < c ? c : a)
+		                   : (a < c ? a : b < c ? c : b);
+		ptrdiff_t i = lo, j = hi;
+		while (i <= j) {
+			while (v[i] < piv)
+				i++;
+			while (v[j] > piv)
+				j--;
+			if (i <= j) {
+				double t = v[i];
+				v[i++] = v[j];
+				v[j--] = t;
+			}
+		}
+		/* Now v[lo..j] <= piv <= v[i..hi], and what lies between
+		 * equals piv. */
+		if (kk <= j)
+			hi = j;
+		else if (kk >= i)
+			lo = i;
+		else
+			break;
+	}
+	return v[k];
+}
+
+static void percentiles(durs *d)
+{
+	size_t k95 = rank(d->n, 95) - 1, k50 = rank(d->n, 50) - 1;
+	d->max = d->v[0];
+	for (size_t i = 1; i < d->n; i++)
+		if (d->v[i] > d->max)
+			d->max = d->v[i];
+	d->p95 = select_kth(d->v, d->n, k95);
+	/* Everything before k95 is not larger: p50 is among them. */
+	d->p50 = k50 < k95 ? select_kth(d->v, k95, k50) : d->p95;
 }
 
 static void free_stats(stats *s)
@@ -310,7 +352,7 @@ int cmd_stats(int argc, char **argv)
 	durs **v_names = malloc((nn + 1) * sizeof *v_names);
 	for (size_t i = 0; v_names && wf_map_next(&s->names, &i, &k, &v);) {
 		durs *d = v;
-		qsort(d->v, d->n, sizeof *d->v, cmp_double);
+		percentiles(d);
 		v_names[j++] = d;
 	}
 	if (v_names)
@@ -356,9 +398,9 @@ int cmd_stats(int argc, char **argv)
 			cJSON_AddItemToArray(sl, x);
 			cJSON_AddStringToObject(x, "name", d->name);
 			cJSON_AddNumberToObject(x, "tries", (double)d->n);
-			cJSON_AddNumberToObject(x, "p50", pct(d->v, d->n, 50));
-			cJSON_AddNumberToObject(x, "p95", pct(d->v, d->n, 95));
-			cJSON_AddNumberToObject(x, "max", d->v[d->n - 1]);
+			cJSON_AddNumberToObject(x, "p50", d->p50);
+			cJSON_AddNumberToObject(x, "p95", d->p95);
+			cJSON_AddNumberToObject(x, "max", d->max);
 		}
 		code = cli_print_json("stats", o);
 		cJSON_Delete(o);
@@ -399,8 +441,8 @@ int cmd_stats(int argc, char **argv)
 		for (size_t i = 0; i < j && i < SLOWEST; i++) {
 			durs *d = v_names[i];
 			printf("%-24s %8zu %12.6f %12.6f %12.6f\n", d->name, d->n,
-			       pct(d->v, d->n, 50), pct(d->v, d->n, 95),
-			       d->v[d->n - 1]);
+			       d->p50, d->p95,
+			       d->max);
 		}
 	}
 	free(v_names);
