@@ -328,6 +328,8 @@ typedef struct snap_job {
 	wf_engine *e;
 	uint8_t *payload;
 	size_t len;
+	wf_fold_rec *recs;
+	size_t nrecs;
 	uint64_t seq;
 } snap_job;
 
@@ -342,10 +344,11 @@ static void *snap_thread(void *arg)
 		char sdir[4200], err[600];
 		snprintf(sdir, sizeof sdir, "%s/snapshots", e->dir);
 		wf_snapshot_write_payload(e->io, sdir, wf_journal_id(e->j),
-		                          j->seq, j->payload, j->len, NULL, err,
-		                          sizeof err);
+		                          j->seq, j->payload, j->len, j->recs,
+		                          j->nrecs, NULL, err, sizeof err);
 	}
 	free(j->payload);
+	free(j->recs);
 	free(j);
 	pthread_mutex_lock(&e->mu);
 	e->snap_busy = 0;
@@ -365,7 +368,8 @@ static void maybe_snapshot(wf_engine *e)
 	    atomic_load(&e->closing) || atomic_load(&e->broken))
 		return;
 	snap_job *j = calloc(1, sizeof *j);
-	if (!j || wf_fold_save(e->fold, &j->payload, &j->len) < 0) {
+	if (!j || wf_fold_save_recs(e->fold, &j->payload, &j->len, &j->recs,
+	                            &j->nrecs) < 0) {
 		free(j);
 		return;
 	}
@@ -382,6 +386,7 @@ static void maybe_snapshot(wf_engine *e)
 		e->snap_busy = 0;
 		e->refs--;
 		free(j->payload);
+		free(j->recs);
 		free(j);
 	}
 	pthread_attr_destroy(&attr);

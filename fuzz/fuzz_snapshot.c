@@ -6,15 +6,20 @@
  * The first input byte picks the mode, the rest is the data:
  *   0  the data is a fold payload (wf_fold_save's bytes), restored
  *      directly;
- *   1  the data is a fold payload, wrapped here in a valid snapshot file
- *      (header, zstd frame, checksums) and loaded with wf_snapshot_load,
- *      as an engine's open does;
+ *   1  the data is a fold payload, wrapped here in a valid version 1
+ *      snapshot file (header, zstd frame, checksums) and loaded with
+ *      wf_snapshot_load, as an engine's open does;
  *   2  the data is a whole snapshot file, loaded as it is (the header's
- *      checks, which the checksums otherwise keep the fuzzer from).
+ *      checks, which the checksums otherwise keep the fuzzer from);
+ *   3  the same, with the checksums of a version 2 file made right
+ *      (header, directory, blocks), so that changes reach the directory
+ *      and block checks and the blocks' contents.
  * Files live in memory, behind the snapshot module's wf_io seam.
  *
  * Invariants checked (a failure aborts, which the fuzzer reports):
  *  - no crash, no sanitizer report, no leak;
+ *  - a fold of one workflow (wf_fold_set_only) loaded from a file that
+ *    loads whole answers for that workflow as the whole fold does;
  *  - a restored fold answers (list, metadata) the same after its own
  *    snapshot round trip, in memory (save, restore) and through a file
  *    (wf_snapshot_write, wf_snapshot_load).
@@ -245,7 +250,7 @@ static uint8_t *wrap(const uint8_t *p, size_t n, uint64_t *seq, size_t *len)
 	}
 	memset(f, 0, WF_SNAP_HEADER_SIZE);
 	memcpy(f, WF_SNAP_MAGIC, 8);
-	wf_put_u32(f + 8, WF_SNAP_VERSION);
+	wf_put_u32(f + 8, 1); /* version 1: the payload as one frame */
 	wf_put_u32(f + 12, WF_SNAP_HEADER_SIZE);
 	wf_put_u64(f + 16, JOURNAL_ID);
 	wf_put_u64(f + 24, last);
@@ -257,6 +262,84 @@ static uint8_t *wrap(const uint8_t *p, size_t n, uint64_t *seq, size_t *len)
 	*seq = last;
 	*len = WF_SNAP_HEADER_SIZE + c;
 	return f;
+}
+
+/*
+ * Make a (version 2) file's checksums right where its layout can be
+ * followed: every block's inside the file, the directory's, the header's.
+ * What the fuzzer changes then reaches the directory and block checks
+ * behind them.
+ */
+static void fix_sums(uint8_t *p, size_t len, uint64_t id)
+{
+	if (len < WF_SNAP_HEADER_SIZE + WF_SNAP_DIR_FIXED)
+		return;
+	uint8_t *d = p + WF_SNAP_HEADER_SIZE;
+	uint64_t dirlen = wf_get_u64(d);
+	uint32_t nb = wf_get_u32(d + 8);
+	if (dirlen < WF_SNAP_DIR_FIXED || dirlen > len - WF_SNAP_HEADER_SIZE)
+		return;
+	for (uint32_t i = 0; i < nb; i++) {
+		uint64_t at = WF_SNAP_DIR_FIXED + (uint64_t)i * WF_SNAP_DIR_BLOCK;
+		if (at + WF_SNAP_DIR_BLOCK > dirlen)
+			break;
+		uint8_t *e = d + at;
+		uint64_t off = wf_get_u64(e), c = wf_get_u64(e + 8);
+		if (off <= len && c <= len - off)
+			wf_put_u64(e + 24, XXH3_64bits_withSeed(p + off, c, id));
+	}
+	wf_put_u64(p + 48, XXH3_64bits_withSeed(d, dirlen, id));
+	wf_put_u64(p + 56, XXH3_64bits(p, 56));
+}
+
+/* A fold of one workflow from the same file answers for it as the whole
+ * fold does. Where the fuzzer forged the checksums (strict 0), the
+ * directory may lie about which block holds a record, which only the
+ * blocks left unread could tell: the one workflow's load may then not
+ * find it, or refuse the file, but never answer something else. */
+static void check_only(const wf_io *io, wf_fold *whole, uint64_t id,
+                       uint64_t next, int strict)
+{
+	size_t i = 0;
+	const wf_fwf *w;
+	if (!wf_fold_next(whole, &i, &w))
+		return;
+	char *wid = strdup(w->id);
+	wf_fold *g;
+	if (!wid || wf_fold_new(&g) != 0) {
+		free(wid);
+		return;
+	}
+	uint64_t seq;
+	char skipped[600];
+	int rc = wf_fold_set_only(g, wid) == 0
+	                 ? wf_snapshot_load(io, SNAP_DIR, id, next, &g, &seq,
+	                                    skipped, sizeof skipped)
+	                 : WF_ENOMEM;
+	if (rc == 0 && strict)
+		fuzz_fail("a snapshot that loads whole does not load for one "
+		          "of its workflows", skipped);
+	if (rc == 1) {
+		cJSON *a = NULL, *b = NULL;
+		char ea[300], eb[300];
+		int ra = wf_fold_metadata(whole, wid, NULL, &a, ea, sizeof ea);
+		int rb = wf_fold_metadata(g, wid, NULL, &b, eb, sizeof eb);
+		char *ta = ra == 0 ? cJSON_PrintUnformatted(a) : NULL;
+		char *tb = rb == 0 ? cJSON_PrintUnformatted(b) : NULL;
+		if (ra == 0 && rb == 0 && ta && tb && strcmp(ta, tb) != 0) {
+			fprintf(stderr, "whole: %s\nonly:  %s\n", ta, tb);
+			fuzz_fail("one workflow's load answers differently", wid);
+		}
+		if (strict && (ra == WF_ENOTFOUND) != (rb == WF_ENOTFOUND))
+			fuzz_fail("one workflow's load finds it, the whole one "
+			          "not (or the other way)", wid);
+		free(ta);
+		free(tb);
+		cJSON_Delete(a);
+		cJSON_Delete(b);
+	}
+	wf_fold_free(g);
+	free(wid);
 }
 
 /* Write f as a snapshot and load it back: the same answers. */
@@ -303,7 +386,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1 || size > (1u << 20))
 		return 0;
-	int mode = data[0] % 3;
+	int mode = data[0] % 4;
 	data++;
 	size--;
 	mdir d;
@@ -348,14 +431,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			id = JOURNAL_ID;
 			next = seq + 1;
 		}
+		if (mode == 3) {
+			if (!(file = malloc(size ? size : 1))) {
+				wf_fold_free(f);
+				return 0;
+			}
+			memcpy(file, data, size);
+			fix_sums(file, size, id);
+		}
 		char name[64];
 		snprintf(name, sizeof name, "%020llu.wfs", (unsigned long long)seq);
 		put_file(&d, name, file ? file : data, len);
 		free(file);
 		char skipped[600];
 		if (wf_snapshot_load(&io, SNAP_DIR, id, next, &f, &seq, skipped,
-		                     sizeof skipped) == 1)
+		                     sizeof skipped) == 1) {
+			if (mode >= 2)
+				check_only(&io, f, id, next, mode == 2);
 			exercise(&io, f);
+		}
 	}
 	wf_fold_free(f);
 	mdir_free(&d);

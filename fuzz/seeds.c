@@ -6,7 +6,7 @@
  *   OUT/frame/     segment bodies, whole and cut after 1, 4, 16 KB
  *   OUT/event/     each workflow's events (with the session before them),
  *                  and a journal's first events, as fuzz_event reads them
- *   OUT/snapshot/  the fold of each of those, as fuzz_snapshot's three
+ *   OUT/snapshot/  the fold of each of those, as fuzz_snapshot's four
  *                  modes read it (payload, payload to wrap, whole file)
  *   OUT/cli/       argument lists for fuzz_cli
  *
@@ -165,7 +165,7 @@ static void add(group *g, const wf_event *ev)
 	g->nev++;
 }
 
-/* The fold of a group's events, as fuzz_snapshot's three modes. */
+/* The fold of a group's events, as fuzz_snapshot's four modes. */
 static void snapshot_seeds(const group *g)
 {
 	wf_fold *f;
@@ -199,7 +199,7 @@ static void snapshot_seeds(const group *g)
 		m[0] = mode;
 		put("snapshot", m, len + 1);
 	}
-	/* Mode 2: the file wf_snapshot_write makes. */
+	/* Modes 2 and 3: the file wf_snapshot_write makes. */
 	char dir[4200], err[600];
 	snprintf(dir, sizeof dir, "%s/.snap-tmp", out_dir);
 	uint64_t id = 0x6a6f75726e616cull;
@@ -213,9 +213,11 @@ static void snapshot_seeds(const group *g)
 	uint8_t *w = malloc(flen + 1);
 	if (!w)
 		die("out of memory", NULL);
-	w[0] = 2;
 	memcpy(w + 1, file, flen);
-	put("snapshot", w, flen + 1);
+	for (uint8_t mode = 2; mode < 4; mode++) {
+		w[0] = mode;
+		put("snapshot", w, flen + 1);
+	}
 	remove(path);
 	remove(dir);
 	free(w);

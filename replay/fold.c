@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 #include <sys/mman.h>
 
 /*
@@ -1350,8 +1351,22 @@ static void fb_bytes(fbuf *b, const void *p, size_t n)
 
 int wf_fold_save(wf_fold *f, uint8_t **out, size_t *len)
 {
+	return wf_fold_save_recs(f, out, len, NULL, NULL);
+}
+
+int wf_fold_save_recs(wf_fold *f, uint8_t **out, size_t *len,
+                      wf_fold_rec **recs, size_t *nrecs)
+{
 	*out = NULL;
 	*len = 0;
+	wf_fold_rec *rv = NULL;
+	if (recs) {
+		*recs = NULL;
+		*nrecs = 0;
+		if (!(rv = malloc((f->wfs.len + 1) * sizeof *rv)))
+			return WF_ENOMEM;
+	}
+	size_t nr = 0;
 	fbuf b = {0};
 	fbuf one = {0};
 	fb_need(&b, 4);
@@ -1377,6 +1392,10 @@ int wf_fold_save(wf_fold *f, uint8_t **out, size_t *len)
 	fb_u(&b, f->wfs.len);
 	for (size_t i = 0; !b.oom && wf_map_next(&f->wfs, &i, &k, &v);) {
 		const wf_fwf *w = v;
+		if (rv) {
+			rv[nr].off = b.len;
+			rv[nr++].id_hash = wf_fold_id_hash(w->id);
+		}
 		fb_str(&b, w->id);
 		fb_byte(&b, (uint8_t)w->status);
 		fb_u(&b, w->session ? (uintptr_t)wf_map_get(&idx, w->session) : 0);
@@ -1406,11 +1425,26 @@ int wf_fold_save(wf_fold *f, uint8_t **out, size_t *len)
 	free(one.p);
 	if (b.oom) {
 		free(b.p);
+		free(rv);
 		return WF_ENOMEM;
 	}
 	*out = b.p;
 	*len = b.len;
+	if (recs) {
+		*recs = rv;
+		*nrecs = nr;
+	}
 	return 0;
+}
+
+uint32_t wf_fold_id_hash(const char *id)
+{
+	return (uint32_t)XXH3_64bits(id, strlen(id));
+}
+
+const char *wf_fold_only(const wf_fold *f)
+{
+	return f->only;
 }
 
 static int restore_fail(char *err, size_t errlen, const char *what)

@@ -63,6 +63,7 @@ typedef struct wf_fstep {
 	wf_farg *args;
 	size_t nargs;
 	int state;
+	uint32_t id_len;    /* strlen(id): a lookup compares it first */
 	int64_t start_ns, end_ns;
 	wf_fattempt *att;
 	size_t natt, catt;
@@ -194,6 +195,29 @@ int wf_fold_list(const wf_fold *f, unsigned mask, cJSON **out);
  * @return 0 or WF_ENOMEM.
  */
 int wf_fold_save(wf_fold *f, uint8_t **out, size_t *len);
+
+/** Where wf_fold_save_recs put a workflow's record. */
+typedef struct wf_fold_rec {
+	uint64_t off;     /* byte offset of the record in the payload */
+	uint32_t id_hash; /* wf_fold_id_hash of its id */
+} wf_fold_rec;
+
+/**
+ * wf_fold_save, also telling where each workflow's record starts (*recs,
+ * malloc'd, *nrecs of them, in payload order): the records are back to
+ * back from the first one's offset to the end, and the bytes before it
+ * are the header, whose last field is the record count (a varint). A
+ * snapshot stores them in blocks, so that one workflow's record can be
+ * found and read alone (wflow meta).
+ */
+int wf_fold_save_recs(wf_fold *f, uint8_t **out, size_t *len,
+                      wf_fold_rec **recs, size_t *nrecs);
+
+/** The hash of a workflow id that wf_fold_rec carries. */
+uint32_t wf_fold_id_hash(const char *id);
+
+/** The workflow wf_fold_set_only named, or NULL. */
+const char *wf_fold_only(const wf_fold *f);
 
 /**
  * Restore a new, empty fold from wf_fold_save's bytes: the same answers as

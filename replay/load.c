@@ -5,7 +5,6 @@
  * RUNNING means: if one does, its session (the last one started) is live;
  * if none does, every RUNNING workflow is RESUMABLE.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -32,31 +31,6 @@ int wf_journal_writer_alive(const char *dir)
 	return alive;
 }
 
-/* Bytes of the files in dir whose names end with suffix (the newest
- * snapshot stands for the snapshots: the largest is counted). */
-static uint64_t dir_bytes(const char *dir, const char *suffix)
-{
-	DIR *d = opendir(dir);
-	uint64_t total = 0, largest = 0;
-	struct dirent *e;
-	size_t sl = strlen(suffix);
-	int snaps = strcmp(suffix, WF_SNAP_SUFFIX) == 0;
-	while (d && (e = readdir(d)) != NULL) {
-		size_t n = strlen(e->d_name);
-		struct stat st;
-		if (n > sl && strcmp(e->d_name + n - sl, suffix) == 0 &&
-		    fstatat(dirfd(d), e->d_name, &st, 0) == 0) {
-			total += (uint64_t)st.st_size;
-			if ((uint64_t)st.st_size > largest)
-				largest = (uint64_t)st.st_size;
-		}
-	}
-	if (d)
-		closedir(d);
-	return snaps ? largest : total;
-}
-
-/* A new fold, folding only workflow only (or all if NULL). */
 static int new_fold(wf_fold **f, const char *only)
 {
 	if (wf_fold_new(f) < 0)
@@ -103,13 +77,11 @@ static int load(wf_fold **out, const char *dir, const char *only, char *err,
 	else /* given the journal itself: the engine's is <dir>/journal */
 		snprintf(sdir, sizeof sdir, "%s/../snapshots", dir);
 	uint64_t seq = 0;
-	/* For one workflow, a snapshot (restored whole, until restores are
-	 * lazy) costs about twice its bytes more than the journal scan it
-	 * saves costs per byte: use it only when it is much smaller. */
-	int snap = 0;
-	if (!only || 2 * dir_bytes(sdir, WF_SNAP_SUFFIX) < dir_bytes(jdir, ".wfj"))
-		snap = wf_snapshot_load(NULL, sdir, wf_reader_journal_id(r),
-		                        UINT64_MAX, &f, &seq, NULL, 0);
+	/* For one workflow, a snapshot costs its directory and a block or
+	 * two (snapshot.h); a version 1 snapshot would be restored whole, and
+	 * the engine's next snapshot replaces it. */
+	int snap = wf_snapshot_load(NULL, sdir, wf_reader_journal_id(r),
+	                            UINT64_MAX, &f, &seq, NULL, 0);
 	/* A skipped snapshot leaves a new fold: it must be told again. */
 	if (snap != 1 && wf_fold_set_only(f, only) < 0) {
 		snprintf(err, errlen, "out of memory");

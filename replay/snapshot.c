@@ -153,55 +153,157 @@ int wf_snapshot_write(const wf_io *io, const char *dir, uint64_t journal_id,
                       wf_fold *f, uint64_t *bytes, char *err, size_t errlen)
 {
 	uint8_t *raw = NULL;
-	size_t rawlen = 0;
-	int rc = wf_fold_save(f, &raw, &rawlen);
+	size_t rawlen = 0, nrecs = 0;
+	wf_fold_rec *recs = NULL;
+	int rc = wf_fold_save_recs(f, &raw, &rawlen, &recs, &nrecs);
 	if (rc < 0) {
 		errf(err, errlen, "out of memory saving the state");
 		return rc;
 	}
 	rc = wf_snapshot_write_payload(io, dir, journal_id, wf_fold_last_seq(f),
-	                               raw, rawlen, bytes, err, errlen);
+	                               raw, rawlen, recs, nrecs, bytes, err,
+	                               errlen);
 	free(raw);
+	free(recs);
 	return rc;
 }
 
-int wf_snapshot_write_payload(const wf_io *io, const char *dir,
-                              uint64_t journal_id, uint64_t seq,
-                              const uint8_t *raw, size_t rawlen,
-                              uint64_t *bytes, char *err, size_t errlen)
+/* One block per this many payload bytes (whole records): what wflow meta
+ * decompresses to read one workflow. */
+#define BLOCK_RAW (256u << 10)
+
+/*
+ * The file's bytes (header, directory, blocks) in *out. The blocks: the
+ * payload's header (up to its record count), then runs of whole records
+ * of about BLOCK_RAW bytes. @return 0, WF_ENOMEM, WF_EIO (err).
+ */
+static int build_file(uint64_t journal_id, uint64_t seq, const uint8_t *raw,
+                      size_t rawlen, const wf_fold_rec *recs, size_t nrecs,
+                      uint8_t **out, size_t *outlen, char *err,
+                      size_t errlen)
 {
-	if (!io)
-		io = wf_io_posix();
-	if (!dir || !raw) { /* (also tells gcc -O2 with ASan: not NULL) */
-		errf(err, errlen, "no directory or no payload");
-		return WF_EINVAL;
-	}
-	uint8_t *comp = NULL;
-	size_t bound = ZSTD_compressBound(rawlen);
-	if (!(comp = malloc(WF_SNAP_HEADER_SIZE + bound))) {
-		errf(err, errlen, "out of memory saving the state");
-		return WF_ENOMEM;
-	}
-	size_t clen = ZSTD_compress(comp + WF_SNAP_HEADER_SIZE, bound, raw,
-	                            rawlen, 1);
-	if (ZSTD_isError(clen)) {
-		free(comp);
-		errf(err, errlen, "compressing the snapshot: %s",
-		     ZSTD_getErrorName(clen));
+	size_t first = nrecs ? (size_t)recs[0].off : rawlen;
+	/* The payload's header ends with the record count, a varint. */
+	uint8_t vb[10];
+	size_t vlen = wf_varint_put(vb, nrecs);
+	if (first < vlen || first > rawlen ||
+	    memcmp(raw + first - vlen, vb, vlen) != 0) {
+		errf(err, errlen, "saving the state: its records are not where "
+		     "the fold said");
 		return WF_EIO;
 	}
-	uint8_t *h = comp;
-	memset(h, 0, WF_SNAP_HEADER_SIZE);
+	/* Block boundaries: block 0 is the header; each next one starts
+	 * at a record. */
+	size_t nb = 1, cap = 16;
+	size_t *bstart = malloc(cap * sizeof *bstart); /* record index */
+	if (!bstart)
+		return WF_ENOMEM;
+	bstart[0] = 0;
+	for (size_t i = 0; i < nrecs;) {
+		size_t j = i + 1;
+		while (j < nrecs && recs[j].off - recs[i].off < BLOCK_RAW)
+			j++;
+		if (nb + 1 >= cap) {
+			size_t *t = realloc(bstart, 2 * cap * sizeof *t);
+			if (!t) {
+				free(bstart);
+				return WF_ENOMEM;
+			}
+			bstart = t;
+			cap *= 2;
+		}
+		bstart[nb++] = i;
+		i = j;
+	}
+	bstart[nb] = nrecs;
+	size_t dirlen = WF_SNAP_DIR_FIXED + nb * WF_SNAP_DIR_BLOCK + 4 * nrecs;
+	size_t bound = WF_SNAP_HEADER_SIZE + dirlen;
+	for (size_t b = 0; b < nb; b++) {
+		size_t lo = b ? (size_t)recs[bstart[b]].off : 0;
+		size_t hi = b == 0 ? first
+		            : bstart[b + 1] < nrecs ? (size_t)recs[bstart[b + 1]].off
+		                                    : rawlen;
+		bound += ZSTD_compressBound(hi - lo);
+	}
+	uint8_t *p = malloc(bound);
+	if (!p) {
+		free(bstart);
+		return WF_ENOMEM;
+	}
+	uint8_t *d = p + WF_SNAP_HEADER_SIZE;
+	memset(p, 0, WF_SNAP_HEADER_SIZE + WF_SNAP_DIR_FIXED);
+	wf_put_u64(d, dirlen);
+	wf_put_u32(d + 8, (uint32_t)nb);
+	wf_put_u32(d + 12, (uint32_t)(first - vlen));
+	wf_put_u64(d + 16, nrecs);
+	size_t pos = WF_SNAP_HEADER_SIZE + dirlen;
+	int rc = 0;
+	for (size_t b = 0; b < nb && !rc; b++) {
+		size_t lo = b ? (size_t)recs[bstart[b]].off : 0;
+		size_t hi = b == 0 ? first
+		            : bstart[b + 1] < nrecs ? (size_t)recs[bstart[b + 1]].off
+		                                    : rawlen;
+		size_t c = ZSTD_compress(p + pos, bound - pos, raw + lo, hi - lo,
+		                         1);
+		if (ZSTD_isError(c)) {
+			errf(err, errlen, "compressing the snapshot: %s",
+			     ZSTD_getErrorName(c));
+			rc = WF_EIO;
+			break;
+		}
+		uint8_t *e = d + WF_SNAP_DIR_FIXED + b * WF_SNAP_DIR_BLOCK;
+		wf_put_u64(e, pos);
+		wf_put_u64(e + 8, c);
+		wf_put_u64(e + 16, hi - lo);
+		wf_put_u64(e + 24, XXH3_64bits_withSeed(p + pos, c, journal_id));
+		wf_put_u64(e + 32, b ? bstart[b] : 0);
+		wf_put_u64(e + 40, b ? bstart[b + 1] - bstart[b] : 0);
+		pos += c;
+	}
+	free(bstart);
+	if (rc) {
+		free(p);
+		return rc;
+	}
+	uint8_t *hv = d + WF_SNAP_DIR_FIXED + nb * WF_SNAP_DIR_BLOCK;
+	for (size_t i = 0; i < nrecs; i++)
+		wf_put_u32(hv + 4 * i, recs[i].id_hash);
+	uint8_t *h = p;
 	memcpy(h, WF_SNAP_MAGIC, 8);
 	wf_put_u32(h + 8, WF_SNAP_VERSION);
 	wf_put_u32(h + 12, WF_SNAP_HEADER_SIZE);
 	wf_put_u64(h + 16, journal_id);
 	wf_put_u64(h + 24, seq);
 	wf_put_u64(h + 32, rawlen);
-	wf_put_u64(h + 40, clen);
-	wf_put_u64(h + 48, XXH3_64bits_withSeed(h + WF_SNAP_HEADER_SIZE, clen,
-	                                        journal_id));
+	wf_put_u64(h + 40, pos - WF_SNAP_HEADER_SIZE);
+	wf_put_u64(h + 48, XXH3_64bits_withSeed(d, dirlen, journal_id));
 	wf_put_u64(h + 56, XXH3_64bits(h, 56));
+	*out = p;
+	*outlen = pos;
+	return 0;
+}
+
+int wf_snapshot_write_payload(const wf_io *io, const char *dir,
+                              uint64_t journal_id, uint64_t seq,
+                              const uint8_t *raw, size_t rawlen,
+                              const wf_fold_rec *recs, size_t nrecs,
+                              uint64_t *bytes, char *err, size_t errlen)
+{
+	if (!io)
+		io = wf_io_posix();
+	if (!dir || !raw || (nrecs && !recs)) {
+		/* (also tells gcc -O2 with ASan: not NULL) */
+		errf(err, errlen, "no directory or no payload");
+		return WF_EINVAL;
+	}
+	uint8_t *comp = NULL;
+	size_t total = 0;
+	int brc = build_file(journal_id, seq, raw, rawlen, recs, nrecs, &comp,
+	                     &total, err, errlen);
+	if (brc == WF_ENOMEM)
+		errf(err, errlen, "out of memory saving the state");
+	if (brc < 0)
+		return brc;
 
 	char path[4200], tmp[4300];
 	int r = io->mkdir(io->ctx, dir);
@@ -225,7 +327,6 @@ int wf_snapshot_write_payload(const wf_io *io, const char *dir,
 	if (n > 0)
 		free_names(names, n);
 	const char *what = "create";
-	size_t total = WF_SNAP_HEADER_SIZE + clen;
 	int fd = io->open(io->ctx, tmp, WF_IO_RDWR | WF_IO_CREATE);
 	r = fd < 0 ? fd : 0;
 	if (r == 0) {
@@ -301,37 +402,265 @@ int wf_snapshot_write_payload(const wf_io *io, const char *dir,
 	return 0;
 }
 
-/* The whole file in *out (malloc'd). @return 0 or -errno (-ENOMEM). */
-static int read_file(const wf_io *io, const char *path, uint8_t **out,
-                     size_t *len)
+/* n bytes at off. @return 0 or -errno (-EIO: the file is shorter). */
+static int pread_all(const wf_io *io, int fd, uint8_t *p, size_t n,
+                     uint64_t off)
 {
-	*out = NULL;
-	uint64_t size = 0;
-	int fd = io->open(io->ctx, path, WF_IO_RDONLY);
-	if (fd < 0)
-		return fd;
-	int rc = io->fsize(io->ctx, fd, &size);
-	if (rc == 0 && size > ((uint64_t)1 << 40))
-		rc = -EFBIG;
-	size_t n = (size_t)size, got = 0;
-	uint8_t *p = rc == 0 ? malloc(n ? n : 1) : NULL;
-	if (rc == 0 && !p)
-		rc = -ENOMEM;
-	while (rc == 0 && got < n) {
-		ssize_t r = io->pread(io->ctx, fd, p + got, n - got, got);
+	while (n) {
+		ssize_t r = io->pread(io->ctx, fd, p, n, off);
 		if (r <= 0)
-			rc = r < 0 ? (int)r : -EIO; /* shrank under us */
-		else
-			got += (size_t)r;
+			return r < 0 ? (int)r : -EIO; /* shrank under us */
+		p += r;
+		n -= (size_t)r;
+		off += (uint64_t)r;
 	}
-	io->close(io->ctx, fd);
-	if (rc < 0) {
-		free(p);
-		return rc;
-	}
-	*out = p;
-	*len = n;
 	return 0;
+}
+
+/* Restore the fold from payload raw (taken). @return 1, 0 (why), or
+ * WF_ENOMEM. */
+static int restore(wf_fold *f, uint8_t *raw, size_t rawlen, uint64_t last,
+                   char *why, size_t whylen)
+{
+	char err[300];
+	/* The fold takes raw (its frozen blocks stay in it). */
+	int r = wf_fold_restore(f, raw, rawlen, err, sizeof err);
+	if (r == WF_ENOMEM)
+		return WF_ENOMEM;
+	if (r < 0) {
+		errf(why, whylen, "%s", err);
+		return 0;
+	}
+	if (wf_fold_last_seq(f) != last) {
+		errf(why, whylen, "payload and header disagree on the position");
+		return 0;
+	}
+	return 1;
+}
+
+/* Version 1: the payload as one zstd frame after the header. */
+static int try_v1(const wf_io *io, int fd, const uint8_t *h, uint64_t size,
+                  uint64_t journal_id, wf_fold *f, char *why, size_t whylen)
+{
+	uint64_t clen = size - WF_SNAP_HEADER_SIZE;
+	uint64_t rawlen = wf_get_u64(h + 32);
+	uint8_t *p = malloc(clen ? clen : 1);
+	if (!p)
+		return WF_ENOMEM;
+	int r = pread_all(io, fd, p, clen, WF_SNAP_HEADER_SIZE);
+	if (r < 0) {
+		free(p);
+		if (r == -ENOMEM)
+			return WF_ENOMEM;
+		errf(why, whylen, "cannot read it: %s", strerror(-r));
+		return 0;
+	}
+	if (XXH3_64bits_withSeed(p, clen, journal_id) != wf_get_u64(h + 48)) {
+		free(p);
+		errf(why, whylen, "payload checksum mismatch");
+		return 0;
+	}
+	uint8_t *raw = malloc(rawlen ? rawlen : 1);
+	if (!raw) {
+		free(p);
+		return WF_ENOMEM;
+	}
+	size_t got = ZSTD_decompress(raw, rawlen, p, clen);
+	free(p);
+	if (ZSTD_isError(got) || got != rawlen) {
+		free(raw);
+		errf(why, whylen, "payload does not decompress");
+		return 0;
+	}
+	return restore(f, raw, rawlen, wf_get_u64(h + 24), why, whylen);
+}
+
+typedef struct sblock {
+	uint64_t off, clen, rawlen, sum, first, n;
+	int want;
+} sblock;
+
+/*
+ * Version 2: a directory, then the payload in blocks (see snapshot.h).
+ * A fold that folds one workflow (wf_fold_set_only) reads the directory,
+ * the payload's header block and the blocks that may hold that workflow's
+ * record, and nothing else: wflow meta on a long journal.
+ */
+static int try_v2(const wf_io *io, int fd, const uint8_t *h, uint64_t size,
+                  uint64_t journal_id, wf_fold *f, char *why, size_t whylen)
+{
+	uint64_t stored = size - WF_SNAP_HEADER_SIZE;
+	uint64_t rawlen = wf_get_u64(h + 32);
+	uint8_t fixed[WF_SNAP_DIR_FIXED];
+	int r;
+	if (stored < WF_SNAP_DIR_FIXED) {
+		errf(why, whylen, "no directory");
+		return 0;
+	}
+	if ((r = pread_all(io, fd, fixed, sizeof fixed, WF_SNAP_HEADER_SIZE))) {
+		if (r == -ENOMEM)
+			return WF_ENOMEM;
+		errf(why, whylen, "cannot read it: %s", strerror(-r));
+		return 0;
+	}
+	uint64_t dirlen = wf_get_u64(fixed), nrecs = wf_get_u64(fixed + 16);
+	uint32_t nb = wf_get_u32(fixed + 8), prefix = wf_get_u32(fixed + 12);
+	if (dirlen > stored || nb == 0 || nb > dirlen / WF_SNAP_DIR_BLOCK ||
+	    nrecs > dirlen / 4 ||
+	    dirlen != WF_SNAP_DIR_FIXED + (uint64_t)nb * WF_SNAP_DIR_BLOCK +
+	                  4 * nrecs) {
+		errf(why, whylen, "directory: implausible sizes");
+		return 0;
+	}
+	uint8_t *d = malloc(dirlen);
+	sblock *b = calloc(nb, sizeof *b);
+	if (!d || !b) {
+		free(d);
+		free(b);
+		return WF_ENOMEM;
+	}
+	int rc = 0;
+	uint8_t *raw = NULL, *comp = NULL;
+	if ((r = pread_all(io, fd, d, dirlen, WF_SNAP_HEADER_SIZE))) {
+		if (r == -ENOMEM)
+			rc = WF_ENOMEM;
+		else
+			errf(why, whylen, "cannot read it: %s", strerror(-r));
+		goto out;
+	}
+	if (XXH3_64bits_withSeed(d, dirlen, journal_id) != wf_get_u64(h + 48)) {
+		errf(why, whylen, "directory checksum mismatch");
+		goto out;
+	}
+	/* The blocks: inside the file after the directory, the header
+	 * first, then consecutive runs of records covering them all, their
+	 * lengths adding up to the payload's. */
+	uint64_t sum_raw = 0, next = 0, maxc = 0;
+	const char *bad = NULL;
+	for (uint32_t i = 0; i < nb && !bad; i++) {
+		const uint8_t *e = d + WF_SNAP_DIR_FIXED + (size_t)i * WF_SNAP_DIR_BLOCK;
+		sblock *x = &b[i];
+		x->off = wf_get_u64(e);
+		x->clen = wf_get_u64(e + 8);
+		x->rawlen = wf_get_u64(e + 16);
+		x->sum = wf_get_u64(e + 24);
+		x->first = wf_get_u64(e + 32);
+		x->n = wf_get_u64(e + 40);
+		if (x->off < WF_SNAP_HEADER_SIZE + dirlen || x->off > size ||
+		    x->clen > size - x->off)
+			bad = "a block lies outside the file";
+		else if (x->rawlen > rawlen - sum_raw)
+			bad = "blocks longer than the payload";
+		else if (x->first != next || (i ? x->n == 0 : x->n != 0) ||
+		         x->n > nrecs - next)
+			bad = "blocks do not cover the records in order";
+		if (bad)
+			break;
+		sum_raw += x->rawlen;
+		next += x->n;
+		if (x->clen > maxc)
+			maxc = x->clen;
+	}
+	if (!bad && (sum_raw != rawlen || next != nrecs))
+		bad = "blocks do not add up to the payload";
+	if (!bad && (prefix > b[0].rawlen || b[0].rawlen - prefix > 10))
+		bad = "bad header block";
+	if (bad) {
+		errf(why, whylen, "directory: %s", bad);
+		goto out;
+	}
+	/* Which blocks: all, or the header's and those holding a record
+	 * whose id hashes as the one asked for. */
+	const char *only = wf_fold_only(f);
+	uint64_t want_raw = 0, want_recs = 0;
+	uint32_t hv = only ? wf_fold_id_hash(only) : 0;
+	const uint8_t *hashes = d + WF_SNAP_DIR_FIXED + (size_t)nb * WF_SNAP_DIR_BLOCK;
+	b[0].want = 1;
+	for (uint32_t i = 1; i < nb; i++)
+		b[i].want = !only;
+	if (only) {
+		uint32_t bi = 1;
+		for (uint64_t k = 0; k < nrecs; k++) {
+			if (wf_get_u32(hashes + 4 * k) != hv)
+				continue;
+			while (bi < nb && b[bi].first + b[bi].n <= k)
+				bi++;
+			if (bi < nb)
+				b[bi].want = 1;
+		}
+	}
+	for (uint32_t i = 1; i < nb; i++)
+		if (b[i].want) {
+			want_raw += b[i].rawlen;
+			want_recs += b[i].n;
+		}
+	uint8_t vb[10];
+	size_t vlen = wf_varint_put(vb, want_recs);
+	want_raw += prefix + vlen;
+	raw = malloc(want_raw ? want_raw : 1);
+	comp = malloc(maxc ? maxc : 1);
+	uint8_t *head = malloc(b[0].rawlen ? b[0].rawlen : 1);
+	if (!raw || !comp || !head) {
+		free(head);
+		rc = WF_ENOMEM;
+		goto out;
+	}
+	size_t pos = 0;
+	for (uint32_t i = 0; i < nb && !bad; i++) {
+		if (!b[i].want)
+			continue;
+		if ((r = pread_all(io, fd, comp, b[i].clen, b[i].off))) {
+			if (r == -ENOMEM)
+				rc = WF_ENOMEM;
+			else
+				errf(why, whylen, "cannot read block %u: %s", i,
+				     strerror(-r));
+			bad = "";
+			break;
+		}
+		if (XXH3_64bits_withSeed(comp, b[i].clen, journal_id) != b[i].sum) {
+			errf(why, whylen, "block %u checksum mismatch", i);
+			bad = "";
+			break;
+		}
+		uint8_t *to = i ? raw + pos : head;
+		size_t got = ZSTD_decompress(to, b[i].rawlen, comp, b[i].clen);
+		if (ZSTD_isError(got) || got != b[i].rawlen) {
+			errf(why, whylen, "block %u does not decompress", i);
+			bad = "";
+			break;
+		}
+		if (i == 0) {
+			/* The header ends with the count of all records;
+			 * the payload given to the fold says how many it
+			 * holds. */
+			uint64_t cnt;
+			size_t used = wf_varint_get(head + prefix,
+			                            b[0].rawlen - prefix, &cnt);
+			if (!used || used != b[0].rawlen - prefix || cnt != nrecs) {
+				errf(why, whylen, "header block: record count "
+				     "disagrees with the directory");
+				bad = "";
+				break;
+			}
+			memcpy(raw, head, prefix);
+			memcpy(raw + prefix, vb, vlen);
+			pos = prefix + vlen;
+		} else {
+			pos += b[i].rawlen;
+		}
+	}
+	free(head);
+	if (bad)
+		goto out;
+	rc = restore(f, raw, want_raw, wf_get_u64(h + 24), why, whylen);
+	raw = NULL; /* taken */
+out:
+	free(raw);
+	free(comp);
+	free(d);
+	free(b);
+	return rc;
 }
 
 /* Check and restore one snapshot file into the empty fold f.
@@ -341,67 +670,53 @@ static int try_one(const wf_io *io, const char *path, uint64_t journal_id,
                    size_t whylen, int *beyond)
 {
 	*beyond = 0;
-	size_t len = 0;
-	uint8_t *p;
-	int r = read_file(io, path, &p, &len);
-	if (r == -ENOMEM)
-		return WF_ENOMEM;
+	uint8_t h[WF_SNAP_HEADER_SIZE];
+	uint64_t size = 0, last = 0;
+	int fd = io->open(io->ctx, path, WF_IO_RDONLY);
+	int r = fd < 0 ? fd : io->fsize(io->ctx, fd, &size);
+	if (r == 0 && size < WF_SNAP_HEADER_SIZE) {
+		errf(why, whylen, "not a snapshot (no magic)");
+		io->close(io->ctx, fd);
+		return 0;
+	}
+	if (r == 0)
+		r = pread_all(io, fd, h, sizeof h, 0);
 	if (r < 0) {
+		if (fd >= 0)
+			io->close(io->ctx, fd);
+		if (r == -ENOMEM)
+			return WF_ENOMEM;
 		errf(why, whylen, "cannot read it: %s", strerror(-r));
 		return 0;
 	}
 	int rc = 0;
-	const uint8_t *h = p;
-	uint64_t rawlen = 0, clen = 0, last = 0;
-	if (len < WF_SNAP_HEADER_SIZE || memcmp(h, WF_SNAP_MAGIC, 8) != 0) {
+	uint32_t version = wf_get_u32(h + 8);
+	if (memcmp(h, WF_SNAP_MAGIC, 8) != 0) {
 		errf(why, whylen, "not a snapshot (no magic)");
 	} else if (wf_get_u64(h + 56) != XXH3_64bits(h, 56)) {
 		errf(why, whylen, "header checksum mismatch");
-	} else if (wf_get_u32(h + 8) != WF_SNAP_VERSION ||
+	} else if ((version != 1 && version != WF_SNAP_VERSION) ||
 	           wf_get_u32(h + 12) != WF_SNAP_HEADER_SIZE) {
-		errf(why, whylen, "format version %u, this wflow reads %u",
-		     wf_get_u32(h + 8), WF_SNAP_VERSION);
+		errf(why, whylen, "format version %u, this wflow reads 1 to %u",
+		     version, WF_SNAP_VERSION);
 	} else if (wf_get_u64(h + 16) != journal_id) {
 		errf(why, whylen, "made from another journal");
 	} else if ((last = wf_get_u64(h + 24)) >= next_seq) {
 		errf(why, whylen, "covers events up to %" PRIu64 ", beyond the "
 		     "journal's end (%" PRIu64 ")", last, next_seq - 1);
 		*beyond = 1;
-	} else if ((clen = wf_get_u64(h + 40)) != len - WF_SNAP_HEADER_SIZE) {
-		errf(why, whylen, "%zu bytes, the header says %" PRIu64, len,
-		     clen + WF_SNAP_HEADER_SIZE);
-	} else if (XXH3_64bits_withSeed(p + WF_SNAP_HEADER_SIZE, clen,
-	                                journal_id) != wf_get_u64(h + 48)) {
-		errf(why, whylen, "payload checksum mismatch");
-	} else if ((rawlen = wf_get_u64(h + 32)) > ((uint64_t)1 << 36)) {
-		errf(why, whylen, "implausible length %" PRIu64, rawlen);
+	} else if (wf_get_u64(h + 40) != size - WF_SNAP_HEADER_SIZE) {
+		errf(why, whylen, "%" PRIu64 " bytes, the header says %" PRIu64,
+		     size, wf_get_u64(h + 40) + WF_SNAP_HEADER_SIZE);
+	} else if (wf_get_u64(h + 32) > ((uint64_t)1 << 36)) {
+		errf(why, whylen, "implausible length %" PRIu64,
+		     wf_get_u64(h + 32));
+	} else if (version == 1) {
+		rc = try_v1(io, fd, h, size, journal_id, f, why, whylen);
 	} else {
-		uint8_t *raw = malloc(rawlen ? rawlen : 1);
-		if (!raw) {
-			free(p);
-			return WF_ENOMEM;
-		}
-		size_t got = ZSTD_decompress(raw, rawlen, p + WF_SNAP_HEADER_SIZE,
-		                             clen);
-		if (ZSTD_isError(got) || got != rawlen) {
-			errf(why, whylen, "payload does not decompress");
-			free(raw);
-		} else {
-			char err[300];
-			/* The fold takes raw (its frozen blocks stay in it). */
-			int r = wf_fold_restore(f, raw, rawlen, err, sizeof err);
-			if (r == WF_ENOMEM)
-				rc = WF_ENOMEM;
-			else if (r < 0)
-				errf(why, whylen, "%s", err);
-			else if (wf_fold_last_seq(f) != last)
-				errf(why, whylen, "payload and header disagree on "
-				     "the position");
-			else
-				rc = 1;
-		}
+		rc = try_v2(io, fd, h, size, journal_id, f, why, whylen);
 	}
-	free(p);
+	io->close(io->ctx, fd);
 	if (rc == 1)
 		*seq = last;
 	return rc;

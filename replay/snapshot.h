@@ -6,15 +6,33 @@
  *
  *   header, 64 bytes (integers little-endian):
  *     0  magic           8   "WFLOWSNP"
- *     8  version         u32 1
+ *     8  version         u32 2 (1 is still read: see below)
  *    12  header size     u32 64
  *    16  journal id      u64 the journal it was folded from
  *    24  last seq        u64 the last event folded into it
  *    32  raw length      u64 the payload's length (wf_fold_save)
- *    40  stored length   u64 the zstd frame's length, after the header
- *    48  payload sum     u64 XXH3-64, seed = journal id, of the zstd frame
+ *    40  stored length   u64 the bytes after the header
+ *    48  directory sum   u64 XXH3-64, seed = journal id, of the directory
  *    56  header sum      u64 XXH3-64 (seed 0) of bytes 0..55
- *   then the payload, compressed as one zstd frame.
+ *   directory, at 64:
+ *     0  length          u64 of the directory, these 24 bytes included
+ *     8  blocks          u32 nb
+ *    12  prefix          u32 the payload header's length, record count
+ *                            excluded
+ *    16  records         u64 nrecs, one per workflow
+ *    24  nb blocks of 48 bytes: file offset, stored length, raw length,
+ *        XXH3-64 (seed = journal id) of the stored bytes, first record,
+ *        record count (u64 each). Block 0 is the payload's header (no
+ *        records); the others hold runs of whole records, in order.
+ *    then nrecs u32: each record's wf_fold_id_hash.
+ *   then the blocks, each one zstd frame.
+ *
+ * A whole restore decompresses every block (the payload again, byte for
+ * byte); wflow meta, which folds one workflow, reads the directory, block
+ * 0 and the blocks whose records' id hashes match (about 256 KiB), so its
+ * cost does not grow with the number of workflows saved. Version 1 (the
+ * payload as one zstd frame after the header, byte 48 its checksum) is
+ * still read, never written.
  *
  * Written as a temporary file, fsynced, renamed into place, and the
  * directory fsynced; then the writer keeps it and the newest older one of
@@ -36,8 +54,10 @@
 #include "replay/fold.h"
 
 #define WF_SNAP_MAGIC "WFLOWSNP"
-#define WF_SNAP_VERSION 1u
+#define WF_SNAP_VERSION 2u
 #define WF_SNAP_HEADER_SIZE 64u
+#define WF_SNAP_DIR_FIXED 24u
+#define WF_SNAP_DIR_BLOCK 48u
 #define WF_SNAP_SUFFIX ".wfs"
 /** Snapshots kept in a directory (the newest). */
 #define WF_SNAP_KEEP 2
@@ -53,13 +73,14 @@ int wf_snapshot_write(const wf_io *io, const char *dir, uint64_t journal_id,
                       wf_fold *f, uint64_t *bytes, char *err, size_t errlen);
 
 /**
- * Write payload (wf_fold_save's bytes, covering events up to seq) as a
- * snapshot: wf_snapshot_write without the save, for a caller that saved
- * under its lock and writes outside it.
+ * Write payload (wf_fold_save_recs's bytes and records, covering events up
+ * to seq) as a snapshot: wf_snapshot_write without the save, for a caller
+ * that saved under its lock and writes outside it.
  */
 int wf_snapshot_write_payload(const wf_io *io, const char *dir,
                               uint64_t journal_id, uint64_t seq,
                               const uint8_t *payload, size_t len,
+                              const wf_fold_rec *recs, size_t nrecs,
                               uint64_t *bytes, char *err, size_t errlen);
 
 /**

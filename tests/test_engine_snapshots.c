@@ -243,38 +243,70 @@ static void patch_header(const char *path, size_t off, uint64_t v)
 }
 
 /*
- * Check one snapshot file against snapshot.h: magic, version 1, header
+ * Check one snapshot file against snapshot.h: magic, version 2, header
  * size 64, journal id, last seq (= the name's), stored length (= the
- * file's), the checksums, and a zstd payload of the raw length. Returns
- * the raw payload (malloc'd) and its length.
+ * file's), the header and directory checksums; the directory's blocks
+ * (inside the file, each with its checksum, block 0 the payload's header
+ * and then runs of records covering them all in order) decompressing to
+ * the raw length in all. Returns the raw payload (the blocks' bytes
+ * concatenated, malloc'd) and its length.
  */
 static uint8_t *check_snap_file(const char *path, uint64_t jid, uint64_t seq,
                                 size_t *rawlen)
 {
 	size_t len;
 	uint8_t *b = t_read_file(path, &len);
-	CHECK_MSG(len > 64, "%s: %zu bytes", path, len);
+	CHECK_MSG(len > 64 + 24, "%s: %zu bytes", path, len);
 	CHECK_MSG(memcmp(b, "WFLOWSNP", 8) == 0, "%s: no magic", path);
-	CHECK_EQ_U64(wf_get_u32(b + 8), 1);
+	CHECK_EQ_U64(wf_get_u32(b + 8), 2);
 	CHECK_EQ_U64(wf_get_u32(b + 12), 64);
 	CHECK_EQ_U64(wf_get_u64(b + 16), jid);
 	CHECK_EQ_U64(wf_get_u64(b + 24), seq);
 	CHECK_EQ_U64(wf_get_u64(b + 40) + 64, len);
-	CHECK_EQ_U64(wf_get_u64(b + 48),
-	             XXH3_64bits_withSeed(b + 64, len - 64, jid));
 	CHECK_EQ_U64(wf_get_u64(b + 56), XXH3_64bits(b, 56));
+	const uint8_t *d = b + 64;
+	uint64_t dirlen = wf_get_u64(d), nrecs = wf_get_u64(d + 16);
+	uint32_t nb = wf_get_u32(d + 8);
+	CHECK(nb >= 1 && dirlen == 24 + 48ull * nb + 4 * nrecs &&
+	      64 + dirlen <= len);
+	CHECK_EQ_U64(wf_get_u64(b + 48), XXH3_64bits_withSeed(d, dirlen, jid));
 	uint64_t rl = wf_get_u64(b + 32);
 	CHECK(rl > 0 && rl < ((uint64_t)1 << 30));
-	CHECK_EQ_U64(ZSTD_getFrameContentSize(b + 64, len - 64), rl);
 	uint8_t *raw = malloc((size_t)rl);
 	CHECK(raw != NULL);
-	size_t got = ZSTD_decompress(raw, (size_t)rl, b + 64, len - 64);
-	CHECK_MSG(!ZSTD_isError(got) && got == rl, "%s: payload does not "
-	          "decompress to %" PRIu64 " bytes", path, rl);
+	uint64_t pos = 0, next_rec = 0, end_prev = 64 + dirlen;
+	for (uint32_t i = 0; i < nb; i++) {
+		const uint8_t *e = d + 24 + 48 * (size_t)i;
+		uint64_t off = wf_get_u64(e), clen = wf_get_u64(e + 8);
+		uint64_t brl = wf_get_u64(e + 16);
+		CHECK_MSG(off == end_prev && off + clen <= len,
+		          "%s: block %u at %" PRIu64 "+%" PRIu64, path, i, off,
+		          clen);
+		CHECK_EQ_U64(wf_get_u64(e + 24),
+		             XXH3_64bits_withSeed(b + off, clen, jid));
+		CHECK_EQ_U64(wf_get_u64(e + 32), next_rec);
+		CHECK(i == 0 ? wf_get_u64(e + 40) == 0 : wf_get_u64(e + 40) > 0);
+		next_rec += wf_get_u64(e + 40);
+		CHECK(pos + brl <= rl);
+		size_t got = ZSTD_decompress(raw + pos, (size_t)brl, b + off,
+		                             (size_t)clen);
+		CHECK_MSG(!ZSTD_isError(got) && got == brl, "%s: block %u does "
+		          "not decompress to %" PRIu64 " bytes", path, i, brl);
+		pos += brl;
+		end_prev = off + clen;
+	}
+	CHECK_EQ_U64(end_prev, len);
+	CHECK_EQ_U64(next_rec, nrecs);
+	CHECK_EQ_U64(pos, rl);
 	free(b);
 	*rawlen = (size_t)rl;
 	return raw;
 }
+
+/* Rewrite directory field: arg[0] block (or ~0: the fixed part), arg[1]
+ * byte offset in it, arg[2] value added to its u64 (u32 for the fixed
+ * part's offsets 8 and 12); directory and header checksums recomputed. */
+static void dmg_dir(const char *cdir, void *arg, char *named, size_t nl);
 
 /* ---- the journal ---------------------------------------------------------- */
 
@@ -1879,7 +1911,7 @@ static void test_damage(void)
 	patches[0][0] = 24, patches[0][1] = s1;          /* an earlier position */
 	patches[1][0] = 24, patches[1][1] = s2 + 1000;   /* beyond the end */
 	patches[2][0] = 24, patches[2][1] = 0;
-	patches[3][0] = 8, patches[3][1] = 2 | (64ull << 32); /* version 2 */
+	patches[3][0] = 8, patches[3][1] = 3 | (64ull << 32); /* version 3 */
 	patches[4][0] = 40, patches[4][1] = 1000000;     /* stored length */
 	patches[5][0] = 32, patches[5][1] = 1ull << 40;  /* raw length */
 	for (int i = 0; i < 6; i++) {
@@ -1899,6 +1931,47 @@ static void test_damage(void)
 		damage_case(pay_names[i], base, dmg_payload, (void *)&pays[i], V_ALONE);
 	}
 	damage_case("both payloads flipped", base, dmg_both, NULL, V_BOTH);
+	/* Directories that lie, with valid checksums. */
+	static uint64_t dirs[5][3] = {
+		{1, 16, 1},       /* block 1's raw length + 1 */
+		{1, 0, 1},        /* block 1 one byte later */
+		{1, 32, 1},       /* block 1's first record + 1 */
+		{~0ull, 8, 1},    /* one more block than there is */
+		{~0ull, 12, 1},   /* the payload header one byte longer */
+	};
+	for (int i = 0; i < 5; i++) {
+		char w[80];
+		snprintf(w, sizeof w, "directory field %d patched", i);
+		damage_case(w, base, dmg_dir, dirs[i], V_OLDER);
+		damage_case(w, base, dmg_dir, dirs[i], V_ALONE);
+	}
+}
+
+static void dmg_dir(const char *cdir, void *arg, char *named, size_t nl)
+{
+	char p[700];
+	newest(cdir, p, sizeof p, named, nl);
+	const uint64_t *a = arg;
+	jscan js;
+	scan_journal(cdir, &js);
+	size_t len;
+	uint8_t *b = t_read_file(p, &len);
+	uint8_t *d = b + 64;
+	uint64_t dirlen = wf_get_u64(d);
+	CHECK(wf_get_u32(d + 8) >= 2 && 64 + dirlen <= len);
+	if (a[0] == ~0ull) {
+		uint8_t *f = d + a[1];
+		uint32_t v = wf_get_u32(f) + (uint32_t)a[2];
+		for (int i = 0; i < 4; i++)
+			f[i] = (uint8_t)(v >> (8 * i));
+	} else {
+		uint8_t *f = d + 24 + 48 * a[0] + a[1];
+		put_u64(f, wf_get_u64(f) + a[2]);
+	}
+	put_u64(b + 48, XXH3_64bits_withSeed(d, dirlen, js.jid));
+	put_u64(b + 56, XXH3_64bits(b, 56));
+	t_write_file(p, b, len);
+	free(b);
 }
 
 /* ---- 4. the journal loses its tail -------------------------------------------- */
