@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <xxhash.h>
 #include <zstd.h>
@@ -168,6 +169,25 @@ int wf_snapshot_write(const wf_io *io, const char *dir, uint64_t journal_id,
 	return rc;
 }
 
+/*
+ * Memory for a payload or a file's bytes, freed with free() (the fold
+ * takes a payload). A large one is aligned to 2 MiB and asks for transparent huge pages: on
+ * the VMs this runs on, touching a fresh 4 KiB page costs 5-11 us, and a
+ * snapshot's payload is tens of MB touched once while decompressing.
+ */
+static uint8_t *payload_alloc(size_t n)
+{
+	if (n < ((size_t)8 << 20))
+		return malloc(n ? n : 1);
+	void *p;
+	if (posix_memalign(&p, (size_t)2 << 20, n) != 0)
+		return NULL;
+#ifdef MADV_HUGEPAGE
+	madvise(p, n & ~(((size_t)2 << 20) - 1), MADV_HUGEPAGE);
+#endif
+	return p;
+}
+
 /* One block per this many payload bytes (whole records): what wflow meta
  * decompresses to read one workflow. */
 #define BLOCK_RAW (256u << 10)
@@ -225,7 +245,7 @@ static int build_file(uint64_t journal_id, uint64_t seq, const uint8_t *raw,
 		                                    : rawlen;
 		bound += ZSTD_compressBound(hi - lo);
 	}
-	uint8_t *p = malloc(bound);
+	uint8_t *p = payload_alloc(bound);
 	if (!p) {
 		free(bstart);
 		return WF_ENOMEM;
@@ -460,7 +480,7 @@ static int try_v1(const wf_io *io, int fd, const uint8_t *h, uint64_t size,
 		errf(why, whylen, "payload checksum mismatch");
 		return 0;
 	}
-	uint8_t *raw = malloc(rawlen ? rawlen : 1);
+	uint8_t *raw = payload_alloc(rawlen);
 	if (!raw) {
 		free(p);
 		return WF_ENOMEM;
@@ -597,7 +617,7 @@ static int try_v2(const wf_io *io, int fd, const uint8_t *h, uint64_t size,
 	uint8_t vb[10];
 	size_t vlen = wf_varint_put(vb, want_recs);
 	want_raw += prefix + vlen;
-	raw = malloc(want_raw ? want_raw : 1);
+	raw = payload_alloc(want_raw);
 	comp = malloc(maxc ? maxc : 1);
 	uint8_t *head = malloc(b[0].rawlen ? b[0].rawlen : 1);
 	if (!raw || !comp || !head) {
