@@ -22,21 +22,7 @@
 #include "bench/synth.h"
 #include "replay/fold.h"
 
-static char *meta_text(wf_fold *f, const char *id, const char *step)
-{
-	cJSON *m = NULL;
-	char err[600];
-	int rc = wf_fold_metadata(f, id, step, &m, err, sizeof err);
-	if (rc < 0) {
-		cJSON_Delete(m);
-		char *e = malloc(700);
-		snprintf(e, 700, "error %d: %s", rc, err);
-		return e;
-	}
-	char *t = cJSON_PrintUnformatted(m);
-	cJSON_Delete(m);
-	return t;
-}
+#include "fold_util.h"
 
 static void same_list(wf_fold *a, wf_fold *b)
 {
@@ -65,7 +51,8 @@ static size_t same_answers(wf_fold *a, wf_fold *b, size_t every)
 		if (k++ % every)
 			continue;
 		CHECK_EQ_I64(wf_fold_status(b, w->id), wf_fold_status(a, w->id));
-		char *ma = meta_text(a, w->id, NULL), *mb = meta_text(b, w->id, NULL);
+		char *ma = fold_meta_text(a, w->id, NULL);
+		char *mb = fold_meta_text(b, w->id, NULL);
 		CHECK_MSG(strcmp(ma, mb) == 0, "workflow %s:\n%s\n%s", w->id, ma,
 		          mb);
 		free(ma);
@@ -81,8 +68,8 @@ static size_t same_answers(wf_fold *a, wf_fold *b, size_t every)
 		for (size_t s = 0; s < wa->nsteps; s++) {
 			const wf_fstep *sa = wa->order[s], *sb = wb->order[s];
 			CHECK_MSG(strcmp(sa->id, sb->id) == 0, "%s: step %zu", w->id, s);
-			ma = meta_text(a, w->id, sa->id);
-			mb = meta_text(b, w->id, sa->id);
+			ma = fold_meta_text(a, w->id, sa->id);
+			mb = fold_meta_text(b, w->id, sa->id);
 			CHECK_MSG(strcmp(ma, mb) == 0, "workflow %s step %s:\n%s\n%s",
 			          w->id, sa->id, ma, mb);
 			free(ma);

@@ -19,14 +19,7 @@
 #include "bench/synth.h"
 #include "replay/fold.h"
 
-static char *list_text(wf_fold *f)
-{
-	cJSON *l = NULL;
-	CHECK_OK(wf_fold_list(f, WF_STATUS_ALL, &l));
-	char *t = cJSON_PrintUnformatted(l);
-	cJSON_Delete(l);
-	return t;
-}
+#include "fold_util.h"
 
 int main(void)
 {
@@ -60,7 +53,7 @@ int main(void)
 				}
 				/* Accepted events change the state; the probe runs
 				 * on the list before and after a refusal only. */
-				char *before = (n % 97 == 0) ? list_text(f) : NULL;
+				char *before = (n % 97 == 0) ? fold_list_text(f) : NULL;
 				err[0] = '\0';
 				int rc = wf_fold_apply(f, &bad, err, sizeof err);
 				if (rc == 0) {
@@ -74,7 +67,7 @@ int main(void)
 					          "without a message", n, i);
 					refused++;
 					if (before) {
-						char *after = list_text(f);
+						char *after = fold_list_text(f);
 						CHECK_MSG(strcmp(before, after) == 0,
 						          "event %" PRIu64 " field %u: a "
 						          "refused event changed the list",

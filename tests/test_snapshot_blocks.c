@@ -25,32 +25,9 @@
 #include "replay/fold.h"
 #include "replay/snapshot.h"
 
+#include "fold_util.h"
+
 #define JID 0x1234abcdull
-
-static char *meta_text(wf_fold *f, const char *id)
-{
-	cJSON *m = NULL;
-	char err[600];
-	int rc = wf_fold_metadata(f, id, NULL, &m, err, sizeof err);
-	char *t;
-	if (rc < 0) {
-		t = malloc(700);
-		snprintf(t, 700, "error %d: %s", rc, err);
-	} else {
-		t = cJSON_PrintUnformatted(m);
-	}
-	cJSON_Delete(m);
-	return t;
-}
-
-static char *list_text(wf_fold *f)
-{
-	cJSON *l = NULL;
-	CHECK_OK(wf_fold_list(f, WF_STATUS_ALL, &l));
-	char *t = cJSON_PrintUnformatted(l);
-	cJSON_Delete(l);
-	return t;
-}
 
 /* Load dir's snapshot, of workflow only (or all): 1 used, 0 skipped. */
 static int load(const char *dir, const char *only, wf_fold **out,
@@ -140,12 +117,13 @@ int main(void)
 	char skipped[2000];
 	CHECK_MSG(load(dir, NULL, &r, skipped, sizeof skipped) == 1, "%s",
 	          skipped);
-	char *la = list_text(f), *lb = list_text(r);
+	char *la = fold_list_text(f), *lb = fold_list_text(r);
 	CHECK_MSG(strcmp(la, lb) == 0, "lists differ");
 	free(la);
 	free(lb);
 	for (size_t k = 0; k < nid; k++) {
-		char *ma = meta_text(f, ids[k]), *mb = meta_text(r, ids[k]);
+		char *ma = fold_meta_text(f, ids[k], NULL);
+		char *mb = fold_meta_text(r, ids[k], NULL);
 		CHECK_MSG(strcmp(ma, mb) == 0, "%s: %s vs %s", ids[k], ma, mb);
 		free(ma);
 		free(mb);
@@ -158,7 +136,8 @@ int main(void)
 		t_context("only %s", ids[k]);
 		CHECK_MSG(load(dir, ids[k], &r, skipped, sizeof skipped) == 1, "%s",
 		          skipped);
-		char *ma = meta_text(f, ids[k]), *mb = meta_text(r, ids[k]);
+		char *ma = fold_meta_text(f, ids[k], NULL);
+		char *mb = fold_meta_text(r, ids[k], NULL);
 		CHECK_MSG(strcmp(ma, mb) == 0, "%s vs %s", ma, mb);
 		free(ma);
 		free(mb);
@@ -166,7 +145,7 @@ int main(void)
 	}
 	t_context("only a workflow that does not exist");
 	CHECK(load(dir, "no/such/workflow", &r, skipped, sizeof skipped) == 1);
-	char *mb = meta_text(r, "no/such/workflow");
+	char *mb = fold_meta_text(r, "no/such/workflow", NULL);
 	CHECK_MSG(strstr(mb, "No such workflow_id") != NULL, "%s", mb);
 	free(mb);
 	wf_fold_free(r);
@@ -195,7 +174,8 @@ int main(void)
 			refused++;
 		} else {
 			CHECK_MSG(rc == 1, "skipped: %s", skipped);
-			char *ma = meta_text(f, ids[k]), *mb2 = meta_text(r, ids[k]);
+			char *ma = fold_meta_text(f, ids[k], NULL);
+			char *mb2 = fold_meta_text(r, ids[k], NULL);
 			CHECK_MSG(strcmp(ma, mb2) == 0, "%s vs %s", ma, mb2);
 			free(ma);
 			free(mb2);
