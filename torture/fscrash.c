@@ -848,7 +848,8 @@ static int fs_crash(fsmodel *m, uint64_t *rng, sector_odds odds,
 	if (rc < 0)
 		snprintf(err, errlen, "out of memory");
 	nftw(m->root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	qsort(fin.v, fin.n, sizeof *fin.v, cmp_entry);
+	if (fin.n) /* (a crash before anything was created: none) */
+		qsort(fin.v, fin.n, sizeof *fin.v, cmp_entry);
 	for (size_t i = 0; rc == 0 && i < fin.n; i++) {
 		const entry *e = &fin.v[i];
 		if (!parents_exist(&fin, m->root, e->path))
