@@ -29,12 +29,17 @@
 #include "journal/varint.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
 #include <sys/mman.h>
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /*
  * Where workflows' arena blocks come from: 4 MiB chunks mapped with their
@@ -54,6 +59,31 @@ typedef struct wf_slab {
 	size_t left;
 } wf_slab;
 
+/*
+ * A chunk, its pages present: huge ones where the kernel has them (a
+ * fresh 4 KiB page costs microseconds to touch on the VMs this runs on,
+ * even after MAP_POPULATE; a 2 MiB one about the same). Kernels before
+ * 5.14 cannot populate a range after madvise: MAP_POPULATE then. NULL
+ * if mmap fails.
+ */
+static char *slab_chunk(void)
+{
+	char *c;
+#if defined(MADV_HUGEPAGE) && defined(MADV_POPULATE_WRITE)
+	c = mmap(NULL, SLAB_CHUNK, PROT_READ | PROT_WRITE,
+	         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (c == MAP_FAILED)
+		return NULL;
+	madvise(c, SLAB_CHUNK, MADV_HUGEPAGE); /* a hint */
+	if (madvise(c, SLAB_CHUNK, MADV_POPULATE_WRITE) == 0)
+		return c;
+	munmap(c, SLAB_CHUNK);
+#endif
+	c = mmap(NULL, SLAB_CHUNK, PROT_READ | PROT_WRITE,
+	         MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	return c == MAP_FAILED ? NULL : c;
+}
+
 /* A block of at least *size bytes; *size gets its real size. */
 static void *slab_get(wf_slab *s, size_t *size)
 {
@@ -67,9 +97,8 @@ static void *slab_get(wf_slab *s, size_t *size)
 		return p;
 	}
 	if (s->left < *size) {
-		char *c = mmap(NULL, SLAB_CHUNK, PROT_READ | PROT_WRITE,
-		               MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-		if (c == MAP_FAILED)
+		char *c = slab_chunk();
+		if (!c)
 			return malloc(*size);
 		*(void **)c = s->chunks;
 		s->chunks = c;
@@ -112,11 +141,32 @@ typedef struct fbuf {
 	int64_t t; /* the last time written */
 } fbuf;
 
+/*
+ * The fold's own strings: causes, outcomes, step types and the defaults
+ * "{}" and "null", which freezing keeps as one byte each ("symbols", see
+ * syms below). They are one object, so that freeze knows one by its
+ * address, without reading it.
+ */
+static const struct symtext {
+	char run[4], resume[7], call[5], create[7];
+	char succeeded[10], failed[7], successful[11], canceled[9];
+	char empty[1], function[9], actor_method[13], obj[3], null[5];
+} sym = {
+	"run",       "resume", "call",       "create",
+	"SUCCEEDED", "FAILED", "SUCCESSFUL", "CANCELED",
+	"",          "FUNCTION", "ACTOR_METHOD", "{}", "null",
+};
+
 struct wf_fold {
 	wf_slab slab;
 	fbuf scratch; /* where freeze packs a workflow */
 	int no_freeze;
 	char *only; /* fold only this workflow (wf_fold_set_only), or NULL */
+	size_t only_len;
+	wf_fstep **dagv; /* a DAG's steps while it is read (parse_dag) */
+	size_t dagcap;
+	char *dagtext;   /* and its text (dag_copy) */
+	size_t dagtext_cap;
 	uint8_t *adopted; /* a restored payload: frozen blocks point into it */
 	wf_map wfs; /* id -> wf_fwf */
 	char *live_session;
@@ -133,10 +183,8 @@ struct wf_arena_block {
 	_Alignas(8) unsigned char data[];
 };
 
-/* n bytes aligned for any of the fold's structs (align 8), or for text
- * (align 1: most strings are short, and padding them is memory that a
- * replay must fault in). */
-static void *arena_alloc_align(wf_fwf *w, size_t n, size_t align)
+/* arena_alloc_align when the current block has no room. */
+static void *arena_alloc_new(wf_fwf *w, size_t n, size_t align)
 {
 	wf_arena_block *b = w->arena;
 	size_t pad = b ? (align - b->used % align) % align : 0;
@@ -168,12 +216,29 @@ static void *arena_alloc_align(wf_fwf *w, size_t n, size_t align)
 	return p;
 }
 
+/* n bytes aligned for any of the fold's structs (align 8), or for text
+ * (align 1: most strings are short, and padding them is memory that a
+ * replay must fault in). Inlined: a DAG makes a few per step. */
+static inline void *arena_alloc_align(wf_fwf *w, size_t n, size_t align)
+{
+	wf_arena_block *b = w->arena;
+	if (b) {
+		size_t pad = (align - b->used % align) % align;
+		if (b->cap - b->used >= n + pad) {
+			void *p = b->data + b->used + pad;
+			b->used += n + pad;
+			return p;
+		}
+	}
+	return arena_alloc_new(w, n, align);
+}
+
 static void *arena_alloc(wf_fwf *w, size_t n)
 {
 	return arena_alloc_align(w, n, 8);
 }
 
-static char *arena_strndup(wf_fwf *w, const char *s, size_t n)
+static inline char *arena_strndup(wf_fwf *w, const char *s, size_t n)
 {
 	char *p = arena_alloc_align(w, n + 1, 1);
 	if (p) {
@@ -217,8 +282,11 @@ int wf_fold_set_only(wf_fold *f, const char *id)
 {
 	free(f->only);
 	f->only = NULL;
+	f->only_len = 0;
 	if (id && !(f->only = strdup(id)))
 		return WF_ENOMEM;
+	if (id)
+		f->only_len = strlen(id);
 	return 0;
 }
 
@@ -240,15 +308,16 @@ static void free_wf(wf_fwf *w)
 
 /* A new workflow, its id stored after it (so that it never moves: it is
  * the key of the fold's map). */
-static wf_fwf *new_wf(wf_fold *f, const char *id)
+static wf_fwf *new_wf(wf_fold *f, const char *id, size_t n)
 {
-	size_t n = strlen(id), size = sizeof(wf_fwf) + n + 1;
+	size_t size = sizeof(wf_fwf) + n + 1;
 	wf_fwf *w = slab_get(&f->slab, &size);
 	if (!w)
 		return NULL;
 	memset(w, 0, sizeof *w);
 	w->id = (char *)(w + 1);
-	memcpy(w->id, id, n + 1);
+	memcpy(w->id, id, n);
+	w->id[n] = '\0';
 	w->slab = &f->slab;
 	return w;
 }
@@ -272,6 +341,8 @@ void wf_fold_free(wf_fold *f)
 	free(f->scratch.p);
 	free(f->adopted);
 	free(f->only);
+	free(f->dagv);
+	free(f->dagtext);
 	free(f);
 }
 
@@ -372,14 +443,48 @@ wf_status wf_fold_status(const wf_fold *f, const char *id)
  * steps of large ones (add_steps), where a search would cost. */
 #define STEP_MAP_MIN 16
 
-const wf_fstep *wf_fold_step(const wf_fwf *w, const char *id)
+static inline int step_is(const wf_fstep *s, const char *id, size_t n)
+{
+	/* (Ids of one workflow mostly differ in length or first byte: the
+	 * call to memcmp is mostly for the match.) */
+	return s->id_len == n &&
+	       (n == 0 || (s->id[0] == id[0] && memcmp(s->id, id, n) == 0));
+}
+
+/* The step whose id is the n bytes at id (a step found has no NUL in its
+ * id, so neither have they then). */
+static wf_fstep *step_n(const wf_fwf *w, const char *id, size_t n)
 {
 	if (w->nsteps >= STEP_MAP_MIN)
-		return wf_map_get(&w->steps, id);
+		return wf_map_get_n(&w->steps, id, n);
 	for (size_t i = 0; i < w->nsteps; i++)
-		if (strcmp(w->order[i]->id, id) == 0)
+		if (step_is(w->order[i], id, n))
 			return w->order[i];
 	return NULL;
+}
+
+/* step_n for an event: most are about the step the last one was about,
+ * or the next (a step ends after it starts, the next one starts), which
+ * are tried first (each step tried is a cache line). */
+static wf_fstep *step_for_event(wf_fwf *w, const char *id, size_t n)
+{
+	size_t h = w->step_hint;
+	for (size_t i = h; i < h + 2 && i < w->nsteps; i++)
+		if (step_is(w->order[i], id, n)) {
+			w->step_hint = i;
+			return w->order[i];
+		}
+	wf_fstep *s = step_n(w, id, n);
+	if (s && w->nsteps < STEP_MAP_MIN)
+		for (size_t i = 0; i < w->nsteps; i++)
+			if (w->order[i] == s)
+				w->step_hint = i;
+	return s;
+}
+
+const wf_fstep *wf_fold_step(const wf_fwf *w, const char *id)
+{
+	return step_n(w, id, strlen(id));
 }
 
 void wf_fold_next_id(const wf_fwf *w, const char *base, int extra,
@@ -438,6 +543,96 @@ static uint64_t num(const wf_event *ev, unsigned i)
 	return 0;
 }
 
+/* ---- scanning bytes a word at a time ----
+ *
+ * A DAG is read once per workflow and is most of the bytes replay reads:
+ * its "id" keys are counted (dag_estimate) and its strings searched for
+ * their end sixteen bytes at a time (SSE2, in every x86-64; the count
+ * eight at a time elsewhere) instead of one.
+ */
+
+#define ONES UINT64_C(0x0101010101010101)
+#define HIGHS UINT64_C(0x8080808080808080)
+
+static inline uint64_t load8(const char *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return v;
+}
+
+/* The bytes of x that are 0, each as its high bit: exactly those (no
+ * borrow runs from one byte into the next, so they can be counted). */
+static inline uint64_t zero_bytes(uint64_t x)
+{
+	uint64_t low = ~HIGHS;
+	return ~(((x & low) + low) | x | low);
+}
+
+/* How many times "id": occurs in the n bytes at p (as counting memmem's
+ * matches would say: the pattern cannot overlap itself). */
+static size_t count_id_keys(const char *p, size_t n)
+{
+	size_t count = 0, i = 0;
+#ifdef __SSE2__
+	const __m128i c0 = _mm_set1_epi8('"'), c1 = _mm_set1_epi8('i'),
+	              c2 = _mm_set1_epi8('d');
+	/* "id (rare enough) sixteen at a time, then the rest of each. */
+	for (; i + 16 + 4 <= n; i += 16) {
+		const char *q = p + i;
+		__m128i m = _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)q),
+		                           c0);
+		m = _mm_and_si128(m, _mm_cmpeq_epi8(
+		        _mm_loadu_si128((const __m128i *)(q + 1)), c1));
+		m = _mm_and_si128(m, _mm_cmpeq_epi8(
+		        _mm_loadu_si128((const __m128i *)(q + 2)), c2));
+		for (unsigned bits = (unsigned)_mm_movemask_epi8(m); bits;
+		     bits &= bits - 1) {
+			const char *h = q + __builtin_ctz(bits);
+			count += h[3] == '"' && h[4] == ':';
+		}
+	}
+#endif
+	for (; i + 8 + 4 <= n; i += 8) {
+		const char *q = p + i;
+		uint64_t d = (load8(q) ^ ONES * '"') |
+		             (load8(q + 1) ^ ONES * 'i') |
+		             (load8(q + 2) ^ ONES * 'd') |
+		             (load8(q + 3) ^ ONES * '"') |
+		             (load8(q + 4) ^ ONES * ':');
+		for (uint64_t z = zero_bytes(d); z; z &= z - 1)
+			count++;
+	}
+	for (; i + 5 <= n; i++)
+		if (memcmp(p + i, "\"id\":", 5) == 0)
+			count++;
+	return count;
+}
+
+/* The first '"' or '\\' in [p, end), or end, where 16 NULs follow end
+ * (dag_copy's text): every load of 16 bytes stays in the buffer, and
+ * what lies past end matches neither. */
+static inline const char *quote_or_escape(const char *p, const char *end)
+{
+#ifdef __SSE2__
+	const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+	for (;; p += 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)p);
+		unsigned m = (unsigned)_mm_movemask_epi8(
+		        _mm_or_si128(_mm_cmpeq_epi8(x, quote),
+		                     _mm_cmpeq_epi8(x, bslash)));
+		if (m)
+			return p + __builtin_ctz(m);
+		if (end - p <= 16)
+			return end;
+	}
+#else
+	while (p < end && *p != '"' && *p != '\\')
+		p++;
+	return p;
+#endif
+}
+
 /*
  * Arena bytes a DAG's steps will take over the workflow's life: what is
  * kept of the DAG text (its strings and argument values: about half of
@@ -448,14 +643,9 @@ static uint64_t num(const wf_event *ev, unsigned i)
  */
 static size_t dag_estimate(const char *dag, size_t len)
 {
-	size_t steps = 0;
-	const char *p = dag, *end = dag + len;
-	while ((p = memmem(p, (size_t)(end - p), "\"id\":", 5)) != NULL) {
-		steps++;
-		p += 5;
-	}
-	return len / 2 + steps * (sizeof(wf_fstep) + sizeof(wf_fattempt) +
-	                          sizeof(wf_farg) + sizeof(wf_fstep *) + 8);
+	return len / 2 + count_id_keys(dag, len) *
+	                     (sizeof(wf_fstep) + sizeof(wf_fattempt) +
+	                      sizeof(wf_farg) + sizeof(wf_fstep *) + 8);
 }
 
 /* Grow an array in w's arena (the old copy is left there: arrays grow
@@ -512,87 +702,153 @@ static int atext(wf_fwf *w, const wf_event *ev, unsigned i, char **out)
  * per DAG was most of the time an engine's open took.
  */
 
-typedef struct scan {
-	const char *p, *end;
-} scan;
+/*
+ * The scanner reads a copy of the DAG (dag_copy) that ends in a NUL and
+ * 16 more: reading the byte at end is safe and matches no token (the
+ * text may hold NULs too, which match none either), so that looking for
+ * the next token needs no bounds check, and strings are searched 16
+ * bytes at a time up to the end. Only skip_value and the string search
+ * look at end itself.
+ *
+ * Each reader takes the position (p) and returns the one after what it
+ * read, or NULL when what is there is not what it reads: the position
+ * stays in a register, where a scanner struct in memory made every token
+ * a store and a load. A reader that fails may leave whitespace unread,
+ * which every reader skips first.
+ */
 
-static void ws(scan *c)
+#define DAG_PAD 16
+
+/* The DAG text as the scanner reads it, in f's buffer; NULL when out of
+ * memory. */
+static const char *dag_copy(wf_fold *f, const char *text, size_t len)
 {
-	while (c->p < c->end &&
-	       (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r'))
-		c->p++;
+	if (len + 1 + DAG_PAD > f->dagtext_cap) {
+		size_t cap = f->dagtext_cap ? f->dagtext_cap : 4096;
+		while (cap < len + 1 + DAG_PAD)
+			cap *= 2;
+		char *p = realloc(f->dagtext, cap);
+		if (!p)
+			return NULL;
+		f->dagtext = p;
+		f->dagtext_cap = cap;
+	}
+	memcpy(f->dagtext, text, len);
+	memset(f->dagtext + len, 0, 1 + DAG_PAD);
+	return f->dagtext;
 }
 
-static int eat(scan *c, char ch)
+/* JSON whitespace. The engine writes none: one compare (the four, and
+ * the NUL at the end, are below '!') settles most calls. */
+static inline const char *skip_ws(const char *p)
 {
-	ws(c);
-	if (c->p < c->end && *c->p == ch) {
-		c->p++;
-		return 1;
-	}
-	return 0;
+	while ((unsigned char)*p <= ' ' &&
+	       (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
 }
 
-/* A string: its raw span between the quotes (escapes left as they are). */
-static int raw_string(scan *c, const char **s, size_t *n)
+static inline const char *eat(const char *p, char ch)
 {
-	if (!eat(c, '"'))
-		return -1;
-	const char *start = c->p;
-	while (c->p < c->end && *c->p != '"') {
-		if (*c->p == '\\')
-			c->p++;
-		c->p++;
+	if (*p == ch)
+		return p + 1;
+	if ((unsigned char)*p > ' ')
+		return NULL; /* (ch is not whitespace) */
+	p = skip_ws(p);
+	return *p == ch ? p + 1 : NULL;
+}
+
+/* A string: its raw span between the quotes (escapes left as they are);
+ * *esc, if asked, says whether it has any. */
+static inline const char *raw_string(const char *p, const char *end,
+                                     const char **s, size_t *n, int *esc)
+{
+	if (!(p = eat(p, '"')))
+		return NULL;
+	const char *start = p;
+	int e = 0;
+	for (;;) {
+		p = quote_or_escape(p, end);
+		if (p >= end)
+			return NULL;
+		if (*p == '"')
+			break;
+		/* A backslash and the byte it escapes; the quote must
+		 * come after them. */
+		e = 1;
+		if (end - p <= 2)
+			return NULL;
+		p += 2;
 	}
-	if (c->p >= c->end)
-		return -1;
 	*s = start;
-	*n = (size_t)(c->p - start);
-	c->p++;
-	return 0;
+	*n = (size_t)(p - start);
+	if (esc)
+		*esc = e;
+	return p + 1;
 }
 
-static int skip_value(scan *c, int depth)
+/* A key and its colon. */
+static inline const char *key(const char *p, const char *end,
+                              const char **k, size_t *n)
 {
-	ws(c);
-	if (c->p >= c->end || depth > 10000)
-		return -1;
-	const char *s;
-	size_t n;
-	switch (*c->p) {
-	case '"':
-		return raw_string(c, &s, &n);
-	case '{':
-	case '[': {
-		char close = *c->p == '{' ? '}' : ']';
-		c->p++;
-		if (eat(c, close))
-			return 0;
-		do {
-			if (close == '}' && (raw_string(c, &s, &n) < 0 || !eat(c, ':')))
-				return -1;
-			if (skip_value(c, depth + 1) < 0)
-				return -1;
-		} while (eat(c, ','));
-		return eat(c, close) ? 0 : -1;
-	}
+	p = raw_string(p, end, k, n, NULL);
+	return p ? eat(p, ':') : NULL;
+}
+
+/* Ends a number, true or false for skip_value (as strchr(",}] \t\r\n", ch)
+ * would say: its terminating NUL matches too). */
+static inline int value_end(char ch)
+{
+	switch (ch) {
+	case ',':
+	case '}':
+	case ']':
+	case ' ':
+	case '\t':
+	case '\r':
+	case '\n':
+	case '\0':
+		return 1;
 	default:
-		while (c->p < c->end && !strchr(",}] \t\r\n", *c->p))
-			c->p++;
 		return 0;
 	}
 }
 
-/* A string value, unescaped, into the arena. */
-static const char *string_value(wf_fwf *w, scan *c)
+static const char *skip_value(const char *p, const char *end, int depth)
 {
-	const char *s;
-	size_t n;
-	if (raw_string(c, &s, &n) < 0)
+	p = skip_ws(p);
+	if (p >= end || depth > 10000)
 		return NULL;
-	if (!memchr(s, '\\', n))
-		return arena_strndup(w, s, n);
-	/* Rare: let cJSON unescape it. */
+	const char *s, *q;
+	size_t n;
+	switch (*p) {
+	case '"':
+		return raw_string(p, end, &s, &n, NULL);
+	case '{':
+	case '[': {
+		char close = *p == '{' ? '}' : ']';
+		p++;
+		if ((q = eat(p, close)))
+			return q;
+		do {
+			if (close == '}' && !(p = key(p, end, &s, &n)))
+				return NULL;
+			if (!(p = skip_value(p, end, depth + 1)))
+				return NULL;
+		} while ((q = eat(p, ',')) && (p = q));
+		return eat(p, close);
+	}
+	default:
+		/* (The NUL at the end is one of the ends.) */
+		while (!value_end(*p))
+			p++;
+		return p;
+	}
+}
+
+/* string_value of a string with escapes: cJSON unescapes it. */
+static const char *unescaped(wf_fwf *w, const char *s, size_t n)
+{
 	char *q = malloc(n + 3);
 	if (!q)
 		return NULL;
@@ -610,232 +866,335 @@ static const char *string_value(wf_fwf *w, scan *c)
 	return r;
 }
 
-/* A value's JSON text, into the arena. */
-static const char *value_text(wf_fwf *w, scan *c)
+/* A string value, unescaped, into the arena (*out; NULL: refused, or out
+ * of memory). A step type, if it is one of the two (most are), is the
+ * literal instead of a copy. */
+static inline const char *string_value(wf_fwf *w, const char *p,
+                                       const char *end, const char **out,
+                                       int step_type)
 {
-	ws(c);
-	const char *start = c->p;
-	if (skip_value(c, 0) < 0)
+	const char *s;
+	size_t n;
+	int esc;
+	if (!(p = raw_string(p, end, &s, &n, &esc)))
 		return NULL;
-	return arena_strndup(w, start, (size_t)(c->p - start));
+	if (esc)
+		*out = unescaped(w, s, n);
+	else if (step_type && n == 8 && memcmp(s, "FUNCTION", 8) == 0)
+		*out = sym.function;
+	else if (step_type && n == 12 && memcmp(s, "ACTOR_METHOD", 12) == 0)
+		*out = sym.actor_method;
+	else
+		*out = arena_strndup(w, s, n);
+	return *out ? p : NULL;
 }
 
-static int key_is(const char *k, size_t n, const char *want)
+/* A value's JSON text, into the arena (*out; depth: as skip_value's). */
+static const char *value_text(wf_fwf *w, const char *p, const char *end,
+                              int depth, const char **out)
 {
-	return strlen(want) == n && memcmp(k, want, n) == 0;
+	const char *start = skip_ws(p);
+	if (!(p = skip_value(start, end, depth)))
+		return NULL;
+	*out = arena_strndup(w, start, (size_t)(p - start));
+	return *out ? p : NULL;
 }
 
-static int number_value(scan *c, int *out)
+/* Is the key (n bytes at k) the literal want? (A macro: memcmp of a
+ * constant size is a compare or two, not a call.) */
+#define key_is(k, n, want) \
+	((n) == sizeof(want) - 1 && memcmp(k, want, sizeof(want) - 1) == 0)
+
+static const char *number_value(const char *p, const char *end, int *out)
 {
-	ws(c);
-	if (c->p < c->end && (*c->p == 't' || *c->p == 'f')) {
-		*out = *c->p == 't';
-		return skip_value(c, 0);
+	p = skip_ws(p);
+	if (*p == 't' || *p == 'f') {
+		/* As skip_value reads it (tru, falsey: lenient); the words
+		 * themselves at once. (A NUL ends the text: the compares
+		 * stop there.) */
+		*out = *p == 't';
+		if (p[0] == 't' && p[1] == 'r' && p[2] == 'u' && p[3] == 'e' &&
+		    value_end(p[4]))
+			return p + 4;
+		if (p[0] == 'f' && p[1] == 'a' && p[2] == 'l' && p[3] == 's' &&
+		    p[4] == 'e' && value_end(p[5]))
+			return p + 5;
+		while (!value_end(*p))
+			p++;
+		return p;
+	}
+	/* Most are small integers: read here, when what follows them ends
+	 * a number for strtod too (it is slow). */
+	const char *q = p + (*p == '-'), *digits = q;
+	int v = 0;
+	while (q - digits < 9 && *q >= '0' && *q <= '9')
+		v = v * 10 + (*q++ - '0');
+	if (q > digits && value_end(*q)) {
+		*out = *p == '-' ? -v : v;
+		return q;
 	}
 	char *e;
-	double d = strtod(c->p, &e);
-	if (e == c->p || e > c->end)
-		return -1;
+	double d = strtod(p, &e);
+	if (e == p || e > end)
+		return NULL;
 	*out = (int)d;
-	c->p = e;
-	return 0;
+	return e;
 }
 
-static int parse_options(scan *c, wf_fstep *s, wf_fwf *w)
+static const char *parse_options(const char *p, const char *end,
+                                 wf_fstep *s, wf_fwf *w)
 {
-	if (!eat(c, '{'))
-		return -1;
-	if (eat(c, '}'))
-		return 0;
+	const char *q;
+	if (!(p = eat(p, '{')))
+		return NULL;
+	if ((q = eat(p, '}')))
+		return q;
 	do {
 		const char *k;
 		size_t n;
-		if (raw_string(c, &k, &n) < 0 || !eat(c, ':'))
-			return -1;
-		int r;
+		if (!(p = key(p, end, &k, &n)))
+			return NULL;
 		if (key_is(k, n, "step_type"))
-			r = (s->step_type = string_value(w, c)) ? 0 : -1;
+			p = string_value(w, p, end, &s->step_type, 1);
 		else if (key_is(k, n, "max_retries"))
-			r = number_value(c, &s->max_retries);
+			p = number_value(p, end, &s->max_retries);
 		else if (key_is(k, n, "catch_exceptions"))
-			r = number_value(c, &s->catch_exceptions);
+			p = number_value(p, end, &s->catch_exceptions);
 		else if (key_is(k, n, "checkpoint"))
-			r = number_value(c, &s->checkpoint);
+			p = number_value(p, end, &s->checkpoint);
 		else
-			r = skip_value(c, 0);
-		if (r < 0)
-			return -1;
-	} while (eat(c, ','));
-	return eat(c, '}') ? 0 : -1;
+			p = skip_value(p, end, 0);
+		if (!p)
+			return NULL;
+	} while ((q = eat(p, ',')) && (p = q));
+	return eat(p, '}');
 }
 
-static int parse_args(scan *c, wf_fstep *s, wf_fwf *w)
+/* An argument: {"step": id} or {"value": any} (values read depth deep,
+ * as skip_value reads). */
+static const char *parse_arg(const char *p, const char *end, wf_fwf *w,
+                             wf_farg *a, int depth)
 {
+	const char *q;
+	a->step = a->value = NULL;
+	if (!(p = eat(p, '{')))
+		return NULL;
+	do {
+		const char *k;
+		size_t n;
+		if (!(p = key(p, end, &k, &n)))
+			return NULL;
+		if (key_is(k, n, "step"))
+			p = string_value(w, p, end, &a->step, 0);
+		else if (key_is(k, n, "value"))
+			p = value_text(w, p, end, depth, &a->value);
+		else
+			p = skip_value(p, end, depth);
+		if (!p)
+			return NULL;
+	} while ((q = eat(p, ',')) && (p = q));
+	if (!(p = eat(p, '}')))
+		return NULL;
+	if (!a->step && !a->value)
+		a->value = sym.null;
+	return p;
+}
+
+/* @return 0, -1 (refused) or -2 (out of memory). */
+static int parse_args(const char **pp, const char *end, wf_fstep *s,
+                      wf_fwf *w)
+{
+	const char *p = *pp, *q;
 	/* A second "args" key replaces the first (as cJSON would read it),
 	 * never appends to an array sized for the first. */
 	s->args = NULL;
 	s->nargs = 0;
-	if (!eat(c, '['))
+	if (!(p = eat(p, '[')))
 		return -1;
-	if (eat(c, ']'))
+	if ((q = eat(p, ']'))) {
+		*pp = q;
 		return 0;
+	}
+	/*
+	 * Most steps have a few: read them in one pass into a local array,
+	 * their values one level deep (as the counting pass below reads
+	 * them, so that the same are too deep). Anything else (many, or a
+	 * refusal, whose reason and code the two passes settle) is read
+	 * again by the two passes.
+	 */
+	const char *start = p;
+	wf_farg local[16];
+	size_t n = 0;
+	do
+		p = n < sizeof local / sizeof local[0]
+		        ? parse_arg(p, end, w, &local[n++], 1)
+		        : NULL;
+	while (p && (q = eat(p, ',')) && (p = q));
+	if (p && (q = eat(p, ']'))) {
+		if (!(s->args = arena_alloc(w, n * sizeof *s->args)))
+			return -2;
+		memcpy(s->args, local, n * sizeof *s->args);
+		s->nargs = n;
+		*pp = q;
+		return 0;
+	}
 	/* Count first (one arena allocation for the array). */
-	scan probe = *c;
+	p = start;
 	size_t count = 0;
 	do {
-		if (skip_value(&probe, 0) < 0)
+		if (!(p = skip_value(p, end, 0)))
 			return -1;
 		count++;
-	} while (eat(&probe, ','));
+	} while ((q = eat(p, ',')) && (p = q));
 	if (!(s->args = arena_alloc(w, count * sizeof *s->args)))
 		return -2;
-	do {
-		wf_farg *a = &s->args[s->nargs++];
-		a->step = a->value = NULL;
-		if (!eat(c, '{'))
+	p = start;
+	do
+		if (!(p = parse_arg(p, end, w, &s->args[s->nargs++], 0)))
 			return -1;
-		do {
-			const char *k;
-			size_t n;
-			if (raw_string(c, &k, &n) < 0 || !eat(c, ':'))
-				return -1;
-			if (key_is(k, n, "step")) {
-				if (!(a->step = string_value(w, c)))
-					return -1;
-			} else if (key_is(k, n, "value")) {
-				if (!(a->value = value_text(w, c)))
-					return -1;
-			} else if (skip_value(c, 0) < 0) {
-				return -1;
-			}
-		} while (eat(c, ','));
-		if (!eat(c, '}'))
-			return -1;
-		if (!a->step && !a->value)
-			a->value = "null";
-	} while (eat(c, ','));
-	return eat(c, ']') ? 0 : -1;
+	while ((q = eat(p, ',')) && (p = q));
+	if (!(p = eat(p, ']')))
+		return -1;
+	*pp = p;
+	return 0;
 }
 
-static int parse_step(scan *c, wf_fwf *w, wf_fstep **out)
+/* @return 0, -1 (refused) or -2 (out of memory). */
+static int parse_step(const char **pp, const char *end, wf_fwf *w,
+                      wf_fstep **out)
 {
+	const char *p = *pp, *q;
 	wf_fstep *s = arena_alloc(w, sizeof *s);
 	if (!s)
 		return -2;
 	memset(s, 0, sizeof *s);
 	s->max_retries = 3;
 	s->checkpoint = 1;
-	if (!eat(c, '{'))
+	if (!(p = eat(p, '{')))
 		return -1;
-	if (!eat(c, '}')) {
+	if ((q = eat(p, '}'))) {
+		p = q;
+	} else {
 		do {
 			const char *k;
 			size_t n;
-			int r = 0;
-			if (raw_string(c, &k, &n) < 0 || !eat(c, ':'))
+			int r;
+			if (!(p = key(p, end, &k, &n)))
 				return -1;
 			if (key_is(k, n, "id"))
-				r = (s->id = string_value(w, c)) ? 0 : -1;
+				p = string_value(w, p, end, &s->id, 0);
 			else if (key_is(k, n, "fn"))
-				r = (s->fn = string_value(w, c)) ? 0 : -1;
+				p = string_value(w, p, end, &s->fn, 0);
 			else if (key_is(k, n, "name"))
-				r = (s->name = string_value(w, c)) ? 0 : -1;
+				p = string_value(w, p, end, &s->name, 0);
 			else if (key_is(k, n, "options"))
-				r = parse_options(c, s, w);
+				p = parse_options(p, end, s, w);
 			else if (key_is(k, n, "user_metadata"))
-				r = (s->user_metadata = value_text(w, c)) ? 0 : -1;
-			else if (key_is(k, n, "args"))
-				r = parse_args(c, s, w);
-			else
-				r = skip_value(c, 0);
-			if (r < 0)
-				return r;
-		} while (eat(c, ','));
-		if (!eat(c, '}'))
+				p = value_text(w, p, end, 0, &s->user_metadata);
+			else if (key_is(k, n, "args")) {
+				if ((r = parse_args(&p, end, s, w)) < 0)
+					return r;
+			} else
+				p = skip_value(p, end, 0);
+			if (!p)
+				return -1;
+		} while ((q = eat(p, ',')) && (p = q));
+		if (!(p = eat(p, '}')))
 			return -1;
 	}
 	if (!s->fn)
 		s->fn = s->name;
 	if (!s->step_type)
-		s->step_type = "FUNCTION";
+		s->step_type = sym.function;
 	if (!s->user_metadata || s->user_metadata[0] != '{')
-		s->user_metadata = "{}";
+		s->user_metadata = sym.obj;
 	*out = s;
+	*pp = p;
 	return 0;
 }
 
-/* Parse one step and append it to *out (checks its id is new). */
-static int add_parsed(scan *c, wf_fwf *w, wf_fstep ***out, size_t *n,
-                      size_t *cap, char *err, size_t errlen)
+/* Parse one step and append it to f->dagv (checks its id is new). */
+static int add_parsed(const char **pp, const char *end, wf_fold *f,
+                      wf_fwf *w, size_t *n, char *err, size_t errlen)
 {
 	wf_fstep *s;
-	int rc = parse_step(c, w, &s);
+	int rc = parse_step(pp, end, w, &s);
 	if (rc < 0)
 		return rc;
 	if (!s->id || !s->name) {
 		errf(err, errlen, "DAG step without id or name");
 		return -3;
 	}
-	if (wf_fold_step(w, s->id)) {
+	size_t idn = strlen(s->id);
+	s->id_len = (uint32_t)idn;
+	if (step_n(w, s->id, idn)) {
 		errf(err, errlen, "DAG step id %s already exists", s->id);
 		return -3;
 	}
 	for (size_t i = 0; i < *n; i++)
-		if (strcmp((*out)[i]->id, s->id) == 0) {
+		if (f->dagv[i]->id_len == idn &&
+		    memcmp(f->dagv[i]->id, s->id, idn) == 0) {
 			errf(err, errlen, "DAG step id %s given twice", s->id);
 			return -3;
 		}
-	if (*n == *cap) {
-		size_t nc = *cap ? *cap * 2 : 8;
-		wf_fstep **v = realloc(*out, nc * sizeof *v);
+	if (*n == f->dagcap) {
+		size_t nc = f->dagcap ? f->dagcap * 2 : 32;
+		wf_fstep **v = realloc(f->dagv, nc * sizeof *v);
 		if (!v)
 			return -2;
-		*out = v;
-		*cap = nc;
+		f->dagv = v;
+		f->dagcap = nc;
 	}
-	(*out)[(*n)++] = s;
+	f->dagv[(*n)++] = s;
 	return 0;
 }
 
 /*
- * Read a DAG into w's arena: *out (malloc'd array) gets its steps, which
- * are not yet added to w. On a parse error the arena keeps what was read
- * (it is freed with the workflow).
+ * Read a DAG into w's arena: f->dagv[0 .. *n) gets its steps (the array
+ * is the fold's, kept from one DAG to the next), which are not yet added
+ * to w. On a parse error the arena keeps what was read (it is freed with
+ * the workflow).
  */
-static int parse_dag(wf_fwf *w, const char *text, size_t len,
-                     wf_fstep ***out, size_t *n, const char **output,
-                     char *err, size_t errlen)
+static int parse_dag(wf_fold *f, wf_fwf *w, const char *text, size_t len,
+                     size_t *n, const char **output, char *err,
+                     size_t errlen)
 {
-	*out = NULL;
 	*n = 0;
 	*output = NULL;
-	scan c = {text, text + len};
-	size_t cap = 0;
+	if (!(text = dag_copy(f, text, len)))
+		return WF_ENOMEM;
+	const char *p = text, *end = text + len, *q;
 	int rc = 0;
-	if (!eat(&c, '{'))
+	if (!(p = eat(p, '{'))) {
 		rc = -1;
-	else if (!eat(&c, '}')) {
+	} else if ((q = eat(p, '}'))) {
+		p = q;
+	} else {
 		do {
 			const char *k;
 			size_t kn;
-			if (raw_string(&c, &k, &kn) < 0 || !eat(&c, ':')) {
+			if (!(p = key(p, end, &k, &kn))) {
 				rc = -1;
 			} else if (key_is(k, kn, "output")) {
-				if (!(*output = string_value(w, &c)))
+				if (!(p = string_value(w, p, end, output, 0)))
 					rc = -1;
 			} else if (!key_is(k, kn, "steps")) {
-				rc = skip_value(&c, 0);
-			} else if (!eat(&c, '[')) {
+				if (!(p = skip_value(p, end, 0)))
+					rc = -1;
+			} else if (!(p = eat(p, '['))) {
 				rc = -1;
-			} else if (!eat(&c, ']')) {
+			} else if ((q = eat(p, ']'))) {
+				p = q;
+			} else {
 				do
-					rc = add_parsed(&c, w, out, n, &cap, err, errlen);
-				while (rc == 0 && eat(&c, ','));
-				if (rc == 0 && !eat(&c, ']'))
+					rc = add_parsed(&p, end, f, w, n, err,
+					                errlen);
+				while (rc == 0 && (q = eat(p, ',')) && (p = q));
+				if (rc == 0 && !(p = eat(p, ']')))
 					rc = -1;
 			}
-		} while (rc == 0 && eat(&c, ','));
-		if (rc == 0 && !eat(&c, '}'))
+		} while (rc == 0 && (q = eat(p, ',')) && (p = q));
+		if (rc == 0 && !eat(p, '}'))
 			rc = -1;
 	}
 	if (rc == 0 && !*n && !*output) {
@@ -845,8 +1204,6 @@ static int parse_dag(wf_fwf *w, const char *text, size_t len,
 	if (rc < 0) {
 		if (rc == -1)
 			errf(err, errlen, "DAG is not valid JSON of the expected shape");
-		free(*out);
-		*out = NULL;
 		*n = 0;
 		return rc == -2 ? WF_ENOMEM : WF_ECORRUPT;
 	}
@@ -902,15 +1259,68 @@ static int add_steps(wf_fwf *w, wf_fstep **v, size_t n)
 #define FREEZE_VERSION 1
 
 static const char *const syms[] = {
-	NULL,      "run",      "resume",     "call",         "create",
-	"SUCCEEDED", "FAILED", "SUCCESSFUL", "CANCELED",     "",
-	"FUNCTION", "ACTOR_METHOD", "{}",    "null",
-};
+	NULL,           sym.run,      sym.resume,     sym.call,
+	sym.create,     sym.succeeded, sym.failed,    sym.successful,
+	sym.canceled,   sym.empty,    sym.function,   sym.actor_method,
+	sym.obj,        sym.null,
+}; /* (sym_index and sym_at find them too: keep the three in step) */
 #define SYM_LITERAL 255
 
-static void fb_need(fbuf *b, size_t n)
+/* The index in syms of each of sym's members, by its offset. */
+#define AT(m, i) [offsetof(struct symtext, m)] = i
+static const uint8_t sym_by_offset[sizeof sym] = {
+	AT(run, 1),       AT(resume, 2),    AT(call, 3),
+	AT(create, 4),    AT(succeeded, 5), AT(failed, 6),
+	AT(successful, 7), AT(canceled, 8), AT(empty, 9),
+	AT(function, 10), AT(actor_method, 11), AT(obj, 12),
+	AT(null, 13),
+};
+#undef AT
+
+/* The index in syms of s, if it is one of sym's members, else 0. */
+static inline int sym_at(const char *s)
 {
-	if (b->oom || b->len + n <= b->cap)
+	uintptr_t off = (uintptr_t)s - (uintptr_t)&sym;
+	return off < sizeof sym ? sym_by_offset[off] : 0;
+}
+
+/* The index in syms of the n bytes at s, or 0: the candidates of each
+ * length, compared as words (memcmp of a constant size). */
+static int sym_index(const char *s, size_t n)
+{
+#define IS(lit) (memcmp(s, lit, sizeof(lit) - 1) == 0)
+	switch (n) {
+	case 0:
+		return 9;
+	case 2:
+		return IS("{}") ? 12 : 0;
+	case 3:
+		return IS("run") ? 1 : 0;
+	case 4:
+		return IS("call") ? 3 : IS("null") ? 13 : 0;
+	case 6:
+		return IS("resume")   ? 2
+		       : IS("create") ? 4
+		       : IS("FAILED") ? 6
+		                      : 0;
+	case 8:
+		return IS("CANCELED") ? 8 : IS("FUNCTION") ? 10 : 0;
+	case 9:
+		return IS("SUCCEEDED") ? 5 : 0;
+	case 10:
+		return IS("SUCCESSFUL") ? 7 : 0;
+	case 12:
+		return IS("ACTOR_METHOD") ? 11 : 0;
+	default:
+		return 0;
+	}
+#undef IS
+}
+
+/* Make room for n more bytes, or set oom. */
+static void fb_grow(fbuf *b, size_t n)
+{
+	if (b->oom)
 		return;
 	size_t cap = b->cap ? b->cap : 1024;
 	while (cap < b->len + n)
@@ -924,56 +1334,74 @@ static void fb_need(fbuf *b, size_t n)
 	b->cap = cap;
 }
 
-static void fb_u(fbuf *b, uint64_t v)
+/* Is there room for n more bytes? (Inlined: a workflow is packed a few
+ * hundred writes at a time. Once out of memory, what is written is
+ * thrown away.) */
+static inline int fb_room(fbuf *b, size_t n)
 {
-	fb_need(b, WF_VARINT_MAX);
-	if (!b->oom)
+	if (b->len + n <= b->cap)
+		return 1;
+	fb_grow(b, n);
+	return !b->oom;
+}
+
+static void fb_need(fbuf *b, size_t n)
+{
+	(void)fb_room(b, n);
+}
+
+static inline void fb_u(fbuf *b, uint64_t v)
+{
+	if (fb_room(b, WF_VARINT_MAX))
 		b->len += wf_varint_put(b->p + b->len, v);
 }
 
-static void fb_byte(fbuf *b, uint8_t v)
+static inline void fb_byte(fbuf *b, uint8_t v)
 {
-	fb_need(b, 1);
-	if (!b->oom)
+	if (fb_room(b, 1))
 		b->p[b->len++] = v;
 }
 
-static void fb_str(fbuf *b, const char *s)
+/* The n bytes at s (no NUL among them), and a NUL. */
+static void fb_strn(fbuf *b, const char *s, size_t n)
 {
-	if (!s) {
-		fb_u(b, 0);
-		return;
-	}
-	size_t n = strlen(s);
 	fb_u(b, n + 1);
-	fb_need(b, n + 1);
-	if (!b->oom) {
-		memcpy(b->p + b->len, s, n + 1);
+	if (fb_room(b, n + 1)) {
+		memcpy(b->p + b->len, s, n);
+		b->p[b->len + n] = '\0';
 		b->len += n + 1;
 	}
 }
 
-static void fb_sym(fbuf *b, const char *s)
+static void fb_str(fbuf *b, const char *s)
 {
-	if (!s) {
-		fb_byte(b, 0);
+	if (!s)
+		fb_u(b, 0);
+	else
+		fb_strn(b, s, strlen(s));
+}
+
+/* fb_sym of text that is not one of sym's: the length, once, picks the
+ * symbols that could match, and a literal's text needs it. */
+static void fb_sym_text(fbuf *b, const char *s)
+{
+	size_t n = strlen(s);
+	int i = sym_index(s, n);
+	if (i) {
+		fb_byte(b, (uint8_t)i);
 		return;
 	}
-	/* Most are the fold's own literals (merged with these): compare
-	 * pointers first, then text that could match. */
-	for (uint8_t i = 1; i < sizeof syms / sizeof syms[0]; i++)
-		if (s == syms[i]) {
-			fb_byte(b, i);
-			return;
-		}
-	if (strlen(s) <= 12)
-		for (uint8_t i = 1; i < sizeof syms / sizeof syms[0]; i++)
-			if (s[0] == syms[i][0] && strcmp(s, syms[i]) == 0) {
-				fb_byte(b, i);
-				return;
-			}
 	fb_byte(b, SYM_LITERAL);
-	fb_str(b, s);
+	fb_strn(b, s, n);
+}
+
+static inline void fb_sym(fbuf *b, const char *s)
+{
+	int i = s ? sym_at(s) : 0;
+	if (!s || i)
+		fb_byte(b, (uint8_t)i);
+	else
+		fb_sym_text(b, s);
 }
 
 static void fb_time(fbuf *b, int64_t t)
@@ -986,10 +1414,17 @@ static void fb_atts(fbuf *b, const wf_fattempt *a, size_t n)
 {
 	fb_u(b, n);
 	for (size_t i = 0; i < n; i++) {
-		fb_u(b, wf_zigzag(a[i].run));
-		fb_u(b, wf_zigzag(a[i].n));
-		fb_time(b, a[i].start_ns);
-		fb_time(b, a[i].end_ns);
+		/* The numbers in room made once (out of memory, what is
+		 * written is thrown away). */
+		if (!fb_room(b, 4 * WF_VARINT_MAX))
+			return;
+		uint8_t *p = b->p + b->len;
+		p += wf_varint_put(p, wf_zigzag(a[i].run));
+		p += wf_varint_put(p, wf_zigzag(a[i].n));
+		p += wf_varint_put(p, wf_zigzag(a[i].start_ns - b->t));
+		p += wf_varint_put(p, wf_zigzag(a[i].end_ns - a[i].start_ns));
+		b->t = a[i].end_ns;
+		b->len = (size_t)(p - b->p);
 		fb_sym(b, a[i].cause);
 		fb_sym(b, a[i].outcome);
 		fb_str(b, a[i].error);
@@ -1007,12 +1442,13 @@ enum {
 	FS_CONT = 128,
 };
 
-/* N if id is name + "_" + N (N > 0, no leading zero), else 0. */
-static uint64_t id_number(const char *id, const char *name)
+/* N if id (idn bytes) is name (n bytes) + "_" + N (N > 0, no leading
+ * zero, at most 9 digits), else 0. */
+static uint64_t id_number(const char *id, size_t idn, const char *name,
+                          size_t n)
 {
-	size_t n = strlen(name);
-	if (strncmp(id, name, n) != 0 || id[n] != '_' || id[n + 1] < '1' ||
-	    id[n + 1] > '9' || strlen(id + n + 1) > 9)
+	if (idn < n + 2 || idn - n - 1 > 9 || memcmp(id, name, n) != 0 ||
+	    id[n] != '_' || id[n + 1] < '1' || id[n + 1] > '9')
 		return 0;
 	uint64_t v = 0;
 	for (const char *p = id + n + 1; *p; p++) {
@@ -1025,26 +1461,32 @@ static uint64_t id_number(const char *id, const char *name)
 
 static void fb_step(fbuf *b, const wf_fstep *s, const char *prev_name)
 {
-	uint64_t num = id_number(s->id, s->name);
-	int flags = (strcmp(s->fn, s->name) == 0 ? FS_FN_IS_NAME : 0) |
-	            (prev_name && strcmp(prev_name, s->name) == 0
+	/* Equal pointers are equal strings: a step without "fn" has its
+	 * name's, and a thawed one shares its predecessor's name. */
+	size_t nlen = strlen(s->name);
+	int id_is_name = s->id_len == nlen && memcmp(s->id, s->name, nlen) == 0;
+	uint64_t num = id_is_name ? 0 : id_number(s->id, s->id_len, s->name,
+	                                          nlen);
+	int flags = (s->fn == s->name || strcmp(s->fn, s->name) == 0
+	                 ? FS_FN_IS_NAME
+	                 : 0) |
+	            (prev_name && (prev_name == s->name ||
+	                           strcmp(prev_name, s->name) == 0)
 	                 ? FS_NAME_AS_PREV
 	                 : 0) |
-	            (strcmp(s->id, s->name) == 0 ? FS_ID_IS_NAME
-	             : num                       ? FS_ID_NUMBERED
-	                                         : 0) |
+	            (id_is_name ? FS_ID_IS_NAME : num ? FS_ID_NUMBERED : 0) |
 	            (s->has_output ? FS_OUTPUT : 0) |
 	            (s->catch_exceptions ? FS_CATCH : 0) |
 	            (s->checkpoint ? FS_CHECKPOINT : 0) | (s->cont ? FS_CONT : 0);
 	fb_byte(b, (uint8_t)flags);
 	if (!(flags & FS_NAME_AS_PREV))
-		fb_str(b, s->name);
+		fb_strn(b, s->name, nlen);
 	if (!(flags & FS_FN_IS_NAME))
 		fb_str(b, s->fn);
 	if (flags & FS_ID_NUMBERED)
 		fb_u(b, num);
 	else if (!(flags & FS_ID_IS_NAME))
-		fb_str(b, s->id);
+		fb_strn(b, s->id, s->id_len);
 	fb_sym(b, s->step_type);
 	fb_u(b, wf_zigzag(s->max_retries));
 	fb_u(b, (uint64_t)s->state);
@@ -1296,6 +1738,8 @@ static int thaw(wf_fwf *w)
 			s->cont = rb_str(&r);
 		if (!s->id || !s->step_type || !s->user_metadata)
 			r.bad = 1;
+		else
+			s->id_len = (uint32_t)strlen(s->id);
 	}
 	if (!rc && r.bad)
 		rc = WF_ECORRUPT;
@@ -1511,7 +1955,7 @@ int wf_fold_restore(wf_fold *f, uint8_t *p, size_t len, char *err,
 			r.p += bl; /* another workflow's: not asked for */
 			continue;
 		}
-		wf_fwf *w = new_wf(f, id);
+		wf_fwf *w = new_wf(f, id, strlen(id));
 		if (!w) {
 			rc = WF_ENOMEM;
 			break;
@@ -1570,15 +2014,18 @@ static wf_fstep *need_step(wf_fwf *w, const wf_event *ev, char *err,
 		errf(err, errlen, "event seq %" PRIu64 ": no step id", ev->seq);
 		return NULL;
 	}
-	char id[512];
-	size_t n = ev->fields[1].v.s.len < sizeof id - 1 ? ev->fields[1].v.s.len
-	                                                  : sizeof id - 1;
-	memcpy(id, ev->fields[1].v.s.ptr, n);
-	id[n] = '\0';
-	wf_fstep *s = (wf_fstep *)wf_fold_step(w, id);
+	/* The id is what a copy to a C string of 512 bytes would hold:
+	 * it ends at byte 511, or at a NUL. Looked up whole first: a step
+	 * whose id matches has no NUL, nor has the field then. */
+	const char *id = ev->fields[1].v.s.ptr;
+	size_t n = ev->fields[1].v.s.len < 511 ? ev->fields[1].v.s.len : 511;
+	wf_fstep *s = step_for_event(w, id, n);
+	size_t k = s || !n ? n : strnlen(id, n);
+	if (k < n)
+		s = step_n(w, id, n = k);
 	if (!s)
-		errf(err, errlen, "event seq %" PRIu64 ": workflow %s has no step %s",
-		     ev->seq, w->id, id);
+		errf(err, errlen, "event seq %" PRIu64 ": workflow %s has no "
+		     "step %.*s", ev->seq, w->id, (int)n, id);
 	return s;
 }
 
@@ -1620,7 +2067,7 @@ static int actor_created(wf_fold *f, wf_fwf *w, const wf_event *ev,
 		     "JSON", ev->seq, id);
 		return WF_ECORRUPT;
 	}
-	if (!(w = new_wf(f, id))) {
+	if (!(w = new_wf(f, id, strlen(id)))) {
 		cJSON_Delete(state);
 		return WF_ENOMEM;
 	}
@@ -1641,8 +2088,8 @@ static int actor_created(wf_fold *f, wf_fwf *w, const wf_event *ev,
 	wf_fattempt *a = &w->att[0];
 	a->n = 1;
 	a->start_ns = a->end_ns = ev->time_ns;
-	a->cause = "create";
-	a->outcome = "SUCCESSFUL";
+	a->cause = sym.create;
+	a->outcome = sym.successful;
 	f->wfs.borrow = 1;
 	if (wf_map_put(&f->wfs, w->id, w) < 0) {
 		free_wf(w);
@@ -1653,7 +2100,7 @@ static int actor_created(wf_fold *f, wf_fwf *w, const wf_event *ev,
 
 /* [workflow_id, dag]: the call's steps join the workflow; its output step
  * is now the call's. */
-static int actor_call(wf_fwf *w, const wf_event *ev, char *err,
+static int actor_call(wf_fold *f, wf_fwf *w, const wf_event *ev, char *err,
                       size_t errlen)
 {
 	if (!w->actor_class) {
@@ -1664,20 +2111,18 @@ static int actor_call(wf_fwf *w, const wf_event *ev, char *err,
 	if (ev->nfields < 2 || ev->fields[1].kind != WF_FIELD_JSON)
 		return WF_ECORRUPT;
 	const char *out = NULL;
-	wf_fstep **steps = NULL;
 	size_t n = 0;
 	w->arena_hint = dag_estimate(ev->fields[1].v.s.ptr,
 	                             ev->fields[1].v.s.len);
-	int rc = parse_dag(w, ev->fields[1].v.s.ptr, ev->fields[1].v.s.len,
-	                   &steps, &n, &out, err, errlen);
+	int rc = parse_dag(f, w, ev->fields[1].v.s.ptr, ev->fields[1].v.s.len,
+	                   &n, &out, err, errlen);
 	if (rc == 0 && !out) {
 		errf(err, errlen, "event seq %" PRIu64 ": actor call without an "
 		     "output step", ev->seq);
 		rc = WF_ECORRUPT;
 	}
 	if (rc == 0)
-		rc = add_steps(w, steps, n);
-	free(steps);
+		rc = add_steps(w, f->dagv, n);
 	if (rc)
 		return rc;
 	w->output_step = out;
@@ -1715,10 +2160,18 @@ static int actor_state(wf_fwf *w, const wf_event *ev, char *err,
 	return rc;
 }
 
+/* Does this version know type? (The fold's own types first: most
+ * events are one of them, and the schema table is searched in order.) */
+static int known_type(uint16_t type)
+{
+	return (type >= WF_EV_SESSION_STARTED && type <= WF_EV_ACTOR_STATE) ||
+	       wf_event_schema_find(type) != NULL;
+}
+
 static int apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 {
 	uint16_t type = ev->type;
-	if (ev->opaque || !wf_event_schema_find(type)) {
+	if (ev->opaque || !known_type(type)) {
 		if (type & WF_EVENT_SAFE_IGNORE)
 			return 0;
 		errf(err, errlen, "event seq %" PRIu64 ": unknown event type %u "
@@ -1737,25 +2190,49 @@ static int apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 		f->last_session = s;
 		return 0;
 	}
-	char idbuf[256];
+	char id[256];
 	if (ev->nfields < 1 || ev->fields[0].kind != WF_FIELD_TEXT ||
-	    ev->fields[0].v.s.len >= sizeof idbuf) {
+	    ev->fields[0].v.s.len >= sizeof id) {
 		errf(err, errlen, "event seq %" PRIu64 ": no workflow id", ev->seq);
 		return WF_ECORRUPT;
 	}
-	memcpy(idbuf, ev->fields[0].v.s.ptr, ev->fields[0].v.s.len);
-	idbuf[ev->fields[0].v.s.len] = '\0';
-	const char *id = idbuf;
+	/* The id is the field up to a NUL, if it has one (as a copy to a C
+	 * string would be); looked up in place (wf_map_get_n cuts it
+	 * there), measured and copied (id) only to be kept or printed. */
+	const char *idp = ev->fields[0].v.s.ptr;
+	size_t idn = ev->fields[0].v.s.len;
 	int rc;
-	if (f->only && strcmp(id, f->only) != 0)
-		return 0; /* another workflow's: not asked for */
-	wf_fwf *w = wf_map_get(&f->wfs, id);
+	if (f->only) {
+		size_t k = idn ? strnlen(idp, idn) : 0;
+		if (k != f->only_len || memcmp(idp, f->only, k) != 0)
+			return 0; /* another workflow's: not asked for */
+	}
+	/* A new workflow's id is looked up where the map has not been read
+	 * lately (a cache miss): its entry is fetched while the DAG, which
+	 * does not depend on it, is measured. Only text fields have a length
+	 * (the kinds are checked below too, where they are read). */
+	size_t hint = 0;
+	if (type == WF_EV_WORKFLOW_CREATED) {
+		wf_map_prefetch(&f->wfs, idp, idn);
+		if (ev->nfields >= 3 && is_text(&ev->fields[1]) &&
+		    is_text(&ev->fields[2]))
+			hint = dag_estimate(ev->fields[2].v.s.ptr,
+			                    ev->fields[2].v.s.len) +
+			       ev->fields[1].v.s.len + 2 * sizeof(wf_fattempt);
+	}
+	wf_fwf *w = wf_map_get_n(&f->wfs, idp, idn);
 	if (w && w->frozen && type != WF_EV_WORKFLOW_DELETED &&
 	    (rc = thaw(w)) < 0) {
 		errf(err, errlen, "event seq %" PRIu64 ": workflow %s: %s",
-		     ev->seq, id, rc == WF_ENOMEM ? "out of memory" :
+		     ev->seq, w->id, rc == WF_ENOMEM ? "out of memory" :
 		     "cannot unpack its folded state");
 		return rc;
+	}
+	if (type == WF_EV_ACTOR_CREATED || type == WF_EV_WORKFLOW_CREATED ||
+	    !w) {
+		idn = idn ? strnlen(idp, idn) : 0;
+		memcpy(id, idp, idn);
+		id[idn] = '\0';
 	}
 	if (type == WF_EV_ACTOR_CREATED)
 		return actor_created(f, w, ev, id, err, errlen);
@@ -1765,27 +2242,21 @@ static int apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 			     "created twice", ev->seq, id);
 			return WF_ECORRUPT;
 		}
-		if (!(w = new_wf(f, id)))
+		if (!(w = new_wf(f, id, idn)))
 			return WF_ENOMEM;
-		/* Only text fields have a length (the kinds are checked
-		 * below too, where they are read). */
-		if (ev->nfields >= 3 && is_text(&ev->fields[1]) &&
-		    is_text(&ev->fields[2]))
-			w->arena_hint = dag_estimate(ev->fields[2].v.s.ptr,
-			                             ev->fields[2].v.s.len) +
-			                ev->fields[1].v.s.len + strlen(id) +
-			                2 * sizeof(wf_fattempt);
-		wf_fstep **steps = NULL;
+		if (hint)
+			w->arena_hint = hint + idn;
 		size_t n = 0;
 		rc = atext(w, ev, 1, &w->user_metadata);
 		if (rc == 0 && (ev->nfields < 3 || !is_text(&ev->fields[2])))
 			rc = WF_ECORRUPT;
 		if (rc == 0) {
-			rc = parse_dag(w, ev->fields[2].v.s.ptr, ev->fields[2].v.s.len,
-			               &steps, &n, &w->output_step, err, errlen);
+			rc = parse_dag(f, w, ev->fields[2].v.s.ptr,
+			               ev->fields[2].v.s.len, &n,
+			               &w->output_step, err, errlen);
 		}
-		if (rc == 0 && (rc = add_steps(w, steps, n)) < 0)
-			n = 0; /* added ones are freed with w */
+		if (rc == 0)
+			rc = add_steps(w, f->dagv, n);
 		f->wfs.borrow = 1; /* the key is w->id */
 		if (rc == 0)
 			rc = wf_map_put(&f->wfs, w->id, w);
@@ -1793,11 +2264,9 @@ static int apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 			if (rc == WF_ECORRUPT && err)
 				errf(err + strlen(err), errlen - strlen(err),
 				     " (event seq %" PRIu64 ")", ev->seq);
-			free(steps);
 			free_wf(w);
 			return rc;
 		}
-		free(steps);
 		return 0;
 	}
 	if (!w) {
@@ -1821,9 +2290,9 @@ static int apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 		wf_fattempt *a = &w->att[w->natt - 1];
 		a->n = (int)num(ev, 1);
 		a->start_ns = t;
-		a->cause = field_is(ev, 2, "resume") ? "resume"
-		           : field_is(ev, 2, "call") ? "call"
-		                                     : "run";
+		a->cause = field_is(ev, 2, "resume") ? sym.resume
+		           : field_is(ev, 2, "call") ? sym.call
+		                                     : sym.run;
 		w->session = session;
 		w->start_ns = t;
 		w->end_ns = 0;
@@ -1844,8 +2313,9 @@ static int apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 		if (w->natt) {
 			wf_fattempt *a = &w->att[w->natt - 1];
 			a->end_ns = t;
-			static const char *out[] = {"", "", "FAILED", "", "CANCELED",
-			                            "SUCCESSFUL"};
+			static const char *const out[] = {
+				sym.empty, sym.empty,    sym.failed,
+				sym.empty, sym.canceled, sym.successful};
 			a->outcome = out[s];
 		}
 		/* Finished (until a resume): pack it. */
@@ -1855,7 +2325,7 @@ static int apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 	case WF_EV_WORKFLOW_OUTPUT:
 		return atext(w, ev, 1, &w->output);
 	case WF_EV_ACTOR_CALL:
-		return actor_call(w, ev, err, errlen);
+		return actor_call(f, w, ev, err, errlen);
 	case WF_EV_ACTOR_STATE:
 		return actor_state(w, ev, err, errlen);
 	case WF_EV_CONTINUATION: {
@@ -1863,22 +2333,20 @@ static int apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 		if (!s)
 			return WF_ECORRUPT;
 		const char *out = NULL;
-		wf_fstep **steps = NULL;
 		size_t n = 0;
 		if (ev->nfields < 3 || ev->fields[2].kind != WF_FIELD_JSON)
 			return WF_ECORRUPT;
 		w->arena_hint = dag_estimate(ev->fields[2].v.s.ptr,
 		                             ev->fields[2].v.s.len);
-		rc = parse_dag(w, ev->fields[2].v.s.ptr, ev->fields[2].v.s.len,
-		               &steps, &n, &out, err, errlen);
+		rc = parse_dag(f, w, ev->fields[2].v.s.ptr,
+		               ev->fields[2].v.s.len, &n, &out, err, errlen);
 		if (rc == 0 && !out) {
 			errf(err, errlen, "event seq %" PRIu64 ": continuation "
 			     "without an output step", ev->seq);
 			rc = WF_ECORRUPT;
 		}
 		if (rc == 0)
-			rc = add_steps(w, steps, n);
-		free(steps);
+			rc = add_steps(w, f->dagv, n);
 		if (rc)
 			return rc;
 		s->cont = out;
@@ -1923,7 +2391,7 @@ static int apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 		char *e = NULL;
 		if (ev->nfields > 3 && (rc = atext(w, ev, 3, &e)) < 0)
 			return rc;
-		a->outcome = "FAILED";
+		a->outcome = sym.failed;
 		a->error = e;
 		a->end_ns = t;
 		s->state = WF_FSTEP_FAILED;
@@ -1934,7 +2402,7 @@ static int apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 	if (ev->nfields > 3 && (rc = atext(w, ev, 3, &out)) < 0)
 		return rc;
 	if (!caught) {
-		a->outcome = "SUCCEEDED";
+		a->outcome = sym.succeeded;
 		a->end_ns = t;
 	}
 	s->end_ns = t;

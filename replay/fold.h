@@ -101,6 +101,7 @@ typedef struct wf_fwf {
 	wf_map names;        /* base name -> steps using it (intptr_t), once
 	                        there are many steps: the name counter */
 	size_t names_counted; /* steps counted in names */
+	size_t step_hint;    /* where the last step looked up is in order */
 	wf_fstep **order;    /* steps in the order they were added */
 	size_t nsteps, corder;
 	const char *output_step;

@@ -12,8 +12,8 @@
 typedef struct wf_map_entry {
 	char *key; /* NULL: empty; WF_MAP_TOMB: deleted */
 	void *val;
-	uint64_t hash; /* of key: most mismatches are rejected without
-	                  touching the key's memory */
+	uint64_t hash; /* of key, and its length (map.c): most mismatches
+	                  are rejected without touching the key's memory */
 } wf_map_entry;
 
 typedef struct wf_map {
@@ -28,6 +28,13 @@ extern char wf_map_tomb[];
 
 /** @return the value, or NULL. */
 void *wf_map_get(const wf_map *m, const char *key);
+/** wf_map_get of the key that is the n bytes at key up to the first NUL
+ *  among them, if any (as a copy to a C string would be; none is needed
+ *  after them): for keys that are fields of an event. */
+void *wf_map_get_n(const wf_map *m, const char *key, size_t n);
+/** Start fetching where the key wf_map_get_n(m, key, n) looks up would
+ *  be, for a lookup a little later (a map larger than the cache). */
+void wf_map_prefetch(const wf_map *m, const char *key, size_t n);
 /** Make room for n more entries (no rehash while they are put).
  *  @return 0 or WF_ENOMEM. */
 int wf_map_reserve(wf_map *m, size_t n);
