@@ -664,11 +664,31 @@ typedef struct bg {
 	int runs;
 } bg;
 
-/* In-process workflows, one after the other, until stop. */
+/*
+ * Under AddressSanitizer the in-process workflows run between the crashes
+ * instead of alongside them: GCC 12's libasan does not hold its allocator's
+ * locks across fork(), so a worker forked while another thread allocates
+ * can inherit a held lock and hang in its first malloc (CI's ASan run hung
+ * here once in several). glibc's malloc, which users run, is fork-safe;
+ * the plain and TSan runs keep the concurrent version.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define FORK_UNSAFE_MALLOC 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FORK_UNSAFE_MALLOC 1
+#endif
+#endif
+#ifndef FORK_UNSAFE_MALLOC
+#define FORK_UNSAFE_MALLOC 0
+#endif
+
+/* In-process workflows, one after the other, until stop (or, with
+ * stop already set, one). */
 static void *bg_main(void *arg)
 {
 	bg *b = arg;
-	while (!atomic_load(&b->stop)) {
+	do {
 		char id[64];
 		snprintf(id, sizeof id, "bg-%d", b->runs);
 		cJSON *out = NULL;
@@ -677,7 +697,7 @@ static void *bg_main(void *arg)
 		CHECK_OUT_NUM(out, 3);
 		cJSON_Delete(out);
 		b->runs++;
-	}
+	} while (!atomic_load(&b->stop));
 	return NULL;
 }
 
@@ -688,7 +708,10 @@ static void test_crashes(void)
 	wf_step *crash = define(e, "crash", crash_fn, NULL, 1, 2);
 	bg b = {e, e_define(e, "add", add_fn, NULL, NULL), 0, 0};
 	pthread_t th;
-	CHECK(pthread_create(&th, NULL, bg_main, &b) == 0);
+	if (FORK_UNSAFE_MALLOC)
+		atomic_store(&b.stop, 1); /* bg_main runs once per crash */
+	else
+		CHECK(pthread_create(&th, NULL, bg_main, &b) == 0);
 
 	static const struct {
 		const char *mode, *error;
@@ -728,6 +751,8 @@ static void test_crashes(void)
 			CHECK_HAS(x, "end_time");
 		}
 		cJSON_Delete(m);
+		if (FORK_UNSAFE_MALLOC)
+			bg_main(&b);
 	}
 	t_context("%s", "");
 
@@ -750,7 +775,8 @@ static void test_crashes(void)
 
 	/* The other workflows ran on, every one of them fine. */
 	atomic_store(&b.stop, 1);
-	CHECK(pthread_join(th, NULL) == 0);
+	if (!FORK_UNSAFE_MALLOC)
+		CHECK(pthread_join(th, NULL) == 0);
 	CHECK(b.runs > 0);
 	cJSON *ids = e_list_ids(e, WF_STATUS_BIT(WF_STATUS_SUCCESSFUL));
 	CHECK_EQ_I64(cJSON_GetArraySize(ids), b.runs + 1);
