@@ -409,8 +409,11 @@ static int journal_apply_flags(wf_engine *e, evbuf *b, unsigned flags)
 	}
 	uint64_t first = 0;
 	if (rc == 0 &&
-	    (rc = wf_journal_commit_flags(e->j, batch, &first, flags)) < 0)
-		seterr("%s", wf_journal_errmsg(e->j));
+	    (rc = wf_journal_commit_flags(e->j, batch, &first, flags)) < 0) {
+		char jm[512];
+		wf_journal_errmsg_copy(e->j, jm, sizeof jm);
+		seterr("%s", jm);
+	}
 	else if (rc < 0)
 		seterr("out of memory");
 	pthread_mutex_lock(&e->mu);
@@ -1010,8 +1013,12 @@ static void after_flush(wf_engine *e)
 		return;
 	pthread_mutex_unlock(&e->mu);
 	int rc = wf_journal_sync(e->j) < 0 ? WF_EIO : 0;
-	if (rc < 0) /* after_act answers the runs with this thread's message */
-		seterr("%s", wf_journal_errmsg(e->j));
+	if (rc < 0) { /* after_act answers the runs with this thread's
+	                 message */
+		char jm[512];
+		wf_journal_errmsg_copy(e->j, jm, sizeof jm);
+		seterr("%s", jm);
+	}
 	pthread_mutex_lock(&e->mu);
 	/* The list is newest first: act oldest first. */
 	wf_after *rev = NULL;
@@ -1289,7 +1296,9 @@ static void task_result(wf_engine *e, wf_task *t, const wf_fstep *s0,
 	} else {
 		if (defer && rc == 0 && wf_journal_sync(e->j) < 0) {
 			/* Not durable: the result must not be acted on. */
-			seterr("%s", wf_journal_errmsg(e->j));
+			char jm[512];
+			wf_journal_errmsg_copy(e->j, jm, sizeof jm);
+			seterr("%s", jm);
 			a.rc = rc = WF_EIO;
 		}
 		*chain = after_act(e, &a);

@@ -292,6 +292,10 @@ void wf_journal_open_stats(const wf_journal *j, wf_journal_stats *out);
  *          call on j). Never NULL. */
 const char *wf_journal_errmsg(const wf_journal *j);
 
+/** The last error message, copied under the journal's lock: for a
+ *  committer whose commit failed while others commit (and may set it). */
+void wf_journal_errmsg_copy(wf_journal *j, char *buf, size_t len);
+
 /** Sync (under every durability, none included), release the lock, free.
  * NULL is fine.
  * @return 0 or the error of the final sync. */

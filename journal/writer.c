@@ -111,6 +111,7 @@ struct wf_journal {
 	wf_journal_opts opts;
 	char *dir;
 	char errmsg[512];
+	pthread_mutex_t errmu; /* errmsg: concurrent committers set it */
 	int lock_fd;
 
 	pthread_mutex_t mu; /* the queue, errmsg, published state */
@@ -151,13 +152,26 @@ static void set_err(wf_journal *j, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
+	pthread_mutex_lock(&j->errmu);
 	vsnprintf(j->errmsg, sizeof j->errmsg, fmt, ap);
+	pthread_mutex_unlock(&j->errmu);
 	va_end(ap);
 }
 
 const char *wf_journal_errmsg(const wf_journal *j)
 {
 	return j ? j->errmsg : "out of memory";
+}
+
+void wf_journal_errmsg_copy(wf_journal *j, char *buf, size_t len)
+{
+	if (!j) {
+		snprintf(buf, len, "out of memory");
+		return;
+	}
+	pthread_mutex_lock(&j->errmu);
+	snprintf(buf, len, "%s", j->errmsg);
+	pthread_mutex_unlock(&j->errmu);
 }
 
 uint64_t wf_journal_id(const wf_journal *j)
@@ -984,6 +998,7 @@ int wf_journal_open(wf_journal **out, const char *dir,
 	j->opts = opts ? *opts : defaults;
 	j->io = j->opts.io ? j->opts.io : wf_io_posix();
 	pthread_mutex_init(&j->mu, NULL);
+	pthread_mutex_init(&j->errmu, NULL);
 	pthread_cond_init(&j->order_cv, NULL);
 	pthread_cond_init(&j->bcond, NULL);
 	*out = j;
@@ -1025,6 +1040,7 @@ int wf_journal_close(wf_journal *j)
 		j->io->close(j->io->ctx, j->lock_fd); /* releases the flock */
 	ZSTD_freeCCtx(j->cctx);
 	pthread_mutex_destroy(&j->mu);
+	pthread_mutex_destroy(&j->errmu);
 	pthread_cond_destroy(&j->bcond);
 	pthread_cond_destroy(&j->order_cv);
 	free(j->cbuf);
