@@ -13,13 +13,19 @@
  *      checks, which the checksums otherwise keep the fuzzer from);
  *   3  the same, with the checksums of a version 2 file made right
  *      (header, directory, blocks), so that changes reach the directory
- *      and block checks and the blocks' contents.
+ *      and block checks and the blocks' contents; when bit 2 of the
+ *      first byte is set too, the file is loaded lazily (records read
+ *      when first asked for: fold.h, wf_fold_restore_lazy), and eagerly
+ *      for comparison.
  * Files live in memory, behind the snapshot module's wf_io seam.
  *
  * Invariants checked (a failure aborts, which the fuzzer reports):
  *  - no crash, no sanitizer report, no leak;
  *  - a fold of one workflow (wf_fold_set_only) loaded from a file that
  *    loads whole answers for that workflow as the whole fold does;
+ *  - a lazy load whose records all read answers as the eager load does,
+ *    and an eager load that works means a lazy one whose records all
+ *    read (no journal here: an unreadable block cannot be rebuilt);
  *  - a restored fold answers (list, metadata) the same after its own
  *    snapshot round trip, in memory (save, restore) and through a file
  *    (wf_snapshot_write, wf_snapshot_load).
@@ -373,6 +379,46 @@ static void check_file_round_trip(const wf_io *io, wf_fold *f,
 	wf_fold_free(g);
 }
 
+/* Mode 3 with bit 2: the file (in d) loaded lazily into *f, and eagerly
+ * to compare. @return 1 if *f is usable (every record read). */
+static int check_lazy(const wf_io *io, uint64_t id, uint64_t next,
+                      wf_fold **f)
+{
+	uint64_t seq;
+	char skipped[600], err[600];
+	wf_snapshot_set_lazy(0, 0);
+	int lr = wf_snapshot_load(io, SNAP_DIR, id, next, f, &seq, skipped,
+	                          sizeof skipped);
+	int all = lr == 1 ? wf_fold_read_all(*f, err, sizeof err) : -1;
+	wf_fold *g;
+	int er = -1;
+	wf_snapshot_set_lazy(UINT64_MAX, 0);
+	if (wf_fold_new(&g) == 0)
+		er = wf_snapshot_load(io, SNAP_DIR, id, next, &g, &seq, skipped,
+		                      sizeof skipped);
+	wf_snapshot_set_lazy((uint64_t)1 << 20, (uint64_t)64 << 20);
+	if (er == 1 && lr == 0)
+		fuzz_fail("an eager load works, a lazy one is refused", skipped);
+	if (er == 1 && lr == 1 && all != 0 && all != WF_ENOMEM)
+		fuzz_fail("an eager load works, a lazy one's records do not read",
+		          err);
+	if (all == 0 && er == 0)
+		fuzz_fail("a lazy load's records all read, an eager load is "
+		          "refused", skipped);
+	if (all == 0 && er == 1) {
+		char *a = fuzz_answers(*f, 0, NULL), *b = fuzz_answers(g, 0, NULL);
+		if (a && b && strcmp(a, b) != 0) {
+			fprintf(stderr, "lazy:  %s\neager: %s\n", a, b);
+			fuzz_fail("a lazy load answers differently", NULL);
+		}
+		free(a);
+		free(b);
+	}
+	if (er >= 0)
+		wf_fold_free(g);
+	return all == 0;
+}
+
 /* A restored fold: its answers, and both round trips. */
 static void exercise(const wf_io *io, wf_fold *f)
 {
@@ -444,8 +490,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		put_file(&d, name, file ? file : data, len);
 		free(file);
 		char skipped[600];
-		if (wf_snapshot_load(&io, SNAP_DIR, id, next, &f, &seq, skipped,
-		                     sizeof skipped) == 1) {
+		if (mode == 3 && (data[-1] & 4)) {
+			if (check_lazy(&io, id, next, &f))
+				exercise(&io, f);
+		} else if (wf_snapshot_load(&io, SNAP_DIR, id, next, &f, &seq,
+		                            skipped, sizeof skipped) == 1) {
 			if (mode >= 2)
 				check_only(&io, f, id, next, mode == 2);
 			exercise(&io, f);

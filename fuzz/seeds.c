@@ -6,8 +6,9 @@
  *   OUT/frame/     segment bodies, whole and cut after 1, 4, 16 KB
  *   OUT/event/     each workflow's events (with the session before them),
  *                  and a journal's first events, as fuzz_event reads them
- *   OUT/snapshot/  the fold of each of those, as fuzz_snapshot's four
- *                  modes read it (payload, payload to wrap, whole file)
+ *   OUT/snapshot/  the fold of each of those, as fuzz_snapshot's
+ *                  modes read it (payload, payload to wrap, whole file,
+ *                  whole file loaded lazily)
  *   OUT/cli/       argument lists for fuzz_cli
  *
  * A seed is named after a hash of its bytes (running it again adds
@@ -214,8 +215,10 @@ static void snapshot_seeds(const group *g)
 	if (!w)
 		die("out of memory", NULL);
 	memcpy(w + 1, file, flen);
-	for (uint8_t mode = 2; mode < 4; mode++) {
-		w[0] = mode;
+	/* 2, 3, and 3 with bit 2: loaded lazily. */
+	static const uint8_t file_modes[] = {2, 3, 7};
+	for (size_t k = 0; k < sizeof file_modes; k++) {
+		w[0] = file_modes[k];
 		put("snapshot", w, flen + 1);
 	}
 	remove(path);

@@ -24,7 +24,7 @@
 #include "segment.h"
 #include "varint.h"
 
-#define SCAN_CHUNK ((size_t)1 << 20)
+#define SCAN_CHUNK ((size_t)256 << 10)
 
 /* Fuzzing builds accept any checksum, so that the fuzzer can reach the
  * decoders behind them (the OSS-Fuzz convention). Never in the library. */

@@ -168,6 +168,7 @@ struct wf_fold {
 	char *dagtext;   /* and its text (dag_copy) */
 	size_t dagtext_cap;
 	uint8_t *adopted; /* a restored payload: frozen blocks point into it */
+	struct lazy *lazy; /* what a lazy restore has not read yet, or NULL */
 	wf_map wfs; /* id -> wf_fwf */
 	char *live_session;
 	char *last_session;
@@ -322,6 +323,8 @@ static wf_fwf *new_wf(wf_fold *f, const char *id, size_t n)
 	return w;
 }
 
+static void lazy_free(wf_fold *f);
+
 void wf_fold_free(wf_fold *f)
 {
 	if (!f)
@@ -340,6 +343,7 @@ void wf_fold_free(wf_fold *f)
 	slab_free(&f->slab);
 	free(f->scratch.p);
 	free(f->adopted);
+	lazy_free(f);
 	free(f->only);
 	free(f->dagv);
 	free(f->dagtext);
@@ -396,10 +400,21 @@ const wf_fwf *wf_fold_get(const wf_fold *f, const char *id)
 	return wf_fold_find(f, id, &w) == 0 ? w : NULL;
 }
 
+static int lazy_find(wf_fold *f, const char *id, size_t n, char *err,
+                     size_t errlen);
+
 int wf_fold_find(const wf_fold *f, const char *id, const wf_fwf **out)
 {
 	wf_fwf *w = wf_map_get(&f->wfs, id);
 	*out = NULL;
+	if (!w && f->lazy) {
+		/* Reading records changes the fold's memory, not its state,
+		 * as thawing does. */
+		int rc = lazy_find((wf_fold *)f, id, strlen(id), NULL, 0);
+		if (rc < 0)
+			return rc;
+		w = wf_map_get(&f->wfs, id);
+	}
 	if (!w)
 		return WF_ENOTFOUND;
 	/* Thawing changes the fold's memory, not its state: the callers
@@ -415,6 +430,8 @@ int wf_fold_next(const wf_fold *f, size_t *i, const wf_fwf **wf)
 {
 	const char *k;
 	void *v;
+	if (*i == 0 && f->lazy && wf_fold_read_all((wf_fold *)f, NULL, 0) < 0)
+		return 0;
 	if (!wf_map_next(&f->wfs, i, &k, &v))
 		return 0;
 	*wf = v;
@@ -436,7 +453,10 @@ wf_status wf_fold_wf_status(const wf_fold *f, const wf_fwf *w)
 
 wf_status wf_fold_status(const wf_fold *f, const char *id)
 {
-	return wf_fold_wf_status(f, wf_map_get(&f->wfs, id)); /* no thaw */
+	const wf_fwf *w = wf_map_get(&f->wfs, id); /* no thaw */
+	if (!w && f->lazy && lazy_find((wf_fold *)f, id, strlen(id), NULL, 0) == 0)
+		w = wf_map_get(&f->wfs, id);
+	return wf_fold_wf_status(f, w);
 }
 
 /* Small workflows (most) are searched in order; a map is built for the
@@ -1793,6 +1813,69 @@ static void fb_bytes(fbuf *b, const void *p, size_t n)
 	}
 }
 
+typedef struct hashed {
+	uint32_t h;
+	const wf_fwf *w;
+} hashed;
+
+static int cmp_hashed(const void *a, const void *b)
+{
+	const hashed *x = a, *y = b;
+	return x->h != y->h ? (x->h < y->h ? -1 : 1) : strcmp(x->w->id, y->w->id);
+}
+
+/* The workflows with their ids' hashes, ascending by hash, then id
+ * (malloc'd, f->wfs.len of them), or NULL. Two passes of a 16-bit radix
+ * sort, then equal hashes (rare) put in id order. */
+static hashed *sorted_by_hash(const wf_fold *f)
+{
+	size_t n = f->wfs.len;
+	hashed *a = malloc((n ? n : 1) * sizeof *a);
+	hashed *t = malloc((n ? n : 1) * sizeof *t);
+	size_t *cnt = malloc(65536 * sizeof *cnt);
+	if (!a || !t || !cnt) {
+		free(a);
+		free(t);
+		free(cnt);
+		return NULL;
+	}
+	const char *k;
+	void *v;
+	size_t m = 0;
+	for (size_t i = 0; m < n && wf_map_next(&f->wfs, &i, &k, &v);) {
+		a[m].w = v;
+		a[m++].h = wf_fold_id_hash(((const wf_fwf *)v)->id);
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		int sh = 16 * pass;
+		memset(cnt, 0, 65536 * sizeof *cnt);
+		for (size_t i = 0; i < n; i++)
+			cnt[(a[i].h >> sh) & 0xffff]++;
+		size_t sum = 0;
+		for (size_t d = 0; d < 65536; d++) {
+			size_t c = cnt[d];
+			cnt[d] = sum;
+			sum += c;
+		}
+		for (size_t i = 0; i < n; i++)
+			t[cnt[(a[i].h >> sh) & 0xffff]++] = a[i];
+		hashed *x = a;
+		a = t;
+		t = x;
+	}
+	for (size_t i = 0; i + 1 < n;) {
+		size_t j = i + 1;
+		while (j < n && a[j].h == a[i].h)
+			j++;
+		if (j - i > 1)
+			qsort(a + i, j - i, sizeof *a, cmp_hashed);
+		i = j;
+	}
+	free(t);
+	free(cnt);
+	return a;
+}
+
 int wf_fold_save(wf_fold *f, uint8_t **out, size_t *len)
 {
 	return wf_fold_save_recs(f, out, len, NULL, NULL);
@@ -1807,8 +1890,19 @@ int wf_fold_save_recs(wf_fold *f, uint8_t **out, size_t *len,
 	if (recs) {
 		*recs = NULL;
 		*nrecs = 0;
-		if (!(rv = malloc((f->wfs.len + 1) * sizeof *rv)))
-			return WF_ENOMEM;
+	}
+	int lrc = wf_fold_read_all(f, NULL, 0);
+	if (lrc < 0)
+		return lrc;
+	if (recs && !(rv = malloc((f->wfs.len + 1) * sizeof *rv)))
+		return WF_ENOMEM;
+	/* Records in the order of their ids' hashes (then ids): a snapshot's
+	 * directory is then a sorted list that a lazy restore searches. */
+	size_t nw = f->wfs.len;
+	hashed *hw = sorted_by_hash(f);
+	if (!hw) {
+		free(rv);
+		return WF_ENOMEM;
 	}
 	size_t nr = 0;
 	fbuf b = {0};
@@ -1833,12 +1927,12 @@ int wf_fold_save_recs(wf_fold *f, uint8_t **out, size_t *len,
 		if (wf_map_put(&idx, v, (void *)++n) < 0)
 			b.oom = 1;
 	}
-	fb_u(&b, f->wfs.len);
-	for (size_t i = 0; !b.oom && wf_map_next(&f->wfs, &i, &k, &v);) {
-		const wf_fwf *w = v;
+	fb_u(&b, nw);
+	for (size_t i = 0; !b.oom && i < nw; i++) {
+		const wf_fwf *w = hw[i].w;
 		if (rv) {
 			rv[nr].off = b.len;
-			rv[nr++].id_hash = wf_fold_id_hash(w->id);
+			rv[nr++].id_hash = hw[i].h;
 		}
 		fb_str(&b, w->id);
 		fb_byte(&b, (uint8_t)w->status);
@@ -1867,6 +1961,7 @@ int wf_fold_save_recs(wf_fold *f, uint8_t **out, size_t *len,
 	}
 	wf_map_free(&idx);
 	free(one.p);
+	free(hw);
 	if (b.oom) {
 		free(b.p);
 		free(rv);
@@ -1897,62 +1992,39 @@ static int restore_fail(char *err, size_t errlen, const char *what)
 	return WF_ECORRUPT;
 }
 
-int wf_fold_restore(wf_fold *f, uint8_t *p, size_t len, char *err,
-                    size_t errlen)
+/*
+ * n records from r into the map, as frozen workflows whose blocks stay in
+ * r's buffer (no copy: on these machines, fresh memory is what costs).
+ * sess: the payload header's sessions. limit bounds counts (the buffer's
+ * length). On failure the records this call put are taken out again, so
+ * that the map holds whole blocks or nothing of them.
+ * @return 0, WF_ECORRUPT, WF_ENOMEM.
+ */
+static int restore_recs(wf_fold *f, rbuf *r, const char *const *sess,
+                        uint64_t nsess, uint64_t n, size_t limit)
 {
-	const char *bad_start = f->wfs.len || f->last_seq || f->adopted
-	                            ? "the fold is not empty"
-	                        : len < 5 || memcmp(p, SAVE_MAGIC, 4) != 0
-	                            ? "no magic"
-	                        : p[4] != SAVE_VERSION ? "unknown version"
-	                                               : NULL;
-	if (bad_start) {
-		free(p);
-		return restore_fail(err, errlen, bad_start);
-	}
-	rbuf r = {p + 5, p + len, 0, 0};
-	uint64_t last_seq = rb_u(&r);
-	const char *last = rb_str(&r);
-	uint64_t nsess = rb_u(&r);
-	if (r.bad || nsess > len) {
-		free(p);
-		return restore_fail(err, errlen, "bad header");
-	}
-	const char **sess = calloc(nsess + 1, sizeof *sess);
-	if (!sess) {
-		free(p);
-		return WF_ENOMEM;
-	}
+	/* (the records must fill r exactly) */
 	int rc = 0;
-	for (uint64_t i = 0; i < nsess && !rc; i++) {
-		const char *s = rb_str(&r);
-		if (!s || !(sess[i] = intern_session(f, s, strlen(s))))
-			rc = r.bad || !s ? WF_ECORRUPT : WF_ENOMEM;
-	}
-	uint64_t nwfs = rc ? 0 : rb_u(&r);
-	if (!rc && (r.bad || nwfs > len))
-		rc = WF_ECORRUPT;
-	f->wfs.borrow = 1;
-	if (!rc && wf_map_reserve(&f->wfs, (size_t)nwfs) < 0)
-		rc = WF_ENOMEM;
-	for (uint64_t i = 0; i < nwfs && !rc; i++) {
-		const char *id = rb_str(&r);
-		int status = rb_byte(&r);
-		uint64_t si = rb_u(&r);
-		int64_t start = wf_unzigzag(rb_u(&r));
-		int64_t end = wf_unzigzag(rb_u(&r));
-		uint64_t nsteps = rb_u(&r), natt = rb_u(&r);
-		const char *cls = rb_str(&r);
-		const char *state = cls ? rb_str(&r) : NULL;
-		uint64_t bl = rb_u(&r);
-		if (r.bad || !id || si > nsess || status > WF_STATUS_SUCCESSFUL ||
-		    bl > (uint64_t)(r.end - r.p) || nsteps > len || natt > len ||
-		    (cls && !state) || wf_map_get(&f->wfs, id)) {
+	uint64_t put = 0;
+	const uint8_t *from = r->p;
+	for (uint64_t i = 0; i < n && !rc; i++) {
+		const char *id = rb_str(r);
+		int status = rb_byte(r);
+		uint64_t si = rb_u(r);
+		int64_t start = wf_unzigzag(rb_u(r));
+		int64_t end = wf_unzigzag(rb_u(r));
+		uint64_t nsteps = rb_u(r), natt = rb_u(r);
+		const char *cls = rb_str(r);
+		const char *state = cls ? rb_str(r) : NULL;
+		uint64_t bl = rb_u(r);
+		if (r->bad || !id || si > nsess || status > WF_STATUS_SUCCESSFUL ||
+		    bl > (uint64_t)(r->end - r->p) || nsteps > limit ||
+		    natt > limit || (cls && !state) || wf_map_get(&f->wfs, id)) {
 			rc = WF_ECORRUPT;
 			break;
 		}
 		if (f->only && strcmp(id, f->only) != 0) {
-			r.p += bl; /* another workflow's: not asked for */
+			r->p += bl; /* another workflow's: not asked for */
 			continue;
 		}
 		wf_fwf *w = new_wf(f, id, strlen(id));
@@ -1960,12 +2032,10 @@ int wf_fold_restore(wf_fold *f, uint8_t *p, size_t len, char *err,
 			rc = WF_ENOMEM;
 			break;
 		}
-		/* The block stays where it is, in the adopted payload: no
-		 * copy (on these machines, fresh memory is what costs). */
-		w->blob = (unsigned char *)r.p;
+		w->blob = (unsigned char *)r->p;
 		w->blob_len = (size_t)bl;
 		w->blob_cap = 0;
-		r.p += bl;
+		r->p += bl;
 		w->frozen = 1;
 		w->status = status;
 		w->session = si ? sess[si - 1] : NULL;
@@ -1973,11 +2043,13 @@ int wf_fold_restore(wf_fold *f, uint8_t *p, size_t len, char *err,
 		w->end_ns = end;
 		w->nsteps = (size_t)nsteps;
 		w->natt = (size_t)natt;
+		f->wfs.borrow = 1; /* the key is w->id */
 		if (wf_map_put(&f->wfs, w->id, w) < 0) {
 			free_wf(w);
 			rc = WF_ENOMEM;
 			break;
 		}
+		put++;
 		if (cls) {
 			/* Actors live thawed, their state parsed. */
 			char *c = NULL;
@@ -1990,19 +2062,433 @@ int wf_fold_restore(wf_fold *f, uint8_t *p, size_t len, char *err,
 			w->actor_class = c;
 		}
 	}
-	free(sess);
-	if (!rc && r.p != r.end)
+	if (!rc && r->p != r->end)
+		rc = WF_ECORRUPT; /* bytes after the last record */
+	if (rc && put) {
+		/* Take back what this call put: the ids again, from the top. */
+		rbuf u = {from, r->end, 0, 0};
+		for (uint64_t i = 0; i < put && !u.bad; i++) {
+			const char *id = rb_str(&u);
+			rb_byte(&u);
+			for (int k = 0; k < 5; k++)
+				rb_u(&u);
+			if (rb_str(&u))
+				rb_str(&u);
+			uint64_t bl = rb_u(&u);
+			if (u.bad || !id || bl > (uint64_t)(u.end - u.p))
+				break;
+			u.p += bl;
+			if (f->only && strcmp(id, f->only) != 0) {
+				i--;
+				continue;
+			}
+			free_wf(wf_map_del(&f->wfs, id));
+		}
+	}
+	return rc;
+}
+
+/* The payload header: last seq, last session, the sessions (interned into
+ * *sess, malloc'd), the record count. @return 0, WF_ECORRUPT (what),
+ * WF_ENOMEM. */
+static int restore_head(wf_fold *f, rbuf *r, size_t len, uint64_t *last_seq,
+                        const char ***sess, uint64_t *nsess, uint64_t *nwfs,
+                        const char **what)
+{
+	*sess = NULL;
+	*what = "malformed";
+	*last_seq = rb_u(r);
+	const char *last = rb_str(r);
+	*nsess = rb_u(r);
+	if (r->bad || *nsess > len) {
+		*what = "bad header";
+		return WF_ECORRUPT;
+	}
+	const char **sv = calloc(*nsess + 1, sizeof *sv);
+	if (!sv)
+		return WF_ENOMEM;
+	int rc = 0;
+	for (uint64_t i = 0; i < *nsess && !rc; i++) {
+		const char *s = rb_str(r);
+		if (!s || !(sv[i] = intern_session(f, s, strlen(s))))
+			rc = r->bad || !s ? WF_ECORRUPT : WF_ENOMEM;
+	}
+	*nwfs = rc ? 0 : rb_u(r);
+	if (!rc && r->bad)
 		rc = WF_ECORRUPT;
 	if (!rc && last && !(f->last_session = strdup(last)))
 		rc = WF_ENOMEM;
+	if (rc) {
+		free(sv);
+		return rc;
+	}
+	*sess = sv;
+	return 0;
+}
+
+static const char *restore_bad_start(const wf_fold *f, const uint8_t *p,
+                                     size_t len)
+{
+	return f->wfs.len || f->last_seq || f->adopted || f->lazy
+	           ? "the fold is not empty"
+	       : len < 5 || memcmp(p, SAVE_MAGIC, 4) != 0 ? "no magic"
+	       : p[4] != SAVE_VERSION ? "unknown version"
+	                              : NULL;
+}
+
+int wf_fold_restore(wf_fold *f, uint8_t *p, size_t len, char *err,
+                    size_t errlen)
+{
+	const char *bad_start = restore_bad_start(f, p, len);
+	if (bad_start) {
+		free(p);
+		return restore_fail(err, errlen, bad_start);
+	}
+	rbuf r = {p + 5, p + len, 0, 0};
+	uint64_t last_seq, nsess, nwfs;
+	const char **sess, *what;
+	int rc = restore_head(f, &r, len, &last_seq, &sess, &nsess, &nwfs,
+	                     &what);
+	if (!rc && nwfs > len)
+		rc = WF_ECORRUPT;
+	f->wfs.borrow = 1;
+	if (!rc && wf_map_reserve(&f->wfs, (size_t)nwfs) < 0)
+		rc = WF_ENOMEM;
+	if (!rc)
+		rc = restore_recs(f, &r, sess, nsess, nwfs, len);
+	free(sess);
 	f->adopted = p; /* also on failure: blocks may point into it */
 	if (rc == WF_ECORRUPT)
-		return restore_fail(err, errlen, "malformed");
+		return restore_fail(err, errlen, what);
 	if (rc)
 		errf(err, errlen, "out of memory restoring a snapshot");
 	else
 		f->last_seq = last_seq;
 	return rc;
+}
+
+/* ---- lazy restore: records read when first asked for ---- */
+
+typedef struct lazy {
+	wf_fold_pager pg;
+	uint8_t *state;        /* per block: 0 unread, 1 read, 2 unreadable,
+	                          3 rebuilt from the journal */
+	size_t unread;         /* blocks in state 0 */
+	const char **sess;     /* the header's sessions, interned */
+	uint64_t nsess;
+	uint64_t seq;          /* the position the records are as of */
+	uint8_t **bufs;        /* blocks read: frozen records point into them */
+	size_t nbufs, cbufs;
+	int busy;              /* reading or rebuilding: no lookup reads */
+	int failed;            /* sticky: rebuilding failed (WF_E*) */
+	char why[300];         /* and why */
+	/* While rebuilding unreadable blocks from the journal: the hashes
+	 * their records had (ascending), and the ids of records with those
+	 * hashes that readable blocks gave (kept as they are). */
+	uint32_t *rh;
+	size_t nrh;
+	wf_map keep;
+} lazy;
+
+static void lazy_free(wf_fold *f)
+{
+	lazy *z = f->lazy;
+	if (!z)
+		return;
+	if (z->pg.release)
+		z->pg.release(z->pg.ctx);
+	/* The blocks stay while workflows point into them: with the fold. */
+	for (size_t i = 0; i < z->nbufs; i++)
+		free(z->bufs[i]);
+	free(z->bufs);
+	free(z->state);
+	free(z->sess);
+	free(z->rh);
+	wf_map_free(&z->keep);
+	free(z);
+	f->lazy = NULL;
+}
+
+uint64_t wf_fold_unread(const wf_fold *f)
+{
+	const lazy *z = f->lazy;
+	uint64_t n = 0;
+	if (z)
+		for (size_t b = 0; b < z->pg.nblocks; b++)
+			if (z->state[b] == 0)
+				n += z->pg.first[b + 1] - z->pg.first[b];
+	return n;
+}
+
+int wf_fold_restore_lazy(wf_fold *f, uint8_t *head, size_t len,
+                         const wf_fold_pager *pg, char *err, size_t errlen)
+{
+	const char *bad_start = restore_bad_start(f, head, len);
+	const char *what = bad_start;
+	int rc = bad_start ? WF_ECORRUPT : 0;
+	lazy *z = NULL;
+	if (!rc && !(z = calloc(1, sizeof *z)))
+		rc = WF_ENOMEM;
+	if (z) {
+		z->pg = *pg;
+		f->lazy = z; /* released with the fold from now on */
+	} else if (pg->release) {
+		pg->release(pg->ctx);
+	}
+	uint64_t last_seq = 0, nwfs = 0;
+	rbuf r = {head + 5, head + len, 0, 0};
+	if (!rc)
+		rc = restore_head(f, &r, len, &last_seq, &z->sess, &z->nsess,
+		                  &nwfs, &what);
+	if (!rc && (r.p != r.end || nwfs != pg->nrecs || !pg->nblocks ||
+	            pg->first[0] != 0 || pg->first[pg->nblocks] != nwfs)) {
+		rc = WF_ECORRUPT;
+		what = "the header and the directory disagree";
+	}
+	if (!rc && !(z->state = calloc(pg->nblocks, 1)))
+		rc = WF_ENOMEM;
+	free(head); /* (nothing points into the header) */
+	if (rc == WF_ECORRUPT)
+		return restore_fail(err, errlen, what);
+	if (rc) {
+		errf(err, errlen, "out of memory restoring a snapshot");
+		return rc;
+	}
+	z->unread = pg->nblocks;
+	z->seq = last_seq;
+	f->last_seq = last_seq;
+	return 0;
+}
+
+/* Read block b into the map. @return 0, WF_ENOMEM, or WF_ECORRUPT (the
+ * block cannot be read or does not unpack: z->why; nothing of it put). */
+static int lazy_read(wf_fold *f, size_t b)
+{
+	lazy *z = f->lazy;
+	if (z->nbufs == z->cbufs) {
+		size_t cap = z->cbufs ? 2 * z->cbufs : 16;
+		uint8_t **v = realloc(z->bufs, cap * sizeof *v);
+		if (!v)
+			return WF_ENOMEM;
+		z->bufs = v;
+		z->cbufs = cap;
+	}
+	uint8_t *raw = NULL;
+	size_t len = 0;
+	int rc = z->pg.read(z->pg.ctx, b, &raw, &len, z->why, sizeof z->why);
+	if (rc == WF_ENOMEM)
+		return rc;
+	if (rc < 0)
+		return WF_ECORRUPT;
+	uint64_t n = z->pg.first[b + 1] - z->pg.first[b];
+	rbuf r = {raw, raw + len, 0, 0};
+	if (wf_map_reserve(&f->wfs, (size_t)n) < 0) {
+		free(raw);
+		return WF_ENOMEM;
+	}
+	rc = restore_recs(f, &r, z->sess, z->nsess, n, len);
+	if (rc == WF_ECORRUPT)
+		snprintf(z->why, sizeof z->why, "block %zu of the records does "
+		         "not unpack", b);
+	if (rc) {
+		free(raw);
+		return rc;
+	}
+	z->bufs[z->nbufs++] = raw;
+	return 0;
+}
+
+/* The hashes of the records of unreadable blocks, ascending. */
+static int lazy_hashes(lazy *z)
+{
+	size_t n = 0;
+	for (size_t b = 0; b < z->pg.nblocks; b++)
+		if (z->state[b] == 2)
+			n += (size_t)(z->pg.first[b + 1] - z->pg.first[b]);
+	free(z->rh);
+	z->nrh = 0;
+	if (!(z->rh = malloc((n ? n : 1) * sizeof *z->rh)))
+		return WF_ENOMEM;
+	for (size_t b = 0; b < z->pg.nblocks; b++)
+		if (z->state[b] == 2)
+			for (uint64_t k = z->pg.first[b]; k < z->pg.first[b + 1]; k++)
+				z->rh[z->nrh++] = wf_get_u32(z->pg.hashes + 4 * k);
+	return 0;
+}
+
+static int has_hash(const uint32_t *v, size_t n, uint32_t h)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (v[mid] < h)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && v[lo] == h;
+}
+
+/* In a rebuild: 1 if an event of workflow id (n bytes) is to be folded. */
+static int lazy_wanted(const lazy *z, const char *id, size_t n)
+{
+	return has_hash(z->rh, z->nrh, (uint32_t)XXH3_64bits(id, n)) &&
+	       !wf_map_get_n(&z->keep, id, n);
+}
+
+/*
+ * Every block not read yet, read; the unreadable ones rebuilt from the
+ * journal up to the snapshot's position: the events of the workflows
+ * whose id hashes one of their records' (those readable blocks gave
+ * excepted), folded into this fold as a replay would have. Every lookup
+ * of such a workflow got here before anything changed it, so the rebuilt
+ * state is the one the snapshot had. Then the pager goes.
+ */
+int wf_fold_read_all(wf_fold *f, char *err, size_t errlen)
+{
+	lazy *z = f->lazy;
+	if (!z)
+		return 0;
+	if (z->failed) {
+		errf(err, errlen, "%s", z->why);
+		return z->failed;
+	}
+	z->busy = 1;
+	int rc = 0;
+	size_t bad = 0;
+	char first_why[300] = "";
+	for (size_t b = 0; b < z->pg.nblocks; b++)
+		if (z->state[b] == 2) {
+			/* (a lookup found it so, and came here at once) */
+			snprintf(first_why, sizeof first_why, "%s", z->why);
+			break;
+		}
+	for (size_t b = 0; b < z->pg.nblocks && !rc; b++) {
+		if (z->state[b] == 0) {
+			rc = lazy_read(f, b);
+			if (rc == WF_ECORRUPT) {
+				if (!bad++)
+					snprintf(first_why, sizeof first_why, "%s",
+					         z->why);
+				z->state[b] = 2;
+				z->unread--;
+				rc = 0;
+			} else if (rc == 0) {
+				z->state[b] = 1;
+				z->unread--;
+			}
+		} else if (z->state[b] == 2) {
+			bad++;
+		}
+	}
+	if (!rc && bad) {
+		rc = lazy_hashes(z);
+		z->keep.borrow = 1;
+		const char *k;
+		void *v;
+		for (size_t i = 0; !rc && wf_map_next(&f->wfs, &i, &k, &v);) {
+			const wf_fwf *w = v;
+			if (has_hash(z->rh, z->nrh, wf_fold_id_hash(w->id)) &&
+			    wf_map_put(&z->keep, w->id, v) < 0)
+				rc = WF_ENOMEM;
+		}
+		char rerr[300] = "";
+		if (!rc && !z->pg.replay) {
+			rc = WF_ECORRUPT;
+			snprintf(rerr, sizeof rerr, "no journal to rebuild from");
+		}
+		if (!rc) {
+			/* Replaying moves the position and the last session:
+			 * they are put back. */
+			uint64_t seq = f->last_seq;
+			char *ls = f->last_session;
+			f->last_session = NULL;
+			rc = z->pg.replay(z->pg.ctx, f, z->seq, rerr, sizeof rerr);
+			free(f->last_session);
+			f->last_session = ls;
+			f->last_seq = seq;
+		}
+		for (size_t b = 0; !rc && b < z->pg.nblocks; b++)
+			if (z->state[b] == 2)
+				z->state[b] = 3;
+		if (rc) {
+			snprintf(z->why, sizeof z->why, "snapshot: %s; rebuilding "
+			         "its records from the journal failed: %s",
+			         first_why, rerr);
+			z->failed = rc == WF_ENOMEM ? WF_ENOMEM : WF_ECORRUPT;
+			rc = z->failed;
+		}
+	}
+	z->busy = 0;
+	if (rc) {
+		if (rc == WF_ENOMEM && !z->failed)
+			snprintf(z->why, sizeof z->why, "out of memory reading a "
+			         "snapshot's records");
+		errf(err, errlen, "%s", z->why);
+		return rc;
+	}
+	/* Everything is in the map now: the blocks stay (records point
+	 * into them), the rest goes. */
+	if (z->pg.release)
+		z->pg.release(z->pg.ctx);
+	z->pg.release = NULL;
+	z->pg.replay = NULL;
+	return 0;
+}
+
+/* Read the blocks that may hold id (n bytes): those with a record whose
+ * hash is id's. A block that cannot be read makes every block read and
+ * the bad ones rebuilt (wf_fold_read_all): rare, and then simple.
+ * @return 0 or a WF_E* code (err). */
+static int lazy_find(wf_fold *f, const char *id, size_t n, char *err,
+                     size_t errlen)
+{
+	lazy *z = f->lazy;
+	if (z->failed && !z->busy) {
+		errf(err, errlen, "%s", z->why);
+		return z->failed;
+	}
+	if (z->busy || !z->unread)
+		return 0;
+	uint32_t h = (uint32_t)XXH3_64bits(id, n);
+	const uint8_t *hv = z->pg.hashes;
+	uint64_t lo = 0, hi = z->pg.nrecs;
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+		if (wf_get_u32(hv + 4 * mid) < h)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	size_t b = 0;
+	for (uint64_t k = lo; k < z->pg.nrecs && wf_get_u32(hv + 4 * k) == h;
+	     k++) {
+		/* The block of record k: the last whose first is <= k. */
+		size_t l = 0, r = z->pg.nblocks;
+		while (r - l > 1) {
+			size_t m = l + (r - l) / 2;
+			if (z->pg.first[m] <= k)
+				l = m;
+			else
+				r = m;
+		}
+		b = l;
+		if (z->state[b] != 0)
+			continue;
+		z->busy = 1;
+		int rc = lazy_read(f, b);
+		z->busy = 0;
+		if (rc == WF_ENOMEM) {
+			errf(err, errlen, "out of memory reading a snapshot's "
+			     "records");
+			return rc;
+		}
+		z->state[b] = rc ? 2 : 1;
+		z->unread--;
+		if (rc)
+			return wf_fold_read_all(f, err, errlen);
+	}
+	return 0;
 }
 
 /* ---- apply ---- */
@@ -2207,6 +2693,9 @@ static int apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 		if (k != f->only_len || memcmp(idp, f->only, k) != 0)
 			return 0; /* another workflow's: not asked for */
 	}
+	if (f->lazy && f->lazy->busy &&
+	    !lazy_wanted(f->lazy, idp, idn ? strnlen(idp, idn) : 0))
+		return 0; /* rebuilding unreadable records: not one of them */
 	/* A new workflow's id is looked up where the map has not been read
 	 * lately (a cache miss): its entry is fetched while the DAG, which
 	 * does not depend on it, is measured. Only text fields have a length
@@ -2221,6 +2710,13 @@ static int apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 			       ev->fields[1].v.s.len + 2 * sizeof(wf_fattempt);
 	}
 	wf_fwf *w = wf_map_get_n(&f->wfs, idp, idn);
+	if (!w && f->lazy && !f->lazy->busy) {
+		/* Perhaps in a snapshot's records not read yet. */
+		if ((rc = lazy_find(f, idp, idn ? strnlen(idp, idn) : 0, err,
+		                    errlen)) < 0)
+			return rc;
+		w = wf_map_get_n(&f->wfs, idp, idn);
+	}
 	if (w && w->frozen && type != WF_EV_WORKFLOW_DELETED &&
 	    (rc = thaw(w)) < 0) {
 		errf(err, errlen, "event seq %" PRIu64 ": workflow %s: %s",
@@ -2576,6 +3072,9 @@ int wf_fold_list(const wf_fold *f, unsigned mask, cJSON **out)
 	*out = NULL;
 	size_t n = 0, i = 0;
 	const wf_fwf *w;
+	int lrc = wf_fold_read_all((wf_fold *)f, NULL, 0);
+	if (lrc < 0)
+		return lrc;
 	const wf_fwf **v = malloc((f->wfs.len + 1) * sizeof *v);
 	if (!v)
 		return WF_ENOMEM;

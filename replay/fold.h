@@ -127,7 +127,9 @@ const wf_fwf *wf_fold_get(const wf_fold *f, const char *id);
 int wf_fold_find(const wf_fold *f, const char *id, const wf_fwf **w);
 
 /** Iterate the workflows (unordered). They may be frozen: read only the
- *  fields a frozen workflow has (see wf_fwf), or wf_fold_get it. */
+ *  fields a frozen workflow has (see wf_fwf), or wf_fold_get it. The
+ *  first call (*i == 0) reads what a lazy restore left unread; if that
+ *  fails, the iteration ends there: call wf_fold_read_all first to know. */
 int wf_fold_next(const wf_fold *f, size_t *i, const wf_fwf **wf);
 
 /** Derived status of a folded workflow (RESUMABLE included). */
@@ -230,6 +232,56 @@ const char *wf_fold_only(const wf_fold *f);
  */
 int wf_fold_restore(wf_fold *f, uint8_t *p, size_t len, char *err,
                     size_t errlen);
+
+/**
+ * Where a lazily restored fold finds the records it has not read yet (a
+ * snapshot's blocks: snapshot.c). The records are in blocks 0..nblocks-1,
+ * ordered by the hash of their id (wf_fold_id_hash), ascending: block b
+ * holds records first[b] .. first[b + 1] - 1, and hashes (nrecs u32,
+ * little-endian) their hashes. All of it is the pager's, alive until
+ * release.
+ */
+typedef struct wf_fold_pager {
+	size_t nblocks;
+	const uint64_t *first;   /* nblocks + 1 entries; first[nblocks] is nrecs */
+	const uint8_t *hashes;
+	uint64_t nrecs;
+	/** Block b's records (wf_fold_save's bytes for them): *raw malloc'd,
+	 *  kept by the fold. @return 0, WF_ENOMEM, WF_ECORRUPT or WF_EIO
+	 *  (why: which block, and what is wrong with it). */
+	int (*read)(void *ctx, size_t b, uint8_t **raw, size_t *len, char *why,
+	            size_t whylen);
+	/** Fold the journal's events up to seq upto into f (wf_fold_apply):
+	 *  how the records of an unreadable block are rebuilt. NULL: none
+	 *  can be. @return 0 or a WF_E* code (err). */
+	int (*replay)(void *ctx, wf_fold *f, uint64_t upto, char *err,
+	              size_t errlen);
+	void (*release)(void *ctx);
+	void *ctx;
+} wf_fold_pager;
+
+/**
+ * wf_fold_restore of the payload's header alone (head: wf_fold_save's
+ * bytes up to and including the record count), the records left where
+ * pg finds them: each is read (its whole block) when a lookup first asks
+ * for its id, and all are before anything iterates the workflows (next,
+ * list, save). A block that cannot be read or does not unpack is rebuilt
+ * from the journal (pg->replay, filtered to the ids whose hashes the
+ * block holds), so that the answers stay a full replay's; if that fails
+ * too, the lookups that need it fail (WF_ECORRUPT). Takes head (also on
+ * failure) and pg (pg->release is called when the fold no longer needs
+ * it, also on failure).
+ * @return 0, WF_ECORRUPT (err), WF_ENOMEM.
+ */
+int wf_fold_restore_lazy(wf_fold *f, uint8_t *head, size_t len,
+                         const wf_fold_pager *pg, char *err, size_t errlen);
+
+/** Read every record a lazy restore left unread (see above); what next,
+ *  list and save do first. @return 0 or a WF_E* code (err). */
+int wf_fold_read_all(wf_fold *f, char *err, size_t errlen);
+
+/** Records of a lazy restore not read yet (0: none, or not lazy). */
+uint64_t wf_fold_unread(const wf_fold *f);
 
 /** The session of the last session_started folded, or NULL. */
 const char *wf_fold_last_session(const wf_fold *f);

@@ -20,6 +20,7 @@
 #include <xxhash.h>
 #include <zstd.h>
 
+#include "journal/journal.h"
 #include "journal/varint.h"
 #include "wflow.h"
 
@@ -500,14 +501,116 @@ typedef struct sblock {
 	int want;
 } sblock;
 
+/* See wf_snapshot_set_lazy. */
+static uint64_t lazy_min = (uint64_t)1 << 20;
+static uint64_t verify_max = (uint64_t)64 << 20;
+
+void wf_snapshot_set_lazy(uint64_t min_stored, uint64_t verify_upto)
+{
+	lazy_min = min_stored;
+	verify_max = verify_upto;
+}
+
+/* A lazily restored snapshot's file, for the fold's pager. */
+typedef struct lazy_src {
+	const wf_io *io;
+	int fd;
+	uint64_t journal_id;
+	sblock *b;       /* the file's blocks (b[0] the header) */
+	uint64_t *first; /* record block i (file block i + 1): its first */
+	uint8_t *d;      /* the directory: the hashes are in it */
+	uint8_t *comp;   /* a block as stored */
+	char jdir[4300]; /* the journal, to rebuild unreadable blocks from */
+} lazy_src;
+
+static void lazy_release(void *ctx)
+{
+	lazy_src *z = ctx;
+	if (!z)
+		return;
+	if (z->fd >= 0)
+		z->io->close(z->io->ctx, z->fd);
+	free(z->b);
+	free(z->first);
+	free(z->d);
+	free(z->comp);
+	free(z);
+}
+
+static int lazy_block(void *ctx, size_t i, uint8_t **raw, size_t *len,
+                      char *why, size_t whylen)
+{
+	lazy_src *z = ctx;
+	const sblock *x = &z->b[i + 1];
+	int r = pread_all(z->io, z->fd, z->comp, x->clen, x->off);
+	if (r == -ENOMEM)
+		return WF_ENOMEM;
+	if (r < 0) {
+		errf(why, whylen, "cannot read block %zu: %s", i + 1, strerror(-r));
+		return WF_EIO;
+	}
+	if (XXH3_64bits_withSeed(z->comp, x->clen, z->journal_id) != x->sum) {
+		errf(why, whylen, "block %zu checksum mismatch", i + 1);
+		return WF_ECORRUPT;
+	}
+	uint8_t *p = malloc(x->rawlen ? x->rawlen : 1);
+	if (!p)
+		return WF_ENOMEM;
+	size_t got = ZSTD_decompress(p, x->rawlen, z->comp, x->clen);
+	if (ZSTD_isError(got) || got != x->rawlen) {
+		free(p);
+		errf(why, whylen, "block %zu does not decompress", i + 1);
+		return WF_ECORRUPT;
+	}
+	*raw = p;
+	*len = x->rawlen;
+	return 0;
+}
+
+static int lazy_replay(void *ctx, wf_fold *f, uint64_t upto, char *err,
+                       size_t errlen)
+{
+	lazy_src *z = ctx;
+	wf_reader_opts ro = WF_READER_OPTS_INIT;
+	ro.io = z->io;
+	wf_reader *r;
+	int rc = wf_reader_open(&r, z->jdir, &ro);
+	const wf_event *ev;
+	uint64_t seen = 0;
+	while (rc == 0 && (rc = wf_reader_next(r, &ev)) == 1) {
+		if (ev->seq > upto) {
+			rc = 0;
+			break;
+		}
+		rc = wf_fold_apply(f, ev, err, errlen);
+		seen = ev->seq;
+	}
+	if (rc == 0 && seen != upto) {
+		errf(err, errlen, "the journal %s ends before seq %" PRIu64,
+		     z->jdir, upto);
+		rc = WF_ECORRUPT;
+	}
+	if (rc < 0 && !(err && errlen && err[0]))
+		errf(err, errlen, "%s", wf_reader_errmsg(r));
+	wf_reader_close(r);
+	return rc < 0 ? rc : 0;
+}
+
 /*
  * Version 2: a directory, then the payload in blocks (see snapshot.h).
  * A fold that folds one workflow (wf_fold_set_only) reads the directory,
  * the payload's header block and the blocks that may hold that workflow's
  * record, and nothing else: wflow meta on a long journal.
  */
-static int try_v2(const wf_io *io, int fd, const uint8_t *h, uint64_t size,
-                  uint64_t journal_id, wf_fold *f, char *why, size_t whylen)
+static int try_lazy(const wf_io *io, int fd, const char *path,
+                    const char *dir, const uint8_t *h, uint64_t journal_id,
+                    wf_fold *f, uint8_t **dp, sblock **bp, uint32_t nb,
+                    uint64_t nrecs, uint32_t prefix, uint64_t maxc,
+                    char *why, size_t whylen);
+
+static int try_v2(const wf_io *io, int fd, const char *path, const char *dir,
+                  const uint8_t *h, uint64_t size, uint64_t journal_id,
+                  wf_fold *f, char *why, size_t whylen)
 {
 	uint64_t stored = size - WF_SNAP_HEADER_SIZE;
 	uint64_t rawlen = wf_get_u64(h + 32);
@@ -592,6 +695,15 @@ static int try_v2(const wf_io *io, int fd, const uint8_t *h, uint64_t size,
 	/* Which blocks: all, or the header's and those holding a record
 	 * whose id hashes as the one asked for. */
 	const char *only = wf_fold_only(f);
+	const uint8_t *hs = d + WF_SNAP_DIR_FIXED + (size_t)nb * WF_SNAP_DIR_BLOCK;
+	int sorted = 1;
+	for (uint64_t k = 1; k < nrecs && sorted; k++)
+		sorted = wf_get_u32(hs + 4 * (k - 1)) <= wf_get_u32(hs + 4 * k);
+	if (!only && sorted && nb > 1 && stored >= lazy_min) {
+		rc = try_lazy(io, fd, path, dir, h, journal_id, f, &d, &b, nb,
+		              nrecs, prefix, maxc, why, whylen);
+		goto out;
+	}
 	uint64_t want_raw = 0, want_recs = 0;
 	uint32_t hv = only ? wf_fold_id_hash(only) : 0;
 	const uint8_t *hashes = d + WF_SNAP_DIR_FIXED + (size_t)nb * WF_SNAP_DIR_BLOCK;
@@ -683,9 +795,120 @@ out:
 	return rc;
 }
 
+/*
+ * A large snapshot whose records are in hash order (this version writes
+ * them so): the fold gets the payload's header and a pager, and reads a
+ * block when a lookup first needs one (fold.h, wf_fold_restore_lazy), so
+ * that an open costs the directory and one block however many workflows
+ * were saved. Up to verify_max stored bytes, every block's checksum is
+ * checked here too, so that damage is reported at the open as for an
+ * eager restore; beyond, a block found damaged later is rebuilt from the
+ * journal (the fold's pager replays it). Takes *dp and *bp.
+ */
+static int try_lazy(const wf_io *io, int fd, const char *path,
+                    const char *dir, const uint8_t *h, uint64_t journal_id,
+                    wf_fold *f, uint8_t **dp, sblock **bp, uint32_t nb,
+                    uint64_t nrecs, uint32_t prefix, uint64_t maxc,
+                    char *why, size_t whylen)
+{
+	lazy_src *z = calloc(1, sizeof *z);
+	uint8_t *head = NULL;
+	int rc = 0, r;
+	if (!z) {
+		return WF_ENOMEM;
+	}
+	z->io = io;
+	z->fd = -1;
+	z->journal_id = journal_id;
+	z->d = *dp;
+	z->b = *bp;
+	*dp = NULL;
+	*bp = NULL;
+	snprintf(z->jdir, sizeof z->jdir, "%s/../journal", dir);
+	z->first = malloc(nb * sizeof *z->first);
+	z->comp = malloc(maxc ? maxc : 1);
+	head = malloc(z->b[0].rawlen ? z->b[0].rawlen : 1);
+	if (!z->first || !z->comp || !head) {
+		rc = WF_ENOMEM;
+		goto fail;
+	}
+	for (uint32_t i = 1; i < nb; i++)
+		z->first[i - 1] = z->b[i].first;
+	z->first[nb - 1] = nrecs;
+	uint64_t stored = wf_get_u64(h + 40);
+	for (uint32_t i = 0; i < nb; i++) {
+		if (i && stored > verify_max)
+			break;
+		const sblock *x = &z->b[i];
+		if ((r = pread_all(io, fd, z->comp, x->clen, x->off))) {
+			if (r == -ENOMEM)
+				rc = WF_ENOMEM;
+			else
+				errf(why, whylen, "cannot read block %u: %s", i,
+				     strerror(-r));
+			goto fail;
+		}
+		if (XXH3_64bits_withSeed(z->comp, x->clen, journal_id) != x->sum) {
+			errf(why, whylen, "block %u checksum mismatch", i);
+			goto fail;
+		}
+		if (i == 0) {
+			size_t got = ZSTD_decompress(head, x->rawlen, z->comp,
+			                             x->clen);
+			uint64_t cnt = 0;
+			size_t used = ZSTD_isError(got) || got != x->rawlen
+			                  ? 0
+			                  : wf_varint_get(head + prefix,
+			                                  x->rawlen - prefix, &cnt);
+			if (!used || used != x->rawlen - prefix || cnt != nrecs) {
+				errf(why, whylen, "header block: does not decompress, "
+				     "or its record count disagrees with the "
+				     "directory");
+				goto fail;
+			}
+		}
+	}
+	/* Its own descriptor: the caller closes the one it has. */
+	int lfd = io->open(io->ctx, path, WF_IO_RDONLY);
+	if (lfd < 0) {
+		errf(why, whylen, "cannot open it again: %s", strerror(-lfd));
+		goto fail;
+	}
+	z->fd = lfd;
+	wf_fold_pager pg = {
+		.nblocks = nb - 1,
+		.first = z->first,
+		.hashes = z->d + WF_SNAP_DIR_FIXED + (size_t)nb * WF_SNAP_DIR_BLOCK,
+		.nrecs = nrecs,
+		.read = lazy_block,
+		.replay = lazy_replay,
+		.release = lazy_release,
+		.ctx = z,
+	};
+	char err[300];
+	/* The fold takes head and z (pg.release), also on failure. */
+	r = wf_fold_restore_lazy(f, head, z->b[0].rawlen, &pg, err, sizeof err);
+	if (r == WF_ENOMEM)
+		return WF_ENOMEM;
+	if (r < 0) {
+		errf(why, whylen, "%s", err);
+		return 0;
+	}
+	if (wf_fold_last_seq(f) != wf_get_u64(h + 24)) {
+		errf(why, whylen, "payload and header disagree on the position");
+		return 0;
+	}
+	return 1;
+fail:
+	free(head);
+	lazy_release(z);
+	return rc;
+}
+
 /* Check and restore one snapshot file into the empty fold f.
  * @return 1 restored, 0 unusable (why says why), WF_ENOMEM. */
-static int try_one(const wf_io *io, const char *path, uint64_t journal_id,
+static int try_one(const wf_io *io, const char *dir, const char *path,
+                   uint64_t journal_id,
                    uint64_t next_seq, wf_fold *f, uint64_t *seq, char *why,
                    size_t whylen, int *beyond)
 {
@@ -734,7 +957,8 @@ static int try_one(const wf_io *io, const char *path, uint64_t journal_id,
 	} else if (version == 1) {
 		rc = try_v1(io, fd, h, size, journal_id, f, why, whylen);
 	} else {
-		rc = try_v2(io, fd, h, size, journal_id, f, why, whylen);
+		rc = try_v2(io, fd, path, dir, h, size, journal_id, f, why,
+		            whylen);
 	}
 	io->close(io->ctx, fd);
 	if (rc == 1)
@@ -765,7 +989,7 @@ static int load(const wf_io *io, const char *dir, uint64_t journal_id,
 		char path[4200], why[400];
 		snprintf(path, sizeof path, "%s/%s", dir, names[i]);
 		int beyond;
-		rc = try_one(io, path, journal_id, next_seq, *f, seq, why,
+		rc = try_one(io, dir, path, journal_id, next_seq, *f, seq, why,
 		             sizeof why, &beyond);
 		if (rc == 0) {
 			if (prune && beyond && io->unlink(io->ctx, path) == 0)

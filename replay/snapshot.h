@@ -109,4 +109,14 @@ int wf_snapshot_load_writer(const wf_io *io, const char *dir,
                             wf_fold **f, uint64_t *seq, char *skipped,
                             size_t skippedlen);
 
+/**
+ * Restore snapshots of at least min_stored stored bytes lazily (records
+ * read when first asked for: fold.h, wf_fold_restore_lazy), and check
+ * every block's checksum at the open only up to verify_upto stored bytes
+ * (beyond, a block is checked when read, and rebuilt from the journal if
+ * it is damaged). Defaults: 1 MiB and 64 MiB. Process-wide: for tests
+ * and benchmarks.
+ */
+void wf_snapshot_set_lazy(uint64_t min_stored, uint64_t verify_upto);
+
 #endif

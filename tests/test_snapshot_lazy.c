@@ -1,0 +1,319 @@
+/*
+ * Lazy snapshot restores (replay/fold.h wf_fold_restore_lazy, snapshot.h
+ * wf_snapshot_set_lazy): an open reads the snapshot's directory and
+ * header block, and a workflow's block only when something first asks
+ * for it; the answers are a full replay's all the same.
+ *
+ * A journal of realistic histories (bench/synth.c) is written, with a
+ * snapshot part way (its records in hash order, many blocks), then more
+ * events; a reference fold folds every event. Then, restoring lazily:
+ *  - nothing is read at the restore; the tail of the journal reads only
+ *    some blocks; every workflow's metadata and status, then the list,
+ *    equal the reference's (and then everything has been read); an id the
+ *    snapshot does not hold reads nothing;
+ *  - with a block damaged and no checksum checked at the open, the
+ *    restore is used, and the damaged block's workflows are rebuilt from
+ *    the journal when first asked for (during the tail, or after): the
+ *    answers still equal the reference's;
+ *  - with every checksum checked at the open (as below 64 MiB), the same
+ *    damage makes the load skip the snapshot and name the block;
+ *  - the damaged block and no journal to rebuild from: the lookups that
+ *    need it fail with WF_ECORRUPT saying so (none answers wrongly), and
+ *    so does the list;
+ *  - below the lazy threshold, the restore reads everything at once.
+ */
+#include "test.h"
+
+#include <xxhash.h>
+
+#include "bench/synth.h"
+#include "journal/journal.h"
+#include "journal/varint.h"
+#include "replay/fold.h"
+#include "replay/snapshot.h"
+
+#include "fold_util.h"
+
+typedef struct hist {
+	char root[512], jdir[600], sdir[600], snap[700];
+	uint64_t jid, snap_seq, last;
+	wf_fold *ref;
+} hist;
+
+static void write_history(hist *h, uint64_t before, uint64_t after)
+{
+	t_subdir(h->root, sizeof h->root, "lazy");
+	snprintf(h->jdir, sizeof h->jdir, "%s/journal", h->root);
+	snprintf(h->sdir, sizeof h->sdir, "%s/snapshots", h->root);
+	CHECK(mkdir(h->root, 0755) == 0);
+	wf_journal_opts o = WF_JOURNAL_OPTS_INIT;
+	o.durability = WF_DURABILITY_NONE;
+	o.segment_size = 1 << 20;
+	wf_journal *j;
+	CHECK_OK(wf_journal_open(&j, h->jdir, &o));
+	h->jid = wf_journal_id(j);
+	CHECK_OK(wf_fold_new(&h->ref));
+	wf_synth *g;
+	CHECK_OK(wf_synth_new(&g, 11));
+	wf_batch *b;
+	CHECK_OK(wf_batch_new(&b));
+	wf_event ev;
+	uint64_t first;
+	char err[600];
+	for (uint64_t k = 1; k <= before + after; k++) {
+		/* The generator's text is borrowed until its next event:
+		 * the batch copies it at once. */
+		wf_synth_next(g, &ev);
+		CHECK_OK(wf_batch_add(b, &ev));
+		if (wf_batch_count(b) == 8 || k == before || k == before + after) {
+			CHECK_OK(wf_journal_commit(j, b, &first));
+			wf_batch_clear(b);
+		}
+	}
+	wf_batch_free(b);
+	wf_synth_free(g);
+	CHECK_OK(wf_journal_close(j));
+	/* The reference folds the journal as written; the snapshot is of
+	 * the first `before` events. */
+	wf_reader *r;
+	CHECK_OK(wf_reader_open(&r, h->jdir, NULL));
+	const wf_event *e;
+	int rc;
+	while ((rc = wf_reader_next(r, &e)) == 1) {
+		CHECK_OK_MSG(wf_fold_apply(h->ref, e, err, sizeof err), err);
+		if (e->seq == before)
+			CHECK_OK_MSG(wf_snapshot_write(NULL, h->sdir, h->jid, h->ref,
+			                               NULL, err, sizeof err),
+			             err);
+		h->last = e->seq;
+	}
+	CHECK_OK(rc);
+	wf_reader_close(r);
+	h->snap_seq = before;
+	snprintf(h->snap, sizeof h->snap, "%s/%020" PRIu64 ".wfs", h->sdir,
+	         before);
+	CHECK(t_exists(h->snap));
+}
+
+/* Restore the snapshot into *out (rc of wf_snapshot_load); if used, fold
+ * the journal after it (as an open does). */
+static int open_lazy(const hist *h, wf_fold **out, char *skipped,
+                     size_t sl, uint64_t *unread_at_open)
+{
+	wf_fold *f;
+	uint64_t seq = 0;
+	CHECK_OK(wf_fold_new(&f));
+	int rc = wf_snapshot_load(NULL, h->sdir, h->jid, h->last + 1, &f, &seq,
+	                          skipped, sl);
+	CHECK(rc == 0 || rc == 1);
+	*unread_at_open = wf_fold_unread(f);
+	if (rc == 1) {
+		CHECK_EQ_U64(seq, h->snap_seq);
+		wf_reader *r;
+		CHECK_OK(wf_reader_open(&r, h->jdir, NULL));
+		CHECK_OK(wf_reader_seek(r, seq + 1));
+		const wf_event *ev;
+		char err[600];
+		int n;
+		while ((n = wf_reader_next(r, &ev)) == 1)
+			CHECK_OK_MSG(wf_fold_apply(f, ev, err, sizeof err), err);
+		CHECK_OK(n);
+		wf_reader_close(r);
+	}
+	*out = f;
+	return rc;
+}
+
+/* The reference's ids. */
+static char **ref_ids(wf_fold *ref, size_t *n)
+{
+	size_t cap = 1024, k = 0, i = 0;
+	char **v = malloc(cap * sizeof *v);
+	const wf_fwf *w;
+	while (wf_fold_next(ref, &i, &w)) {
+		if (k == cap)
+			v = realloc(v, (cap *= 2) * sizeof *v);
+		v[k++] = strdup(w->id);
+	}
+	*n = k;
+	return v;
+}
+
+/* Every id's metadata and status as the reference's; then the list. */
+static void same_answers(wf_fold *ref, wf_fold *f, char **ids, size_t n)
+{
+	for (size_t k = 0; k < n; k++) {
+		char *a = fold_meta_text(ref, ids[k], NULL);
+		char *b = fold_meta_text(f, ids[k], NULL);
+		CHECK_MSG(strcmp(a, b) == 0, "%s:\n  replay %s\n  lazy   %s", ids[k],
+		          a, b);
+		free(a);
+		free(b);
+		CHECK_EQ_I64(wf_fold_status(ref, ids[k]), wf_fold_status(f, ids[k]));
+	}
+	{
+		char e[600] = "";
+		int rr = wf_fold_read_all(f, e, sizeof e);
+		CHECK_MSG(rr == 0, "%s", e);
+	}
+	char *la = fold_list_text(ref), *lb = fold_list_text(f);
+	CHECK_MSG(strcmp(la, lb) == 0, "the lists differ");
+	free(la);
+	free(lb);
+	CHECK_EQ_U64(wf_fold_unread(f), 0);
+}
+
+/* The snapshot's record blocks: count, and the file offset and stored
+ * length of block x (1-based, as the file counts them). */
+static uint32_t blocks(const char *path, uint32_t x, uint64_t *off,
+                       uint64_t *clen, uint64_t *first, uint64_t *nrec)
+{
+	size_t len;
+	uint8_t *b = t_read_file(path, &len);
+	uint32_t nb = wf_get_u32(b + 64 + 8);
+	if (x < nb) {
+		const uint8_t *e = b + 64 + 24 + 48 * (size_t)x;
+		*off = wf_get_u64(e);
+		*clen = wf_get_u64(e + 8);
+		*first = wf_get_u64(e + 32);
+		*nrec = wf_get_u64(e + 40);
+	}
+	free(b);
+	return nb;
+}
+
+int main(void)
+{
+	uint64_t before = (uint64_t)(40000 * t_scale());
+	if (before < 20000)
+		before = 20000;
+	hist h;
+	write_history(&h, before, before / 10);
+	size_t nid;
+	char **ids = ref_ids(h.ref, &nid);
+	char skipped[2000];
+	wf_fold *f;
+	uint64_t unread;
+
+	t_context("lazy, intact");
+	wf_snapshot_set_lazy(0, 0);
+	CHECK_MSG(open_lazy(&h, &f, skipped, sizeof skipped, &unread) == 1,
+	          "%s", skipped);
+	uint64_t off, clen, first, nrec;
+	uint32_t nb = blocks(h.snap, 1, &off, &clen, &first, &nrec);
+	CHECK_MSG(nb >= 6, "only %u blocks: the history is too small", nb);
+	CHECK_MSG(unread > 0, "the restore read every record");
+	uint64_t after_tail = wf_fold_unread(f);
+	CHECK_MSG(after_tail > 0 && after_tail <= unread,
+	          "the tail read %" PRIu64 " of %" PRIu64 " records", unread -
+	          after_tail, unread);
+	{
+		const wf_fwf *w;
+		CHECK_EQ_I64(wf_fold_find(f, "no/such/workflow", &w), WF_ENOTFOUND);
+		CHECK_EQ_U64(wf_fold_unread(f), after_tail);
+	}
+	same_answers(h.ref, f, ids, nid);
+	wf_fold_free(f);
+	printf("lazy: %u blocks, %" PRIu64 " records unread at the open, %"
+	       PRIu64 " after the tail of %" PRIu64 " events\n", nb - 1, unread,
+	       after_tail, h.last - h.snap_seq);
+
+	/* Below the threshold: all at once. */
+	t_context("eager");
+	wf_snapshot_set_lazy(UINT64_MAX, 0);
+	CHECK(open_lazy(&h, &f, skipped, sizeof skipped, &unread) == 1);
+	CHECK_EQ_U64(unread, 0);
+	same_answers(h.ref, f, ids, nid);
+	wf_fold_free(f);
+
+	/* A damaged block in the middle. */
+	uint32_t bad = nb / 2;
+	blocks(h.snap, bad, &off, &clen, &first, &nrec);
+	t_flip(h.snap, off + clen / 2, 0x20);
+	size_t nbad = 0;
+	for (size_t k = 0; k < nid; k++) {
+		/* (ids the snapshot holds in the damaged block) */
+		size_t len;
+		uint8_t *b = t_read_file(h.snap, &len);
+		const uint8_t *hv = b + 64 + 24 + 48 * (size_t)nb;
+		uint32_t hk = wf_fold_id_hash(ids[k]);
+		for (uint64_t r = first; r < first + nrec; r++)
+			if (wf_get_u32(hv + 4 * r) == hk) {
+				nbad++;
+				break;
+			}
+		free(b);
+		if (nbad > 3)
+			break;
+	}
+	CHECK(nbad > 0);
+
+	t_context("lazy, block %u damaged, checked at the open", bad);
+	wf_snapshot_set_lazy(0, UINT64_MAX);
+	CHECK(open_lazy(&h, &f, skipped, sizeof skipped, &unread) == 0);
+	char want[64];
+	snprintf(want, sizeof want, "block %u checksum mismatch", bad);
+	CHECK_MSG(strstr(skipped, want) != NULL, "skipped: %s", skipped);
+	wf_fold_free(f);
+
+	t_context("lazy, block %u damaged, not checked at the open", bad);
+	wf_snapshot_set_lazy(0, 0);
+	CHECK_MSG(open_lazy(&h, &f, skipped, sizeof skipped, &unread) == 1,
+	          "%s", skipped);
+	same_answers(h.ref, f, ids, nid);
+	wf_fold_free(f);
+
+	/* Asked for in reverse order this time: the damaged block's ids
+	 * before the rest (the rebuild then also reads every other block). */
+	t_context("lazy, block %u damaged, its workflows asked for last", bad);
+	CHECK(open_lazy(&h, &f, skipped, sizeof skipped, &unread) == 1);
+	for (size_t k = nid; k-- > 0;) {
+		char *a = fold_meta_text(h.ref, ids[k], NULL);
+		char *b = fold_meta_text(f, ids[k], NULL);
+		CHECK_MSG(strcmp(a, b) == 0, "%s:\n  replay %s\n  lazy   %s",
+		          ids[k], a, b);
+		free(a);
+		free(b);
+	}
+	same_answers(h.ref, f, ids, nid);
+	wf_fold_free(f);
+
+	t_context("lazy, block %u damaged, no journal", bad);
+	char moved[700];
+	snprintf(moved, sizeof moved, "%s.away", h.jdir);
+	wf_fold *g;
+	uint64_t seq;
+	CHECK_OK(wf_fold_new(&g));
+	CHECK(wf_snapshot_load(NULL, h.sdir, h.jid, h.last + 1, &g, &seq,
+	                       skipped, sizeof skipped) == 1);
+	CHECK(rename(h.jdir, moved) == 0);
+	size_t failed = 0, right = 0;
+	for (size_t k = 0; k < nid; k++) {
+		const wf_fwf *w;
+		int rc = wf_fold_find(g, ids[k], &w);
+		if (rc == WF_ECORRUPT) {
+			failed++;
+			continue;
+		}
+		/* What it does answer is the snapshot's (no tail here). */
+		if (rc == 0)
+			right++;
+		CHECK_MSG(rc == 0 || rc == WF_ENOTFOUND, "%s: rc %d", ids[k], rc);
+	}
+	CHECK_MSG(failed > 0, "no lookup failed without the journal");
+	cJSON *l = NULL;
+	char err[600] = "";
+	CHECK_EQ_I64(wf_fold_list(g, WF_STATUS_ALL, &l), WF_ECORRUPT);
+	CHECK_EQ_I64(wf_fold_read_all(g, err, sizeof err), WF_ECORRUPT);
+	CHECK_MSG(strstr(err, "checksum mismatch") && strstr(err, "rebuilding"),
+	          "%s", err);
+	wf_fold_free(g);
+	CHECK(rename(moved, h.jdir) == 0);
+	printf("no journal: %zu lookups failed, %zu answered\n", failed, right);
+
+	for (size_t k = 0; k < nid; k++)
+		free(ids[k]);
+	free(ids);
+	wf_fold_free(h.ref);
+	return 0;
+}
