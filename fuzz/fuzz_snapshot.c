@@ -386,17 +386,17 @@ static int check_lazy(const wf_io *io, uint64_t id, uint64_t next,
 {
 	uint64_t seq;
 	char skipped[600], err[600];
-	wf_snapshot_set_lazy(0, 0);
+	wf_snapshot_set_lazy(0, 0, 0);
 	int lr = wf_snapshot_load(io, SNAP_DIR, id, next, f, &seq, skipped,
 	                          sizeof skipped);
 	int all = lr == 1 ? wf_fold_read_all(*f, err, sizeof err) : -1;
 	wf_fold *g;
 	int er = -1;
-	wf_snapshot_set_lazy(UINT64_MAX, 0);
+	wf_snapshot_set_lazy(UINT64_MAX, 0, 0);
 	if (wf_fold_new(&g) == 0)
 		er = wf_snapshot_load(io, SNAP_DIR, id, next, &g, &seq, skipped,
 		                      sizeof skipped);
-	wf_snapshot_set_lazy((uint64_t)1 << 20, (uint64_t)64 << 20);
+	wf_snapshot_set_lazy((uint64_t)1 << 20, (uint64_t)64 << 20, (uint64_t)256 << 10);
 	if (er == 1 && lr == 0)
 		fuzz_fail("an eager load works, a lazy one is refused", skipped);
 	if (er == 1 && lr == 1 && all != 0 && all != WF_ENOMEM)

@@ -114,9 +114,11 @@ int wf_snapshot_load_writer(const wf_io *io, const char *dir,
  * read when first asked for: fold.h, wf_fold_restore_lazy), and check
  * every block's checksum at the open only up to verify_upto stored bytes
  * (beyond, a block is checked when read, and rebuilt from the journal if
- * it is damaged). Defaults: 1 MiB and 64 MiB. Process-wide: for tests
- * and benchmarks.
+ * it is damaged); map directories of map_from bytes and more from the
+ * file instead of reading them (POSIX I/O only). Defaults: 1 MiB, 64 MiB,
+ * 256 KiB. Process-wide: for tests and benchmarks.
  */
-void wf_snapshot_set_lazy(uint64_t min_stored, uint64_t verify_upto);
+void wf_snapshot_set_lazy(uint64_t min_stored, uint64_t verify_upto,
+                          uint64_t map_from);
 
 #endif

@@ -2216,7 +2216,7 @@ int main(void)
 	 * 64 MiB; by default only those of 1 MiB and more are, and these
 	 * histories make smaller ones. */
 	if (getenv("WFLOW_TEST_LAZY"))
-		wf_snapshot_set_lazy(0, UINT64_MAX);
+		wf_snapshot_set_lazy(0, UINT64_MAX, 0);
 	for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
 		if (!wanted(tests[i].name))
 			continue;

@@ -21,6 +21,7 @@
  *    need it fail with WF_ECORRUPT saying so (none answers wrongly), and
  *    so does the list;
  *  - below the lazy threshold, the restore reads everything at once.
+ * The directories are mapped from the file (as from 256 KiB by default).
  */
 #include "test.h"
 
@@ -196,7 +197,7 @@ int main(void)
 	uint64_t unread;
 
 	t_context("lazy, intact");
-	wf_snapshot_set_lazy(0, 0);
+	wf_snapshot_set_lazy(0, 0, 0);
 	CHECK_MSG(open_lazy(&h, &f, skipped, sizeof skipped, &unread) == 1,
 	          "%s", skipped);
 	uint64_t off, clen, first, nrec;
@@ -220,7 +221,7 @@ int main(void)
 
 	/* Below the threshold: all at once. */
 	t_context("eager");
-	wf_snapshot_set_lazy(UINT64_MAX, 0);
+	wf_snapshot_set_lazy(UINT64_MAX, 0, 0);
 	CHECK(open_lazy(&h, &f, skipped, sizeof skipped, &unread) == 1);
 	CHECK_EQ_U64(unread, 0);
 	same_answers(h.ref, f, ids, nid);
@@ -249,7 +250,7 @@ int main(void)
 	CHECK(nbad > 0);
 
 	t_context("lazy, block %u damaged, checked at the open", bad);
-	wf_snapshot_set_lazy(0, UINT64_MAX);
+	wf_snapshot_set_lazy(0, UINT64_MAX, 0);
 	CHECK(open_lazy(&h, &f, skipped, sizeof skipped, &unread) == 0);
 	char want[64];
 	snprintf(want, sizeof want, "block %u checksum mismatch", bad);
@@ -257,7 +258,7 @@ int main(void)
 	wf_fold_free(f);
 
 	t_context("lazy, block %u damaged, not checked at the open", bad);
-	wf_snapshot_set_lazy(0, 0);
+	wf_snapshot_set_lazy(0, 0, 0);
 	CHECK_MSG(open_lazy(&h, &f, skipped, sizeof skipped, &unread) == 1,
 	          "%s", skipped);
 	same_answers(h.ref, f, ids, nid);
