@@ -2372,7 +2372,18 @@ int wf_get_status(wf_engine *e, const char *id, wf_status *status)
 		return e ? rc : WF_EINVAL;
 	pthread_mutex_lock(&e->mu);
 	*status = wf_fold_status(e->fold, id);
+	/* None: unless the fold cannot tell (a lazily restored snapshot's
+	 * block that could not be read nor rebuilt; out of memory). */
+	const wf_fwf *w;
+	char why[300] = "";
+	rc = *status == WF_STATUS_NONE ? wf_fold_find(e->fold, id, &w) : 0;
+	if (rc == WF_ECORRUPT || rc == WF_ENOMEM)
+		wf_fold_read_all(e->fold, why, sizeof why);
 	pthread_mutex_unlock(&e->mu);
+	if (rc == WF_ECORRUPT || rc == WF_ENOMEM) {
+		seterr("workflow %s: %s", id, why[0] ? why : "out of memory");
+		return rc;
+	}
 	if (*status == WF_STATUS_NONE) {
 		seterr("No such workflow_id %s", id);
 		return WF_ENOTFOUND;

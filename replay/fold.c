@@ -3030,6 +3030,8 @@ int wf_fold_metadata(const wf_fold *f, const char *id, const char *step,
 	int rc = wf_fold_find(f, id, &w);
 	if (rc == WF_ENOTFOUND)
 		errf(err, errlen, "No such workflow_id %s", id);
+	else if (rc < 0 && f->lazy && f->lazy->failed)
+		errf(err, errlen, "workflow %s: %s", id, f->lazy->why);
 	else if (rc < 0)
 		errf(err, errlen, "workflow %s: %s", id, rc == WF_ENOMEM ?
 		     "out of memory unpacking its folded state" :

@@ -293,7 +293,13 @@ int main(void)
 		const wf_fwf *w;
 		int rc = wf_fold_find(g, ids[k], &w);
 		if (rc == WF_ECORRUPT) {
-			failed++;
+			if (!failed++) {
+				char *m = fold_meta_text(g, ids[k], NULL);
+				CHECK_MSG(strstr(m, "error -4") &&
+				              strstr(m, "rebuilding its records"),
+				          "%s", m);
+				free(m);
+			}
 			continue;
 		}
 		/* What it does answer is the snapshot's (no tail here). */
