@@ -3152,6 +3152,7 @@ static int replay(wf_engine *e, const char *jdir, uint64_t from)
 	ro.on_damage = on_replay_damage;
 	ro.damage_ud = &rd;
 	ro.io = e->io;
+	ro.readahead = 1; /* decompress on a second core while folding */
 	wf_reader *r;
 	int rc = wf_reader_open(&r, jdir, &ro);
 	if (rc == 0 && from > 1)

@@ -184,11 +184,26 @@ typedef struct wf_reader_opts {
 	wf_damage_fn on_damage; /**< every damaged range, torn tail included */
 	void *damage_ud;
 	int verify_json;        /**< 1: parse JSON fields, bad JSON = damage */
+	/** Version 2. 1: a thread of the reader's reads, checks and
+	 *  decompresses frames ahead (up to 1024 frames; small ones into a
+	 *  1 MiB arena, larger ones up to about 4 MiB ahead) while
+	 *  wf_reader_next decodes events on the caller's thread: for full
+	 *  replays on two cores or more. Nothing else changes: the same
+	 *  events, codes, messages, stats and on_damage reports (called on
+	 *  the caller's thread, inside wf_reader_next), in the same order; an
+	 *  end for now is looked at again at the call that returns it. The
+	 *  wf_io table (io) is then also called from that thread, one call at
+	 *  a time: it must allow that. Costs a thread and about 1.3 MiB; if
+	 *  the thread cannot be started the reader reads synchronously.
+	 *  0: default. */
+	int readahead;
 } wf_reader_opts;
 
-#define WF_READER_OPTS_VERSION 1
+/* Version 1 ended before readahead (and is still accepted). */
+#define WF_READER_OPTS_VERSION 2
 #define WF_READER_OPTS_INIT                                                   \
-	{ WF_READER_OPTS_VERSION, WF_RECOVER_TOLERATE_TAIL, NULL, NULL, NULL, 0 }
+	{ WF_READER_OPTS_VERSION, WF_RECOVER_TOLERATE_TAIL, NULL, NULL, NULL, 0,  \
+	  0 }
 
 /** Counters of what a reader (or a writer's open) has gone through. */
 typedef struct wf_journal_stats {

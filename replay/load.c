@@ -60,7 +60,9 @@ static int load(wf_fold **out, const char *dir, const char *only, char *err,
 		return WF_ENOMEM;
 	}
 	wf_reader *r;
-	int rc = wf_reader_open(&r, jdir, NULL);
+	wf_reader_opts ro = WF_READER_OPTS_INIT;
+	ro.readahead = 1; /* decompress on a second core while folding */
+	int rc = wf_reader_open(&r, jdir, &ro);
 	if (rc < 0) {
 		snprintf(err, errlen, "%s", wf_reader_errmsg(r));
 		wf_reader_close(r);
