@@ -1051,7 +1051,8 @@ static int quiet(const wf_reader *r, const item *it)
  * reader would have at this point. @return 1 a frame, 0, < 0. */
 static int next_item(wf_reader *r)
 {
-	item *it;
+	/* (set on every path below; gcc 12 -O2 with ASan cannot tell) */
+	item *it = NULL;
 	int direct = !r->ra;
 	if (r->ra && !r->at_end && ((it = take(r))->flags & I_PLAIN)) {
 		/* One frame, and nothing else (keep, committed, unchanged). */
