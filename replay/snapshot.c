@@ -157,7 +157,12 @@ int wf_snapshot_write(const wf_io *io, const char *dir, uint64_t journal_id,
 	uint8_t *raw = NULL;
 	size_t rawlen = 0, nrecs = 0;
 	wf_fold_rec *recs = NULL;
-	int rc = wf_fold_save_recs(f, &raw, &rawlen, &recs, &nrecs);
+	/* A lazily restored fold reads what it has not yet; that can fail
+	 * for another reason than memory, and says which. */
+	int rc = wf_fold_read_all(f, err, errlen);
+	if (rc < 0)
+		return rc;
+	rc = wf_fold_save_recs(f, &raw, &rawlen, &recs, &nrecs);
 	if (rc < 0) {
 		errf(err, errlen, "out of memory saving the state");
 		return rc;

@@ -19,7 +19,7 @@
  *    damage makes the load skip the snapshot and name the block;
  *  - the damaged block and no journal to rebuild from: the lookups that
  *    need it fail with WF_ECORRUPT saying so (none answers wrongly), and
- *    so does the list;
+ *    so do the list and writing a snapshot of it (saying why);
  *  - below the lazy threshold, the restore reads everything at once.
  * The directories are mapped from the file (as from 256 KiB by default).
  */
@@ -314,6 +314,14 @@ int main(void)
 	CHECK_EQ_I64(wf_fold_read_all(g, err, sizeof err), WF_ECORRUPT);
 	CHECK_MSG(strstr(err, "checksum mismatch") && strstr(err, "rebuilding"),
 	          "%s", err);
+	/* Nor can it be saved: no snapshot of a partial state. */
+	char other[700];
+	snprintf(other, sizeof other, "%s/other", h.root);
+	err[0] = '\0';
+	CHECK_EQ_I64(wf_snapshot_write(NULL, other, h.jid, g, NULL, err,
+	                               sizeof err), WF_ECORRUPT);
+	CHECK_MSG(strstr(err, "rebuilding"), "%s", err);
+	CHECK(!t_exists(other));
 	wf_fold_free(g);
 	CHECK(rename(moved, h.jdir) == 0);
 	printf("no journal: %zu lookups failed, %zu answered\n", failed, right);
