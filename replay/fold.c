@@ -392,6 +392,12 @@ uint64_t wf_fold_last_seq(const wf_fold *f)
 	return f->last_seq;
 }
 
+void wf_fold_passed(wf_fold *f, uint64_t seq)
+{
+	if (seq > f->last_seq)
+		f->last_seq = seq;
+}
+
 static int thaw(wf_fwf *w);
 
 const wf_fwf *wf_fold_get(const wf_fold *f, const char *id)
@@ -2652,6 +2658,26 @@ static int known_type(uint16_t type)
 {
 	return (type >= WF_EV_SESSION_STARTED && type <= WF_EV_ACTOR_STATE) ||
 	       wf_event_schema_find(type) != NULL;
+}
+
+/* The first checks of apply, below, without their messages: keep the two
+ * in step. (test_load_parallel compares a filtered fold with a full one.) */
+int wf_fold_ignores(const wf_fold *f, const wf_event *ev)
+{
+	uint16_t type = ev->type;
+	if (ev->opaque || !known_type(type))
+		return (type & WF_EVENT_SAFE_IGNORE) != 0;
+	if (type == WF_EV_NOTICE)
+		return 1;
+	if (type == WF_EV_SESSION_STARTED || !f->only || f->lazy)
+		return 0;
+	if (ev->nfields < 1 || ev->fields[0].kind != WF_FIELD_TEXT ||
+	    ev->fields[0].v.s.len >= 256)
+		return 0; /* an error: apply says which */
+	const char *idp = ev->fields[0].v.s.ptr;
+	size_t idn = ev->fields[0].v.s.len;
+	size_t k = idn ? strnlen(idp, idn) : 0;
+	return k != f->only_len || memcmp(idp, f->only, k) != 0;
 }
 
 static int apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)

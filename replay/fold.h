@@ -159,6 +159,15 @@ int wf_fold_set_only(wf_fold *f, const char *id);
 void wf_fold_free(wf_fold *f);
 
 /**
+ * 1 if wf_fold_apply(f, ev) would change nothing but the last sequence
+ * number and could not fail: a notice, a type this version skips, or
+ * (with wf_fold_set_only, on a fold not restored lazily) another
+ * workflow's event. Changes nothing: a fold used only to ask this may be
+ * shared by threads.
+ */
+int wf_fold_ignores(const wf_fold *f, const wf_event *ev);
+
+/**
  * Apply one event. Types this version does not know are skipped when they
  * carry WF_EVENT_SAFE_IGNORE, and refused (WF_EINCOMPAT) otherwise.
  * An event that contradicts the state (a step end without a start, an
@@ -289,6 +298,10 @@ const char *wf_fold_last_session(const wf_fold *f);
 /** Sequence number of the last event applied (0 if none). */
 uint64_t wf_fold_last_seq(const wf_fold *f);
 
+/** Events up to seq were read, and those not applied were ones
+ * wf_fold_ignores: the last sequence number is seq. */
+void wf_fold_passed(wf_fold *f, uint64_t seq);
+
 /** 1 if a writer (an engine) holds the journal in dir (its LOCK) now.
  *  Takes a shared lock for an instant: never blocks, never stays. */
 int wf_journal_writer_alive(const char *dir);
@@ -303,8 +316,19 @@ int wf_journal_writer_alive(const char *dir);
 int wf_fold_load_dir(wf_fold **out, const char *dir, char *err,
                      size_t errlen);
 
-/** wf_fold_load_dir folding only workflow id (see wf_fold_set_only). */
+/**
+ * wf_fold_load_dir folding only workflow id (see wf_fold_set_only). When
+ * 32 MiB or more of journal are to be replayed, the journal is read in
+ * parts at once, one per core (load.c); the answer is the same.
+ */
 int wf_fold_load_dir_only(wf_fold **out, const char *dir, const char *id,
                           char *err, size_t errlen);
+
+/** wf_fold_load_dir_only reading in up to nparts parts (at most 8; 1: one
+ * pass) once min_bytes of segments are to be read; *used receives how
+ * many parts were read at once (1: one pass). For tests. */
+int wf_fold_load_dir_parts(wf_fold **out, const char *dir, const char *id,
+                           int nparts, uint64_t min_bytes, int *used,
+                           char *err, size_t errlen);
 
 #endif

@@ -1,0 +1,338 @@
+/*
+ * One workflow's replay in parts at once (replay/load.c, `wflow meta`):
+ * the journal split at segment starts, later parts read by threads that
+ * keep only the events the fold would not ignore (wf_fold_ignores).
+ *
+ * A journal of realistic histories (bench/synth.c: workflows, actors,
+ * retries), with sessions started all along it, notices and events of a
+ * type this version does not know but may skip, in many small segments. Then, for workflows and
+ * actors from all over it, and an id it does not hold:
+ *  - folding in 2 and in 5 parts (it did split: *used says so) answers
+ *    exactly as one pass does, and as the full fold: metadata, the list,
+ *    the last sequence number and session;
+ *  - a torn tail is still tolerated, in parts;
+ *  - damage in the first part, or in a later one, fails as one pass
+ *    fails (the same code and message naming file and offset), since the
+ *    load then starts again in one pass;
+ *  - with a snapshot part way, the parts start after it, and the answers
+ *    are still a full replay's;
+ *  - a type this version does not know and may not skip stops the load
+ *    with WF_EINCOMPAT, in parts as in one pass.
+ */
+#include "test.h"
+
+#include "bench/synth.h"
+#include "journal/journal.h"
+#include "replay/events.h"
+#include "replay/fold.h"
+#include "replay/snapshot.h"
+
+#include "fold_util.h"
+
+#define EVENTS 60000
+
+/* Write EVENTS synthetic events into root/journal in segments of 64 KiB;
+ * every 4000 events, a notice and an unknown type that may be skipped;
+ * every 7000, a session_started (an engine restarted). */
+static void write_journal(const char *root, uint64_t extra_type)
+{
+	char jdir[600];
+	snprintf(jdir, sizeof jdir, "%s/journal", root);
+	CHECK(mkdir(root, 0755) == 0);
+	wf_journal_opts o = WF_JOURNAL_OPTS_INIT;
+	o.durability = WF_DURABILITY_NONE;
+	o.segment_size = 64 << 10;
+	wf_journal *j;
+	CHECK_OK(wf_journal_open(&j, jdir, &o));
+	wf_synth *g;
+	CHECK_OK(wf_synth_new(&g, 5));
+	wf_batch *b;
+	CHECK_OK(wf_batch_new(&b));
+	wf_event ev;
+	uint64_t first;
+	for (uint64_t k = 1; k <= EVENTS; k++) {
+		wf_synth_next(g, &ev);
+		CHECK_OK(wf_batch_add(b, &ev));
+		if (k % 4000 == 0) {
+			wf_event n = {0};
+			n.type = WF_EV_NOTICE;
+			n.nfields = 2;
+			n.fields[0] = wf_field_text("test", 4);
+			n.fields[1] = wf_field_text("a notice", 8);
+			CHECK_OK(wf_batch_add(b, &n));
+			wf_event u = {0};
+			u.type = (uint16_t)(0x7ff0 | WF_EVENT_SAFE_IGNORE);
+			u.nfields = 1;
+			u.fields[0] = wf_field_text("cart/u1", 7);
+			CHECK_OK(wf_batch_add(b, &u));
+		}
+		if (k % 7000 == 0) { /* an engine restarted */
+			char sess[32];
+			int len = snprintf(sess, sizeof sess, "sess-test-%" PRIu64,
+			                   k);
+			wf_event se = {0};
+			se.type = WF_EV_SESSION_STARTED;
+			se.nfields = 3;
+			se.fields[0] = wf_field_text(sess, (size_t)len);
+			se.fields[1] = wf_field_u(k);
+			se.fields[2] = wf_field_text("test-host", 9);
+			CHECK_OK(wf_batch_add(b, &se));
+		}
+		if (extra_type && k == EVENTS * 3 / 4) {
+			wf_event u = {0};
+			u.type = (uint16_t)extra_type;
+			u.nfields = 1;
+			u.fields[0] = wf_field_u(7);
+			CHECK_OK(wf_batch_add(b, &u));
+		}
+		if (wf_batch_count(b) >= 8 || k == EVENTS) {
+			CHECK_OK(wf_journal_commit(j, b, &first));
+			wf_batch_clear(b);
+		}
+	}
+	wf_batch_free(b);
+	wf_synth_free(g);
+	CHECK_OK(wf_journal_close(j));
+}
+
+typedef struct answer {
+	int rc;
+	char err[600];
+	char *meta, *list;
+	uint64_t last_seq;
+	char session[200];
+} answer;
+
+/* Load root folding only id in nparts (1: one pass); *used as told. */
+static void load(const char *root, const char *id, int nparts, int *used,
+                 answer *a)
+{
+	wf_fold *f = NULL;
+	memset(a, 0, sizeof *a);
+	a->rc = wf_fold_load_dir_parts(&f, root, id, nparts, 0, used, a->err,
+	                               sizeof a->err);
+	if (a->rc < 0) {
+		CHECK(f == NULL);
+		return;
+	}
+	a->meta = fold_meta_text(f, id, NULL);
+	a->list = fold_list_text(f);
+	a->last_seq = wf_fold_last_seq(f);
+	const char *s = wf_fold_last_session(f);
+	snprintf(a->session, sizeof a->session, "%s", s ? s : "(none)");
+	wf_fold_free(f);
+}
+
+static void answer_free(answer *a)
+{
+	free(a->meta);
+	free(a->list);
+}
+
+static void check_same(const answer *a, const answer *b)
+{
+	CHECK_EQ_I64(a->rc, b->rc);
+	CHECK_MSG(strcmp(a->err, b->err) == 0, "'%s' vs '%s'", a->err, b->err);
+	if (a->rc < 0)
+		return;
+	CHECK_MSG(strcmp(a->meta, b->meta) == 0, "meta %s\nvs %s", a->meta,
+	          b->meta);
+	CHECK_MSG(strcmp(a->list, b->list) == 0, "list %s\nvs %s", a->list,
+	          b->list);
+	CHECK_EQ_U64(a->last_seq, b->last_seq);
+	CHECK_MSG(strcmp(a->session, b->session) == 0, "%s vs %s", a->session,
+	          b->session);
+}
+
+/* Every workflow's id in the full fold of root, every step-th of them. */
+static char **some_ids(const char *root, size_t step, size_t *n,
+                       wf_fold **full)
+{
+	char err[600];
+	CHECK_OK_MSG(wf_fold_load_dir(full, root, err, sizeof err), err);
+	size_t cap = 16, k = 0, i = 0, seen = 0;
+	char **v = malloc(cap * sizeof *v);
+	const wf_fwf *w;
+	while (wf_fold_next(*full, &i, &w)) {
+		if (seen++ % step)
+			continue;
+		if (k + 1 >= cap)
+			v = realloc(v, (cap *= 2) * sizeof *v);
+		v[k++] = strdup(w->id);
+	}
+	v[k++] = strdup("no-such-workflow");
+	*n = k;
+	return v;
+}
+
+static size_t segments(const char *root)
+{
+	char jdir[600];
+	snprintf(jdir, sizeof jdir, "%s/journal", root);
+	static t_segs s;
+	t_list_segments(jdir, &s);
+	return s.n;
+}
+
+/* For every id: 2 and 5 parts (which must be used) answer as one pass;
+ * and as the full fold, for the metadata. */
+static void compare_all(const char *root, char **ids, size_t n,
+                        wf_fold *full, int want_parts)
+{
+	for (size_t k = 0; k < n; k++) {
+		t_context("%s, id %s", root, ids[k]);
+		answer one, two, five;
+		int used;
+		load(root, ids[k], 1, &used, &one);
+		CHECK_OK_MSG(one.rc, one.err);
+		CHECK_EQ_I64(used, 1);
+		load(root, ids[k], 2, &used, &two);
+		CHECK_EQ_I64(used, want_parts ? 2 : 1);
+		check_same(&one, &two);
+		load(root, ids[k], 5, &used, &five);
+		CHECK_EQ_I64(used, want_parts ? 5 : 1);
+		check_same(&one, &five);
+		char *ref = fold_meta_text(full, ids[k], NULL);
+		CHECK_MSG(strcmp(ref, one.meta) == 0, "full %s\nvs %s", ref,
+		          one.meta);
+		free(ref);
+		answer_free(&one);
+		answer_free(&two);
+		answer_free(&five);
+	}
+	t_context("%s", "");
+}
+
+/* Damage the middle of segment i; then one pass and 2 parts fail alike. */
+static void damaged_fails_alike(const char *clean, const char *id,
+                                const char *name, size_t which)
+{
+	char root[512], jdir[600], path[700];
+	t_subdir(root, sizeof root, name);
+	CHECK(mkdir(root, 0755) == 0);
+	char src[600];
+	snprintf(src, sizeof src, "%s/journal", clean);
+	snprintf(jdir, sizeof jdir, "%s/journal", root);
+	t_copy_dir(src, jdir);
+	static t_segs s;
+	t_list_segments(jdir, &s);
+	CHECK(which < s.n);
+	t_seg_path(path, sizeof path, jdir, &s, which);
+	t_flip(path, t_file_size(path) / 2, 0x40);
+	answer one, two;
+	int used;
+	load(root, id, 1, &used, &one);
+	CHECK_RC(one.rc, WF_ECORRUPT);
+	CHECK_CONTAINS(one.err, s.name[which]);
+	load(root, id, 2, &used, &two);
+	check_same(&one, &two);
+	CHECK_EQ_I64(used, 1); /* started again in one pass */
+}
+
+int main(void)
+{
+	char root[512];
+	t_subdir(root, sizeof root, "parts");
+	write_journal(root, 0);
+	size_t nsegs = segments(root);
+	CHECK_MSG(nsegs >= 20, "%zu segments", nsegs);
+
+	/* Intact: 2 and 5 parts, for ids from all over the journal. */
+	wf_fold *full;
+	size_t n;
+	char **ids = some_ids(root, 97, &n, &full);
+	CHECK(n >= 30);
+	compare_all(root, ids, n, full, 1);
+
+	/* Below min_bytes: one pass. */
+	{
+		wf_fold *f;
+		char err[600];
+		int used = 0;
+		CHECK_OK_MSG(wf_fold_load_dir_parts(&f, root, ids[0], 2,
+		                                    UINT64_MAX, &used, err,
+		                                    sizeof err),
+		             err);
+		CHECK_EQ_I64(used, 1);
+		wf_fold_free(f);
+	}
+
+	/* A torn tail (half a frame appended): tolerated, in parts too. */
+	{
+		char torn[512], jdir[600], src[600], path[700];
+		t_subdir(torn, sizeof torn, "torn");
+		CHECK(mkdir(torn, 0755) == 0);
+		snprintf(src, sizeof src, "%s/journal", root);
+		snprintf(jdir, sizeof jdir, "%s/journal", torn);
+		t_copy_dir(src, jdir);
+		static t_segs s;
+		t_list_segments(jdir, &s);
+		t_seg_path(path, sizeof path, jdir, &s, s.n - 1);
+		size_t len;
+		uint8_t *buf = t_read_file(path, &len);
+		size_t nf;
+		t_frame *fr = t_frames(path, &nf);
+		/* The last frame again, cut in half. */
+		uint8_t *more = malloc(len + fr[nf - 1].len / 2);
+		memcpy(more, buf, len);
+		memcpy(more + len, buf + fr[nf - 1].off, fr[nf - 1].len / 2);
+		t_write_file(path, more, len + fr[nf - 1].len / 2);
+		free(more);
+		free(buf);
+		free(fr);
+		compare_all(torn, ids + n / 2, 3, full, 1);
+	}
+
+	/* Damage in the first part, and in the last. */
+	damaged_fails_alike(root, ids[n / 2], "dmg_first", 1);
+	damaged_fails_alike(root, ids[n / 2], "dmg_last", nsegs - 2);
+
+	/* A snapshot a third of the way: the parts start after it. */
+	{
+		char snap[512], jdir[600], sdir[600], src[600];
+		t_subdir(snap, sizeof snap, "snap");
+		CHECK(mkdir(snap, 0755) == 0);
+		snprintf(src, sizeof src, "%s/journal", root);
+		snprintf(jdir, sizeof jdir, "%s/journal", snap);
+		snprintf(sdir, sizeof sdir, "%s/snapshots", snap);
+		t_copy_dir(src, jdir);
+		wf_fold *f;
+		wf_reader *r;
+		CHECK_OK(wf_fold_new(&f));
+		CHECK_OK(wf_reader_open(&r, jdir, NULL));
+		const wf_event *ev;
+		char err[600];
+		while (wf_reader_next(r, &ev) == 1) {
+			CHECK_OK_MSG(wf_fold_apply(f, ev, err, sizeof err), err);
+			if (ev->seq == EVENTS / 3)
+				break;
+		}
+		CHECK_OK_MSG(wf_snapshot_write(NULL, sdir, wf_reader_journal_id(r),
+		                               f, NULL, err, sizeof err),
+		             err);
+		wf_reader_close(r);
+		wf_fold_free(f);
+		compare_all(snap, ids, n, full, 1);
+	}
+
+	/* A type this version does not know and may not skip, 3/4 of the
+	 * way: WF_EINCOMPAT naming it, in parts as in one pass. */
+	{
+		char inc[512];
+		t_subdir(inc, sizeof inc, "incompat");
+		write_journal(inc, 0x7ff1);
+		answer one, two;
+		int used;
+		load(inc, ids[0], 1, &used, &one);
+		CHECK_RC(one.rc, WF_EINCOMPAT);
+		CHECK_CONTAINS(one.err, "unknown event type");
+		load(inc, ids[0], 2, &used, &two);
+		check_same(&one, &two);
+	}
+
+	for (size_t k = 0; k < n; k++)
+		free(ids[k]);
+	free(ids);
+	wf_fold_free(full);
+	return 0;
+}
