@@ -1887,8 +1887,13 @@ int wf_fold_save(wf_fold *f, uint8_t **out, size_t *len)
 	return wf_fold_save_recs(f, out, len, NULL, NULL);
 }
 
-int wf_fold_save_recs(wf_fold *f, uint8_t **out, size_t *len,
-                      wf_fold_rec **recs, size_t *nrecs)
+/* wf_fold_save_recs of the map as it is. The sessions sess[0..nsess)
+ * come first, in that order (a lazy restore's: the records left unread
+ * name them by index), then the others; the record count is the map's
+ * plus extra (records saved elsewhere). */
+static int save(wf_fold *f, uint8_t **out, size_t *len, wf_fold_rec **recs,
+                size_t *nrecs, const char *const *sess, uint64_t nsess,
+                uint64_t extra)
 {
 	*out = NULL;
 	*len = 0;
@@ -1897,9 +1902,6 @@ int wf_fold_save_recs(wf_fold *f, uint8_t **out, size_t *len,
 		*recs = NULL;
 		*nrecs = 0;
 	}
-	int lrc = wf_fold_read_all(f, NULL, 0);
-	if (lrc < 0)
-		return lrc;
 	if (recs && !(rv = malloc((f->wfs.len + 1) * sizeof *rv)))
 		return WF_ENOMEM;
 	/* Records in the order of their ids' hashes (then ids): a snapshot's
@@ -1921,19 +1923,30 @@ int wf_fold_save_recs(wf_fold *f, uint8_t **out, size_t *len,
 	fb_byte(&b, SAVE_VERSION);
 	fb_u(&b, f->last_seq);
 	fb_str(&b, f->last_session);
-	/* Sessions, in map order; workflows name them by index. */
+	/* Sessions: sess first, then the rest in map order; workflows name
+	 * them by index. */
 	wf_map idx = {0};
 	idx.borrow = 1;
-	fb_u(&b, f->sessions.len);
 	const char *k;
 	void *v;
 	uintptr_t n = 0;
+	for (uint64_t i = 0; i < nsess; i++)
+		if (wf_map_put(&idx, sess[i], (void *)++n) < 0)
+			b.oom = 1;
+	uint64_t nall = nsess;
+	for (size_t i = 0; wf_map_next(&f->sessions, &i, &k, &v);)
+		nall += wf_map_get(&idx, v) == NULL;
+	fb_u(&b, nall);
+	for (uint64_t i = 0; i < nsess; i++)
+		fb_str(&b, sess[i]);
 	for (size_t i = 0; wf_map_next(&f->sessions, &i, &k, &v);) {
+		if (wf_map_get(&idx, v))
+			continue;
 		fb_str(&b, v);
 		if (wf_map_put(&idx, v, (void *)++n) < 0)
 			b.oom = 1;
 	}
-	fb_u(&b, nw);
+	fb_u(&b, nw + extra);
 	for (size_t i = 0; !b.oom && i < nw; i++) {
 		const wf_fwf *w = hw[i].w;
 		if (rv) {
@@ -1980,6 +1993,22 @@ int wf_fold_save_recs(wf_fold *f, uint8_t **out, size_t *len,
 		*nrecs = nr;
 	}
 	return 0;
+}
+
+int wf_fold_save_recs(wf_fold *f, uint8_t **out, size_t *len,
+                      wf_fold_rec **recs, size_t *nrecs)
+{
+	int rc = wf_fold_read_all(f, NULL, 0);
+	if (rc < 0) {
+		*out = NULL;
+		*len = 0;
+		if (recs) {
+			*recs = NULL;
+			*nrecs = 0;
+		}
+		return rc;
+	}
+	return save(f, out, len, recs, nrecs, NULL, 0, 0);
 }
 
 uint32_t wf_fold_id_hash(const char *id)
@@ -2439,6 +2468,82 @@ int wf_fold_read_all(wf_fold *f, char *err, size_t errlen)
 		z->pg.release(z->pg.ctx);
 	z->pg.release = NULL;
 	z->pg.replay = NULL;
+	return 0;
+}
+
+int wf_fold_save_unread(wf_fold *f, uint8_t **out, size_t *len,
+                        wf_fold_rec **recs, size_t *nrecs, size_t **blocks,
+                        size_t *nblocks, const wf_fold_pager **pg)
+{
+	lazy *z = f->lazy;
+	*blocks = NULL;
+	*nblocks = 0;
+	*pg = NULL;
+	if (!z || z->failed || z->busy || !z->unread)
+		return wf_fold_save_recs(f, out, len, recs, nrecs);
+	/* An unread block whose hash range holds a record of the map is
+	 * read: the records and the blocks left must interleave in hash
+	 * order. Reading one adds records in its own range only, which can
+	 * touch the next block's at one hash: again until none is read. */
+	const uint8_t *hv = z->pg.hashes;
+	int again = 1, rc = 0;
+	while (again && !rc) {
+		again = 0;
+		size_t nw = f->wfs.len;
+		hashed *hw = sorted_by_hash(f);
+		if (!hw)
+			return WF_ENOMEM;
+		for (size_t b = 0; b < z->pg.nblocks && !rc; b++) {
+			uint64_t a = z->pg.first[b], e = z->pg.first[b + 1];
+			if (z->state[b] != 0 || a == e)
+				continue;
+			uint32_t lo = wf_get_u32(hv + 4 * a);
+			uint32_t hi = wf_get_u32(hv + 4 * (e - 1));
+			size_t l = 0, r = nw;
+			while (l < r) {
+				size_t m = l + (r - l) / 2;
+				if (hw[m].h < lo)
+					l = m + 1;
+				else
+					r = m;
+			}
+			if (l == nw || hw[l].h > hi)
+				continue;
+			z->busy = 1;
+			rc = lazy_read(f, b);
+			z->busy = 0;
+			if (rc == WF_ECORRUPT)
+				z->state[b] = 2; /* rebuilt by read_all, below */
+			else if (rc == 0)
+				z->state[b] = 1;
+			if (rc != WF_ENOMEM)
+				z->unread--;
+			again = 1;
+		}
+		free(hw);
+	}
+	if (rc == WF_ECORRUPT || !z->unread)
+		return wf_fold_save_recs(f, out, len, recs, nrecs);
+	if (rc)
+		return rc;
+	size_t *bl = malloc(z->unread * sizeof *bl);
+	if (!bl)
+		return WF_ENOMEM;
+	size_t k = 0;
+	uint64_t extra = 0;
+	for (size_t b = 0; b < z->pg.nblocks; b++)
+		if (z->state[b] == 0) {
+			bl[k++] = b;
+			extra += z->pg.first[b + 1] - z->pg.first[b];
+		}
+	rc = save(f, out, len, recs, nrecs, z->sess, z->nsess, extra);
+	if (rc < 0) {
+		free(bl);
+		return rc;
+	}
+	*blocks = bl;
+	*nblocks = k;
+	*pg = &z->pg;
 	return 0;
 }
 

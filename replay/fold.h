@@ -285,6 +285,24 @@ typedef struct wf_fold_pager {
 int wf_fold_restore_lazy(wf_fold *f, uint8_t *head, size_t len,
                          const wf_fold_pager *pg, char *err, size_t errlen);
 
+/**
+ * wf_fold_save_recs, leaving a lazy restore's unread blocks unread, for a
+ * snapshot writer that copies them as they are stored (snapshot.c): *out
+ * holds the header (its record count counts their records too; its
+ * sessions start with the restored snapshot's, in its order, so their
+ * records' session numbers still hold) and the records in memory, *recs
+ * those records' offsets and hashes. *blocks (malloc'd, ascending) and
+ * *nblocks are the blocks left, each to go whole where its hashes fall
+ * among the records; blocks whose hash range held a record in memory are
+ * read first. *pg is the pager they are read from (valid while f is).
+ * Not lazy, nothing unread, or a block that cannot be read: *nblocks is
+ * 0 and this is wf_fold_save_recs.
+ * @return 0, WF_ENOMEM, or what wf_fold_save_recs returns.
+ */
+int wf_fold_save_unread(wf_fold *f, uint8_t **out, size_t *len,
+                        wf_fold_rec **recs, size_t *nrecs, size_t **blocks,
+                        size_t *nblocks, const wf_fold_pager **pg);
+
 /** Read every record a lazy restore left unread (see above); what next,
  *  list and save do first. @return 0 or a WF_E* code (err). */
 int wf_fold_read_all(wf_fold *f, char *err, size_t errlen);

@@ -53,9 +53,9 @@ static void skipf(char *list, size_t len, const char *fmt, ...)
 }
 
 /* @return 0 or -errno. */
-static int write_all(const wf_io *io, int fd, const uint8_t *p, size_t n)
+static int write_all(const wf_io *io, int fd, const uint8_t *p, size_t n,
+                     uint64_t off)
 {
-	uint64_t off = 0;
 	while (n) {
 		ssize_t w = io->pwrite(io->ctx, fd, p, n, off);
 		if (w < 0)
@@ -151,30 +151,6 @@ static int list_snapshots(const wf_io *io, const char *dir, int tmp,
 	return (int)l.n;
 }
 
-int wf_snapshot_write(const wf_io *io, const char *dir, uint64_t journal_id,
-                      wf_fold *f, uint64_t *bytes, char *err, size_t errlen)
-{
-	uint8_t *raw = NULL;
-	size_t rawlen = 0, nrecs = 0;
-	wf_fold_rec *recs = NULL;
-	/* A lazily restored fold reads what it has not yet; that can fail
-	 * for another reason than memory, and says which. */
-	int rc = wf_fold_read_all(f, err, errlen);
-	if (rc < 0)
-		return rc;
-	rc = wf_fold_save_recs(f, &raw, &rawlen, &recs, &nrecs);
-	if (rc < 0) {
-		errf(err, errlen, "out of memory saving the state");
-		return rc;
-	}
-	rc = wf_snapshot_write_payload(io, dir, journal_id, wf_fold_last_seq(f),
-	                               raw, rawlen, recs, nrecs, bytes, err,
-	                               errlen);
-	free(raw);
-	free(recs);
-	return rc;
-}
-
 /*
  * Memory for a payload or a file's bytes, freed with free() (the fold
  * takes a payload). A large one is aligned to 2 MiB and asks for transparent huge pages: on
@@ -198,62 +174,159 @@ static uint8_t *payload_alloc(size_t n)
  * decompresses to read one workflow. */
 #define BLOCK_RAW (256u << 10)
 
+/* A lazily restored snapshot's file (below): the source of the blocks a
+ * new snapshot copies as they are stored. */
+typedef struct lazy_src lazy_src;
+
+/* Where a file block's bytes come from. */
+typedef struct oblock {
+	size_t lo, hi;   /* payload bytes [lo, hi) of raw, compressed here */
+	size_t r0, rn;   /* records: the first (raw's), and how many */
+	size_t copy;     /* else 1 + a source block to copy as stored */
+} oblock;
+
+/* Up to what a snapshot file is written from: memory, or a block of the
+ * source file. */
+typedef struct piece {
+	const uint8_t *mem; /* NULL: copy source block `copy` */
+	size_t len;
+	size_t copy;
+} piece;
+
+typedef struct built {
+	uint8_t *mem;   /* header, directory, the blocks compressed here */
+	piece *pv;
+	size_t np;
+	size_t total;   /* the file's size */
+} built;
+
+static void built_free(built *b)
+{
+	free(b->mem);
+	free(b->pv);
+	memset(b, 0, sizeof *b);
+}
+
+static uint64_t src_hash(const lazy_src *z, uint64_t k);
+static const uint64_t *src_block(const lazy_src *z, size_t i,
+                                 uint64_t *clen, uint64_t *rawlen,
+                                 uint64_t *sum);
+
+/* Append block (lo, hi, r0, rn, copy) to *v. */
+static int add_block(oblock **v, size_t *n, size_t *cap, oblock b)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? 2 * *cap : 16;
+		oblock *t = realloc(*v, c * sizeof *t);
+		if (!t)
+			return WF_ENOMEM;
+		*v = t;
+		*cap = c;
+	}
+	(*v)[(*n)++] = b;
+	return 0;
+}
+
+/* The blocks: the payload's header (up to its record count), then runs
+ * of whole records of about BLOCK_RAW bytes, and between them the source
+ * blocks cb[0..ncb), each where its hashes fall among the records'.
+ * @return 0, WF_ENOMEM, WF_EIO (a record's hash inside a copied block's
+ *         range: the fold promised otherwise). */
+static int plan_blocks(const wf_fold_rec *recs, size_t nrecs, size_t rawlen,
+                       size_t first, const lazy_src *src, const size_t *cb,
+                       size_t ncb, oblock **out, size_t *nout)
+{
+	oblock *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc = add_block(&v, &n, &cap, (oblock){0, first, 0, 0, 0});
+	size_t i = 0, c = 0;
+	while (!rc && (i < nrecs || c < ncb)) {
+		/* Records before the next copied block's first hash. */
+		uint64_t lo = UINT64_MAX, hi = 0;
+		if (c < ncb) {
+			const uint64_t *fr = src_block(src, cb[c], NULL, NULL, NULL);
+			lo = src_hash(src, fr[0]);
+			hi = src_hash(src, fr[1] - 1);
+		}
+		size_t end = i;
+		while (end < nrecs && recs[end].id_hash < lo)
+			end++;
+		while (!rc && i < end) {
+			size_t j = i + 1;
+			while (j < end && recs[j].off - recs[i].off < BLOCK_RAW)
+				j++;
+			size_t h = j < nrecs ? (size_t)recs[j].off : rawlen;
+			rc = add_block(&v, &n, &cap,
+			               (oblock){recs[i].off, h, i, j - i, 0});
+			i = j;
+		}
+		if (rc || c == ncb)
+			continue;
+		if (i < nrecs && recs[i].id_hash <= hi) {
+			rc = WF_EIO;
+			break;
+		}
+		rc = add_block(&v, &n, &cap, (oblock){0, 0, 0, 0, 1 + cb[c]});
+		c++;
+	}
+	if (rc) {
+		free(v);
+		return rc;
+	}
+	*out = v;
+	*nout = n;
+	return 0;
+}
+
 /*
- * The file's bytes (header, directory, blocks) in *out. The blocks: the
- * payload's header (up to its record count), then runs of whole records
- * of about BLOCK_RAW bytes. @return 0, WF_ENOMEM, WF_EIO (err).
+ * The file (header, directory, blocks) as pieces: the blocks compressed
+ * here from raw (the payload's header, then runs of whole records of
+ * about BLOCK_RAW bytes) and the source blocks cb[0..ncb) copied as
+ * stored, in hash order. @return 0, WF_ENOMEM, WF_EIO (err).
  */
 static int build_file(uint64_t journal_id, uint64_t seq, const uint8_t *raw,
                       size_t rawlen, const wf_fold_rec *recs, size_t nrecs,
-                      uint8_t **out, size_t *outlen, char *err,
-                      size_t errlen)
+                      const lazy_src *src, const size_t *cb, size_t ncb,
+                      built *out, char *err, size_t errlen)
 {
+	memset(out, 0, sizeof *out);
 	size_t first = nrecs ? (size_t)recs[0].off : rawlen;
-	/* The payload's header ends with the record count, a varint. */
+	/* The payload's header ends with the record count, a varint: the
+	 * copied blocks' records count too. */
+	uint64_t ncopied = 0;
+	for (size_t c = 0; c < ncb; c++) {
+		const uint64_t *fr = src_block(src, cb[c], NULL, NULL, NULL);
+		ncopied += fr[1] - fr[0];
+	}
+	uint64_t all = nrecs + ncopied;
 	uint8_t vb[10];
-	size_t vlen = wf_varint_put(vb, nrecs);
+	size_t vlen = wf_varint_put(vb, all);
 	if (first < vlen || first > rawlen ||
 	    memcmp(raw + first - vlen, vb, vlen) != 0) {
 		errf(err, errlen, "saving the state: its records are not where "
 		     "the fold said");
 		return WF_EIO;
 	}
-	/* Block boundaries: block 0 is the header; each next one starts
-	 * at a record. */
-	size_t nb = 1, cap = 16;
-	size_t *bstart = malloc(cap * sizeof *bstart); /* record index */
-	if (!bstart)
-		return WF_ENOMEM;
-	bstart[0] = 0;
-	for (size_t i = 0; i < nrecs;) {
-		size_t j = i + 1;
-		while (j < nrecs && recs[j].off - recs[i].off < BLOCK_RAW)
-			j++;
-		if (nb + 1 >= cap) {
-			size_t *t = realloc(bstart, 2 * cap * sizeof *t);
-			if (!t) {
-				free(bstart);
-				return WF_ENOMEM;
-			}
-			bstart = t;
-			cap *= 2;
-		}
-		bstart[nb++] = i;
-		i = j;
-	}
-	bstart[nb] = nrecs;
-	size_t dirlen = WF_SNAP_DIR_FIXED + nb * WF_SNAP_DIR_BLOCK + 4 * nrecs;
+	oblock *ob;
+	size_t nb;
+	int rc = plan_blocks(recs, nrecs, rawlen, first, src, cb, ncb, &ob,
+	                     &nb);
+	if (rc == WF_EIO)
+		errf(err, errlen, "saving the state: a record falls inside a "
+		     "block kept as stored");
+	if (rc)
+		return rc;
+	size_t dirlen = WF_SNAP_DIR_FIXED + nb * WF_SNAP_DIR_BLOCK + 4 * all;
 	size_t bound = WF_SNAP_HEADER_SIZE + dirlen;
-	for (size_t b = 0; b < nb; b++) {
-		size_t lo = b ? (size_t)recs[bstart[b]].off : 0;
-		size_t hi = b == 0 ? first
-		            : bstart[b + 1] < nrecs ? (size_t)recs[bstart[b + 1]].off
-		                                    : rawlen;
-		bound += ZSTD_compressBound(hi - lo);
-	}
+	for (size_t b = 0; b < nb; b++)
+		if (!ob[b].copy)
+			bound += ZSTD_compressBound(ob[b].hi - ob[b].lo);
 	uint8_t *p = payload_alloc(bound);
-	if (!p) {
-		free(bstart);
+	piece *pv = malloc((nb + 1) * sizeof *pv);
+	if (!p || !pv) {
+		free(p);
+		free(pv);
+		free(ob);
 		return WF_ENOMEM;
 	}
 	uint8_t *d = p + WF_SNAP_HEADER_SIZE;
@@ -261,59 +334,112 @@ static int build_file(uint64_t journal_id, uint64_t seq, const uint8_t *raw,
 	wf_put_u64(d, dirlen);
 	wf_put_u32(d + 8, (uint32_t)nb);
 	wf_put_u32(d + 12, (uint32_t)(first - vlen));
-	wf_put_u64(d + 16, nrecs);
-	size_t pos = WF_SNAP_HEADER_SIZE + dirlen;
-	int rc = 0;
+	wf_put_u64(d + 16, all);
+	uint8_t *hv = d + WF_SNAP_DIR_FIXED + nb * WF_SNAP_DIR_BLOCK;
+	size_t np = 0;
+	pv[np++] = (piece){p, WF_SNAP_HEADER_SIZE + dirlen, 0};
+	size_t mpos = WF_SNAP_HEADER_SIZE + dirlen; /* in p */
+	uint64_t fpos = mpos;                       /* in the file */
+	uint64_t rec = 0, rawall = 0;
 	for (size_t b = 0; b < nb && !rc; b++) {
-		size_t lo = b ? (size_t)recs[bstart[b]].off : 0;
-		size_t hi = b == 0 ? first
-		            : bstart[b + 1] < nrecs ? (size_t)recs[bstart[b + 1]].off
-		                                    : rawlen;
-		size_t c = ZSTD_compress(p + pos, bound - pos, raw + lo, hi - lo,
-		                         1);
-		if (ZSTD_isError(c)) {
-			errf(err, errlen, "compressing the snapshot: %s",
-			     ZSTD_getErrorName(c));
-			rc = WF_EIO;
-			break;
+		uint64_t clen, rlen, sum, n = 0;
+		if (ob[b].copy) {
+			const uint64_t *fr = src_block(src, ob[b].copy - 1, &clen,
+			                               &rlen, &sum);
+			n = fr[1] - fr[0];
+			for (uint64_t k = 0; k < n; k++)
+				wf_put_u32(hv + 4 * (rec + k),
+				           (uint32_t)src_hash(src, fr[0] + k));
+			pv[np++] = (piece){NULL, clen, ob[b].copy - 1};
+		} else {
+			size_t c = ZSTD_compress(p + mpos, bound - mpos,
+			                         raw + ob[b].lo,
+			                         ob[b].hi - ob[b].lo, 1);
+			if (ZSTD_isError(c)) {
+				errf(err, errlen, "compressing the snapshot: %s",
+				     ZSTD_getErrorName(c));
+				rc = WF_EIO;
+				break;
+			}
+			clen = c;
+			rlen = ob[b].hi - ob[b].lo;
+			sum = XXH3_64bits_withSeed(p + mpos, c, journal_id);
+			n = ob[b].rn;
+			for (uint64_t k = 0; k < n; k++)
+				wf_put_u32(hv + 4 * (rec + k),
+				           recs[ob[b].r0 + k].id_hash);
+			if (np && pv[np - 1].mem &&
+			    pv[np - 1].mem + pv[np - 1].len == p + mpos)
+				pv[np - 1].len += c; /* follows in memory */
+			else
+				pv[np++] = (piece){p + mpos, c, 0};
+			mpos += c;
 		}
 		uint8_t *e = d + WF_SNAP_DIR_FIXED + b * WF_SNAP_DIR_BLOCK;
-		wf_put_u64(e, pos);
-		wf_put_u64(e + 8, c);
-		wf_put_u64(e + 16, hi - lo);
-		wf_put_u64(e + 24, XXH3_64bits_withSeed(p + pos, c, journal_id));
-		wf_put_u64(e + 32, b ? bstart[b] : 0);
-		wf_put_u64(e + 40, b ? bstart[b + 1] - bstart[b] : 0);
-		pos += c;
+		wf_put_u64(e, fpos);
+		wf_put_u64(e + 8, clen);
+		wf_put_u64(e + 16, rlen);
+		wf_put_u64(e + 24, sum);
+		wf_put_u64(e + 32, b ? rec : 0);
+		wf_put_u64(e + 40, n);
+		fpos += clen;
+		rawall += rlen;
+		rec += n;
 	}
-	free(bstart);
+	free(ob);
 	if (rc) {
 		free(p);
+		free(pv);
 		return rc;
 	}
-	uint8_t *hv = d + WF_SNAP_DIR_FIXED + nb * WF_SNAP_DIR_BLOCK;
-	for (size_t i = 0; i < nrecs; i++)
-		wf_put_u32(hv + 4 * i, recs[i].id_hash);
 	uint8_t *h = p;
 	memcpy(h, WF_SNAP_MAGIC, 8);
 	wf_put_u32(h + 8, WF_SNAP_VERSION);
 	wf_put_u32(h + 12, WF_SNAP_HEADER_SIZE);
 	wf_put_u64(h + 16, journal_id);
 	wf_put_u64(h + 24, seq);
-	wf_put_u64(h + 32, rawlen);
-	wf_put_u64(h + 40, pos - WF_SNAP_HEADER_SIZE);
+	wf_put_u64(h + 32, rawall);
+	wf_put_u64(h + 40, fpos - WF_SNAP_HEADER_SIZE);
 	wf_put_u64(h + 48, XXH3_64bits_withSeed(d, dirlen, journal_id));
 	wf_put_u64(h + 56, XXH3_64bits(h, 56));
-	*out = p;
-	*outlen = pos;
+	out->mem = p;
+	out->pv = pv;
+	out->np = np;
+	out->total = fpos;
 	return 0;
 }
+
+static int write_file(const wf_io *io, const char *dir, uint64_t journal_id,
+                      uint64_t seq, const uint8_t *raw, size_t rawlen,
+                      const wf_fold_rec *recs, size_t nrecs,
+                      const lazy_src *src, const size_t *cb, size_t ncb,
+                      uint64_t *bytes, char *err, size_t errlen);
 
 int wf_snapshot_write_payload(const wf_io *io, const char *dir,
                               uint64_t journal_id, uint64_t seq,
                               const uint8_t *raw, size_t rawlen,
                               const wf_fold_rec *recs, size_t nrecs,
                               uint64_t *bytes, char *err, size_t errlen)
+{
+	return write_file(io, dir, journal_id, seq, raw, rawlen, recs, nrecs,
+	                  NULL, NULL, 0, bytes, err, errlen);
+}
+
+/* Write the pieces of b into fd; a copied block is checked against its
+ * checksum first. @return 0, -errno (*what), or 1: a copied block is
+ * damaged. */
+static int write_pieces(const wf_io *io, int fd, const built *b,
+                        const lazy_src *src, uint64_t journal_id,
+                        const char **what);
+
+/* wf_snapshot_write_payload, with the blocks cb[0..ncb) of src copied as
+ * stored. @return as it, or WF_ECORRUPT: a block to copy is damaged
+ * (nothing written). */
+static int write_file(const wf_io *io, const char *dir, uint64_t journal_id,
+                      uint64_t seq, const uint8_t *raw, size_t rawlen,
+                      const wf_fold_rec *recs, size_t nrecs,
+                      const lazy_src *src, const size_t *cb, size_t ncb,
+                      uint64_t *bytes, char *err, size_t errlen)
 {
 	if (!io)
 		io = wf_io_posix();
@@ -322,10 +448,9 @@ int wf_snapshot_write_payload(const wf_io *io, const char *dir,
 		errf(err, errlen, "no directory or no payload");
 		return WF_EINVAL;
 	}
-	uint8_t *comp = NULL;
-	size_t total = 0;
-	int brc = build_file(journal_id, seq, raw, rawlen, recs, nrecs, &comp,
-	                     &total, err, errlen);
+	built bf;
+	int brc = build_file(journal_id, seq, raw, rawlen, recs, nrecs, src, cb,
+	                     ncb, &bf, err, errlen);
 	if (brc == WF_ENOMEM)
 		errf(err, errlen, "out of memory saving the state");
 	if (brc < 0)
@@ -335,7 +460,7 @@ int wf_snapshot_write_payload(const wf_io *io, const char *dir,
 	int r = io->mkdir(io->ctx, dir);
 	if (r < 0 && r != -EEXIST) {
 		errf(err, errlen, "cannot create %s: %s", dir, strerror(-r));
-		free(comp);
+		built_free(&bf);
 		return WF_EIO;
 	}
 	snprintf(path, sizeof path, "%s/%020" PRIu64 "%s", dir, seq,
@@ -359,15 +484,23 @@ int wf_snapshot_write_payload(const wf_io *io, const char *dir,
 		what = "truncate";
 		r = io->ftruncate(io->ctx, fd, 0);
 	}
+	int damaged = 0;
 	if (r == 0) {
 		what = "write";
-		r = write_all(io, fd, comp, total);
+		r = write_pieces(io, fd, &bf, src, journal_id, &what);
+		damaged = r == 1;
 	}
 	if (r == 0) {
 		what = "fdatasync";
 		r = io->fdatasync(io->ctx, fd);
 	}
-	free(comp);
+	uint64_t total = bf.total;
+	built_free(&bf);
+	if (damaged) {
+		io->close(io->ctx, fd);
+		io->unlink(io->ctx, tmp);
+		return WF_ECORRUPT;
+	}
 	if (fd >= 0) {
 		int c = io->close(io->ctx, fd);
 		if (r == 0 && c < 0) {
@@ -529,6 +662,7 @@ typedef struct lazy_src {
 	sblock *b;       /* the file's blocks (b[0] the header) */
 	uint64_t *first; /* record block i (file block i + 1): its first */
 	uint8_t *d;      /* the directory: the hashes are in it */
+	const uint8_t *hashes; /* record k's: 4 bytes at 4 k */
 	size_t dmap;     /* d is mapped (dir_get): the mapping's length */
 	uint8_t *comp;   /* a block as stored */
 	char jdir[4300]; /* the journal, to rebuild unreadable blocks from */
@@ -546,6 +680,57 @@ static void lazy_release(void *ctx)
 	dir_put(z->d, z->dmap);
 	free(z->comp);
 	free(z);
+}
+
+/* Record k's hash, from the directory. */
+static uint64_t src_hash(const lazy_src *z, uint64_t k)
+{
+	return wf_get_u32(z->hashes + 4 * k);
+}
+
+/* Pager block i (file block i + 1): its stored length, raw length and
+ * checksum (if asked); @return its first record and the next block's. */
+static const uint64_t *src_block(const lazy_src *z, size_t i,
+                                 uint64_t *clen, uint64_t *rawlen,
+                                 uint64_t *sum)
+{
+	const sblock *x = &z->b[i + 1];
+	if (clen)
+		*clen = x->clen;
+	if (rawlen)
+		*rawlen = x->rawlen;
+	if (sum)
+		*sum = x->sum;
+	return &z->first[i];
+}
+
+static int write_pieces(const wf_io *io, int fd, const built *b,
+                        const lazy_src *src, uint64_t journal_id,
+                        const char **what)
+{
+	uint64_t off = 0;
+	for (size_t i = 0; i < b->np; i++) {
+		const piece *pc = &b->pv[i];
+		const uint8_t *p = pc->mem;
+		if (!p) {
+			const sblock *x = &src->b[pc->copy + 1];
+			int r = pread_all(src->io, src->fd, src->comp, x->clen,
+			                  x->off);
+			if (r < 0 && r != -EIO) {
+				*what = "read a block to copy for";
+				return r;
+			}
+			if (r < 0 || XXH3_64bits_withSeed(src->comp, x->clen,
+			                                  journal_id) != x->sum)
+				return 1;
+			p = src->comp;
+		}
+		int r = write_all(io, fd, p, pc->len, off);
+		if (r < 0)
+			return r;
+		off += pc->len;
+	}
+	return 0;
 }
 
 static int lazy_block(void *ctx, size_t i, uint8_t **raw, size_t *len,
@@ -927,10 +1112,11 @@ static int try_lazy(const wf_io *io, int fd, const char *path,
 		goto fail;
 	}
 	z->fd = lfd;
+	z->hashes = z->d + WF_SNAP_DIR_FIXED + (size_t)nb * WF_SNAP_DIR_BLOCK;
 	wf_fold_pager pg = {
 		.nblocks = nb - 1,
 		.first = z->first,
-		.hashes = z->d + WF_SNAP_DIR_FIXED + (size_t)nb * WF_SNAP_DIR_BLOCK,
+		.hashes = z->hashes,
 		.nrecs = nrecs,
 		.read = lazy_block,
 		.replay = lazy_replay,
@@ -1079,4 +1265,53 @@ int wf_snapshot_load_writer(const wf_io *io, const char *dir,
 {
 	return load(io, dir, journal_id, next_seq, f, seq, skipped, skippedlen,
 	            1);
+}
+
+int wf_snapshot_write(const wf_io *io, const char *dir, uint64_t journal_id,
+                      wf_fold *f, uint64_t *bytes, char *err, size_t errlen)
+{
+	uint8_t *raw = NULL;
+	size_t rawlen = 0, nrecs = 0, *cb = NULL, ncb = 0;
+	wf_fold_rec *recs = NULL;
+	const wf_fold_pager *pg = NULL;
+	/* A lazily restored fold's blocks that nothing read since are
+	 * copied as they are stored (checked on the way); the rest is
+	 * saved from memory. */
+	int rc = wf_fold_save_unread(f, &raw, &rawlen, &recs, &nrecs, &cb, &ncb,
+	                             &pg);
+	const lazy_src *src = pg && pg->read == lazy_block ? pg->ctx : NULL;
+	if (rc == 0 && ncb && (!src || src->journal_id != journal_id)) {
+		/* (not a file of ours, or of another journal) */
+		free(raw);
+		free(recs);
+		free(cb);
+		ncb = 0;
+		rc = wf_fold_save_recs(f, &raw, &rawlen, &recs, &nrecs);
+	}
+	if (rc == 0) {
+		rc = write_file(io, dir, journal_id, wf_fold_last_seq(f), raw,
+		                rawlen, recs, nrecs, src, cb, ncb, bytes, err,
+		                errlen);
+		free(raw);
+		free(recs);
+		free(cb);
+		if (rc != WF_ECORRUPT)
+			return rc;
+		/* A block copied did not match its checksum: read them all
+		 * (rebuilding that one from the journal), then save. */
+		rc = wf_fold_save_recs(f, &raw, &rawlen, &recs, &nrecs);
+		if (rc == 0) {
+			rc = write_file(io, dir, journal_id, wf_fold_last_seq(f),
+			                raw, rawlen, recs, nrecs, NULL, NULL, 0,
+			                bytes, err, errlen);
+			free(raw);
+			free(recs);
+			return rc;
+		}
+	}
+	/* A lazily restored fold whose records cannot all be read says
+	 * why; else it was memory. */
+	if (wf_fold_read_all(f, err, errlen) == 0 || rc == WF_ENOMEM)
+		errf(err, errlen, "out of memory saving the state");
+	return rc;
 }
