@@ -326,11 +326,7 @@ static wf_batch *thread_batch(void)
 
 typedef struct snap_job {
 	wf_engine *e;
-	uint8_t *payload;
-	size_t len;
-	wf_fold_rec *recs;
-	size_t nrecs;
-	uint64_t seq;
+	wf_snapshot_job *sj;
 } snap_job;
 
 static void engine_put(wf_engine *e);
@@ -340,17 +336,20 @@ static void *snap_thread(void *arg)
 	snap_job *j = arg;
 	wf_engine *e = j->e;
 	/* The snapshot must cover nothing the journal could still lose. */
+	int rc = 0;
 	if (wf_journal_sync(e->j) == 0) {
 		char sdir[4200], err[600];
 		snprintf(sdir, sizeof sdir, "%s/snapshots", e->dir);
-		wf_snapshot_write_payload(e->io, sdir, wf_journal_id(e->j),
-		                          j->seq, j->payload, j->len, j->recs,
-		                          j->nrecs, NULL, err, sizeof err);
+		rc = wf_snapshot_job_write(e->io, sdir, wf_journal_id(e->j), j->sj,
+		                           NULL, err, sizeof err);
 	}
-	free(j->payload);
-	free(j->recs);
+	wf_snapshot_job_free(j->sj);
 	free(j);
 	pthread_mutex_lock(&e->mu);
+	/* A block it was to copy from the snapshot restored is damaged:
+	 * the next one reads them all (and rebuilds that one), under mu. */
+	if (rc == WF_ECORRUPT)
+		e->snap_no_copy = 1;
 	e->snap_busy = 0;
 	pthread_cond_broadcast(&e->snap_cv);
 	pthread_mutex_unlock(&e->mu);
@@ -359,7 +358,10 @@ static void *snap_thread(void *arg)
 }
 
 /* Every cfg.snapshot_every events: copy the state now (under mu) and let a
- * thread write it. Failing costs only replay time. Holds mu. */
+ * thread write it. After a lazy open, the snapshot's blocks nothing read
+ * since are left to the thread to copy from its file (snapshot.h), so
+ * the copy under mu is of what is in memory. Failing costs only replay
+ * time. Holds mu. */
 static void maybe_snapshot(wf_engine *e)
 {
 	uint64_t every = e->cfg.snapshot_every ? e->cfg.snapshot_every : 500000;
@@ -368,13 +370,11 @@ static void maybe_snapshot(wf_engine *e)
 	    atomic_load(&e->closing) || atomic_load(&e->broken))
 		return;
 	snap_job *j = calloc(1, sizeof *j);
-	if (!j || wf_fold_save_recs(e->fold, &j->payload, &j->len, &j->recs,
-	                            &j->nrecs) < 0) {
+	if (!j || wf_snapshot_job_take(e->fold, !e->snap_no_copy, &j->sj) < 0) {
 		free(j);
 		return;
 	}
 	j->e = e;
-	j->seq = seq;
 	e->snap_seq = seq;
 	e->snap_busy = 1;
 	e->refs++;
@@ -385,8 +385,7 @@ static void maybe_snapshot(wf_engine *e)
 	if (pthread_create(&t, &attr, snap_thread, j) != 0) {
 		e->snap_busy = 0;
 		e->refs--;
-		free(j->payload);
-		free(j->recs);
+		wf_snapshot_job_free(j->sj);
 		free(j);
 	}
 	pthread_attr_destroy(&attr);

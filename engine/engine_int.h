@@ -171,6 +171,7 @@ struct wf_engine {
 	uint64_t open_snapshot_seq; /* the snapshot the open started from */
 	uint64_t snap_seq;    /* the last snapshot written or being written */
 	int snap_busy;        /* a snapshot thread is at work */
+	int snap_no_copy;     /* a block to copy was damaged: read them all */
 	pthread_cond_t snap_cv; /* it is done */
 	/* The fold refused a journaled event (out of memory, or a bug): the
 	 * state is not the journal's any more. The error (WF_ENOMEM or

@@ -415,16 +415,6 @@ static int write_file(const wf_io *io, const char *dir, uint64_t journal_id,
                       const lazy_src *src, const size_t *cb, size_t ncb,
                       uint64_t *bytes, char *err, size_t errlen);
 
-int wf_snapshot_write_payload(const wf_io *io, const char *dir,
-                              uint64_t journal_id, uint64_t seq,
-                              const uint8_t *raw, size_t rawlen,
-                              const wf_fold_rec *recs, size_t nrecs,
-                              uint64_t *bytes, char *err, size_t errlen)
-{
-	return write_file(io, dir, journal_id, seq, raw, rawlen, recs, nrecs,
-	                  NULL, NULL, 0, bytes, err, errlen);
-}
-
 /* Write the pieces of b into fd; a copied block is checked against its
  * checksum first. @return 0, -errno (*what), or 1: a copied block is
  * damaged. */
@@ -666,12 +656,13 @@ typedef struct lazy_src {
 	size_t dmap;     /* d is mapped (dir_get): the mapping's length */
 	uint8_t *comp;   /* a block as stored */
 	char jdir[4300]; /* the journal, to rebuild unreadable blocks from */
+	int refs;        /* the fold's, and snapshot jobs' copying from it */
 } lazy_src;
 
 static void lazy_release(void *ctx)
 {
 	lazy_src *z = ctx;
-	if (!z)
+	if (!z || __atomic_sub_fetch(&z->refs, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
 	if (z->fd >= 0)
 		z->io->close(z->io->ctx, z->fd);
@@ -708,29 +699,39 @@ static int write_pieces(const wf_io *io, int fd, const built *b,
                         const lazy_src *src, uint64_t journal_id,
                         const char **what)
 {
+	/* A buffer of its own: the fold may read blocks meanwhile (the
+	 * engine's snapshot thread writes while the engine runs). */
+	size_t maxc = 1;
+	for (size_t i = 0; i < b->np; i++)
+		if (!b->pv[i].mem && b->pv[i].len > maxc)
+			maxc = b->pv[i].len;
+	uint8_t *buf = NULL;
+	if (maxc > 1 && !(buf = malloc(maxc)))
+		return -ENOMEM;
 	uint64_t off = 0;
-	for (size_t i = 0; i < b->np; i++) {
+	int r = 0;
+	for (size_t i = 0; i < b->np && r == 0; i++) {
 		const piece *pc = &b->pv[i];
 		const uint8_t *p = pc->mem;
 		if (!p) {
 			const sblock *x = &src->b[pc->copy + 1];
-			int r = pread_all(src->io, src->fd, src->comp, x->clen,
-			                  x->off);
+			r = pread_all(src->io, src->fd, buf, x->clen, x->off);
 			if (r < 0 && r != -EIO) {
 				*what = "read a block to copy for";
-				return r;
+				break;
 			}
-			if (r < 0 || XXH3_64bits_withSeed(src->comp, x->clen,
-			                                  journal_id) != x->sum)
-				return 1;
-			p = src->comp;
+			if (r < 0 ||
+			    XXH3_64bits_withSeed(buf, x->clen, journal_id) != x->sum) {
+				r = 1;
+				break;
+			}
+			p = buf;
 		}
-		int r = write_all(io, fd, p, pc->len, off);
-		if (r < 0)
-			return r;
+		r = write_all(io, fd, p, pc->len, off);
 		off += pc->len;
 	}
-	return 0;
+	free(buf);
+	return r;
 }
 
 static int lazy_block(void *ctx, size_t i, uint8_t **raw, size_t *len,
@@ -1055,6 +1056,7 @@ static int try_lazy(const wf_io *io, int fd, const char *path,
 	}
 	z->io = io;
 	z->fd = -1;
+	z->refs = 1;
 	z->journal_id = journal_id;
 	z->d = *dp;
 	z->dmap = dmap;
@@ -1267,47 +1269,96 @@ int wf_snapshot_load_writer(const wf_io *io, const char *dir,
 	            1);
 }
 
+struct wf_snapshot_job {
+	uint8_t *raw;
+	size_t rawlen;
+	wf_fold_rec *recs;
+	size_t nrecs;
+	size_t *cb; /* blocks of src to copy */
+	size_t ncb;
+	lazy_src *src; /* a reference, or NULL */
+	uint64_t seq;
+};
+
+void wf_snapshot_job_free(wf_snapshot_job *j)
+{
+	if (!j)
+		return;
+	free(j->raw);
+	free(j->recs);
+	free(j->cb);
+	lazy_release(j->src);
+	free(j);
+}
+
+int wf_snapshot_job_take(wf_fold *f, int copy, wf_snapshot_job **out)
+{
+	wf_snapshot_job *j = calloc(1, sizeof *j);
+	*out = NULL;
+	if (!j)
+		return WF_ENOMEM;
+	const wf_fold_pager *pg = NULL;
+	int rc = copy ? wf_fold_save_unread(f, &j->raw, &j->rawlen, &j->recs,
+	                                    &j->nrecs, &j->cb, &j->ncb, &pg)
+	              : wf_fold_save_recs(f, &j->raw, &j->rawlen, &j->recs,
+	                                  &j->nrecs);
+	if (rc == 0 && j->ncb) {
+		if (pg->read == lazy_block) {
+			j->src = pg->ctx;
+			__atomic_add_fetch(&j->src->refs, 1, __ATOMIC_ACQ_REL);
+		} else { /* not a file of ours: no copying */
+			free(j->raw);
+			free(j->recs);
+			free(j->cb);
+			j->cb = NULL;
+			j->ncb = 0;
+			rc = wf_fold_save_recs(f, &j->raw, &j->rawlen, &j->recs,
+			                       &j->nrecs);
+		}
+	}
+	if (rc < 0) {
+		wf_snapshot_job_free(j);
+		return rc;
+	}
+	j->seq = wf_fold_last_seq(f);
+	*out = j;
+	return 0;
+}
+
+int wf_snapshot_job_write(const wf_io *io, const char *dir,
+                          uint64_t journal_id, const wf_snapshot_job *j,
+                          uint64_t *bytes, char *err, size_t errlen)
+{
+	if (j->src && j->src->journal_id != journal_id) {
+		errf(err, errlen, "the blocks to copy are another journal's");
+		return WF_ECORRUPT;
+	}
+	int rc = write_file(io, dir, journal_id, j->seq, j->raw, j->rawlen,
+	                    j->recs, j->nrecs, j->src, j->cb, j->ncb, bytes, err,
+	                    errlen);
+	if (rc == WF_ECORRUPT)
+		errf(err, errlen, "a block to copy from the snapshot restored "
+		     "does not match its checksum");
+	return rc;
+}
+
 int wf_snapshot_write(const wf_io *io, const char *dir, uint64_t journal_id,
                       wf_fold *f, uint64_t *bytes, char *err, size_t errlen)
 {
-	uint8_t *raw = NULL;
-	size_t rawlen = 0, nrecs = 0, *cb = NULL, ncb = 0;
-	wf_fold_rec *recs = NULL;
-	const wf_fold_pager *pg = NULL;
 	/* A lazily restored fold's blocks that nothing read since are
 	 * copied as they are stored (checked on the way); the rest is
-	 * saved from memory. */
-	int rc = wf_fold_save_unread(f, &raw, &rawlen, &recs, &nrecs, &cb, &ncb,
-	                             &pg);
-	const lazy_src *src = pg && pg->read == lazy_block ? pg->ctx : NULL;
-	if (rc == 0 && ncb && (!src || src->journal_id != journal_id)) {
-		/* (not a file of ours, or of another journal) */
-		free(raw);
-		free(recs);
-		free(cb);
-		ncb = 0;
-		rc = wf_fold_save_recs(f, &raw, &rawlen, &recs, &nrecs);
-	}
-	if (rc == 0) {
-		rc = write_file(io, dir, journal_id, wf_fold_last_seq(f), raw,
-		                rawlen, recs, nrecs, src, cb, ncb, bytes, err,
-		                errlen);
-		free(raw);
-		free(recs);
-		free(cb);
+	 * saved from memory. If a block to copy is damaged: every block
+	 * read (that one rebuilt from the journal), then saved. */
+	wf_snapshot_job *j;
+	int rc = 0;
+	for (int copy = 1; copy >= 0; copy--) {
+		if ((rc = wf_snapshot_job_take(f, copy, &j)) < 0)
+			break;
+		rc = wf_snapshot_job_write(io, dir, journal_id, j, bytes, err,
+		                           errlen);
+		wf_snapshot_job_free(j);
 		if (rc != WF_ECORRUPT)
 			return rc;
-		/* A block copied did not match its checksum: read them all
-		 * (rebuilding that one from the journal), then save. */
-		rc = wf_fold_save_recs(f, &raw, &rawlen, &recs, &nrecs);
-		if (rc == 0) {
-			rc = write_file(io, dir, journal_id, wf_fold_last_seq(f),
-			                raw, rawlen, recs, nrecs, NULL, NULL, 0,
-			                bytes, err, errlen);
-			free(raw);
-			free(recs);
-			return rc;
-		}
 	}
 	/* A lazily restored fold whose records cannot all be read says
 	 * why; else it was memory. */

@@ -73,15 +73,21 @@ int wf_snapshot_write(const wf_io *io, const char *dir, uint64_t journal_id,
                       wf_fold *f, uint64_t *bytes, char *err, size_t errlen);
 
 /**
- * Write payload (wf_fold_save_recs's bytes and records, covering events up
- * to seq) as a snapshot: wf_snapshot_write without the save, for a caller
- * that saved under its lock and writes outside it.
+ * wf_snapshot_write in two halves, for a caller that takes the state
+ * under its lock and writes it outside (the engine's snapshot thread).
+ * Take: the state of f now (copy: a lazily restored fold's unread blocks
+ * are to be copied as stored, fold.h wf_fold_save_unread; the job holds
+ * the restored file meanwhile). @return 0, WF_ENOMEM, or what
+ * wf_fold_save_recs returns.
  */
-int wf_snapshot_write_payload(const wf_io *io, const char *dir,
-                              uint64_t journal_id, uint64_t seq,
-                              const uint8_t *payload, size_t len,
-                              const wf_fold_rec *recs, size_t nrecs,
-                              uint64_t *bytes, char *err, size_t errlen);
+typedef struct wf_snapshot_job wf_snapshot_job;
+int wf_snapshot_job_take(wf_fold *f, int copy, wf_snapshot_job **out);
+/** Write: as wf_snapshot_write; WF_ECORRUPT if a block to copy turned
+ *  out damaged (nothing written: take again without copy). */
+int wf_snapshot_job_write(const wf_io *io, const char *dir,
+                          uint64_t journal_id, const wf_snapshot_job *j,
+                          uint64_t *bytes, char *err, size_t errlen);
+void wf_snapshot_job_free(wf_snapshot_job *j);
 
 /**
  * Restore the newest usable snapshot of dir into the new, empty fold *f:
