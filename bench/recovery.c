@@ -1306,6 +1306,8 @@ static int run_child(const char *kind, const char *path, int opens)
 typedef struct child_out {
 	double open_s[OPENS];
 	int opens;
+	double close_s[OPENS]; /* engine-open-child: each open's close */
+	int closes;
 	long long rss0, rss1;
 	digest dg;
 	int have_digest;
@@ -1342,6 +1344,9 @@ static int spawn_child(char **args, child_out *co)
 		}
 		if (co->opens < OPENS && sscanf(line, "open_s=%lf", &v) == 1)
 			co->open_s[co->opens++] = v;
+		else if (co->closes < OPENS &&
+		         sscanf(line, "close_s=%lf", &v) == 1)
+			co->close_s[co->closes++] = v;
 	}
 	int status = child_finish(f, pid);
 	if (status != 0 || !co->opens) {
@@ -1392,6 +1397,7 @@ static int drop_caches(void)
 typedef struct sysres {
 	int ran;
 	double warm_med, warm_p95, cold_med;
+	double close_med; /* wflow (snapshot): the close after a warm open */
 	int warm_n, cold_n;
 	double warmup_s;  /* the uncounted warm-up pass, or 0 */
 	long long rss;    /* RSS after the first open of a fresh process */
@@ -1613,8 +1619,8 @@ static int bench_size(const opts *o, const char *dir, uint64_t n, int cold,
 		sysres *sr = &r->sys[s];
 		if (s == SYS_FILES && !files)
 			continue;
-		double warm[64], m = 0;
-		int nw = 0, own = s == SYS_SQLITE || s == SYS_FILES;
+		double warm[64], m = 0, closes[64];
+		int nw = 0, ncl = 0, own = s == SYS_SQLITE || s == SYS_FILES;
 		child_out co;
 		if (s == SYS_FILES && !o->quick) {
 			/* Right after it is written, a big tree is not all in
@@ -1650,7 +1656,11 @@ static int bench_size(const opts *o, const char *dir, uint64_t n, int cold,
 				warm[nw++] = co.open_s[i];
 				m += co.open_s[i] / co.opens;
 			}
+			for (int i = 0; i < co.closes && ncl < 64; i++)
+				closes[ncl++] = co.close_s[i];
 		}
+		if (s == SYS_SNAP && ncl)
+			sr->close_med = quantile(closes, ncl, 0.5);
 		sr->warm_n = nw;
 		sr->warm_med = quantile(warm, nw, 0.5);
 		sr->warm_p95 = quantile(warm, nw, 0.95);
@@ -2267,6 +2277,17 @@ int cmd_recovery(int argc, char **argv)
 		}
 		printf("\n");
 	}
+	printf("wflow close after an open from its snapshot (the close writes "
+	       "the next snapshot), median:");
+	for (int i = 0; i < nr; i++) {
+		char c[32];
+		fmt_s(c, sizeof c, res[i].sys[SYS_SNAP].close_med > 0
+		                       ? res[i].sys[SYS_SNAP].close_med
+		                       : -1);
+		printf("%s %" PRIu64 " events %s", i ? "," : "",
+		       res[i].events, c);
+	}
+	printf("\n\n");
 	if (!failed) {
 		char r1[NAP][32], r64[NAP][32];
 		for (int s = 0; s < NAP; s++) {
@@ -2367,6 +2388,9 @@ int cmd_recovery(int argc, char **argv)
 		    sn->warm_med);
 		put(&L, "recovery_open_full_s_%" PRIu64 "=%.6f", n,
 		    fu->warm_med);
+		if (sn->close_med > 0)
+			put(&L, "close_after_snapshot_open_s_%" PRIu64 "=%.6f",
+			    n, sn->close_med);
 		put(&L, "recovery_sqlite_s_%" PRIu64 "=%.6f", n, sq->warm_med);
 		if (fi->ran)
 			put(&L, "recovery_files_s_%" PRIu64 "=%.6f", n,
@@ -2433,10 +2457,13 @@ int cmd_recovery(int argc, char **argv)
 	 * (the files store at the longest length it was built for).
 	 */
 	if (nr > 0) {
-		double snap_max = 0;
-		for (int i = 0; i < nr; i++)
+		double snap_max = 0, close_max = 0;
+		for (int i = 0; i < nr; i++) {
 			if (res[i].sys[SYS_SNAP].warm_med > snap_max)
 				snap_max = res[i].sys[SYS_SNAP].warm_med;
+			if (res[i].sys[SYS_SNAP].close_med > close_max)
+				close_max = res[i].sys[SYS_SNAP].close_med;
+		}
 		const sizeres *last = &res[nr - 1], *lf = NULL;
 		for (int i = 0; i < nr; i++)
 			if (res[i].sys[SYS_FILES].ran)
@@ -2444,6 +2471,9 @@ int cmd_recovery(int argc, char **argv)
 		const sysres *fu = &last->sys[SYS_FULL],
 		             *sq = &last->sys[SYS_SQLITE];
 		put(&L, "open_snapshot_ms_max=%.2f", snap_max * 1e3);
+		if (close_max > 0)
+			put(&L, "close_after_snapshot_open_ms_max=%.2f",
+			    close_max * 1e3);
 		put(&L, "replay_events_per_s=%.0f",
 		    rate((double)last->events, fu->warm_med));
 		put(&L, "recovery_speedup_vs_sqlite=%.2f",

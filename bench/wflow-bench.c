@@ -102,10 +102,12 @@ static const char usage[] =
 	"      fold the same events from SQLite (WAL), and to scan and parse\n"
 	"      a file-per-step tree laid out as Ray Workflows stored it;\n"
 	"      warm and cold page cache (cold needs root), events/s, MB/s,\n"
-	"      RSS; then durable appends with 1 and 64 writers. Writes\n"
-	"      O/recovery.csv and, with gnuplot, O/recovery.png (O default\n"
-	"      .); --install-deps apt-get installs gnuplot-nox first.\n"
-	"      Scratch stores go under D (default /tmp) and are removed.\n"
+	"      RSS; the engine's close after an open from a snapshot (it\n"
+	"      writes the next); then durable appends with 1 and 64\n"
+	"      writers. Writes O/recovery.csv and, with gnuplot,\n"
+	"      O/recovery.png (O default .); --install-deps apt-get installs\n"
+	"      gnuplot-nox first. Scratch stores go under D (default /tmp)\n"
+	"      and are removed.\n"
 	"      More options: wflow-bench recovery --help.\n"
 	"  --level L: zstd level of the journals written (default: the\n"
 	"      journal's own default).\n"
@@ -1427,8 +1429,8 @@ static int count_events(const char *jdir, uint64_t *events, uint64_t *steps)
 
 /*
  * The hidden command `wflow-bench engine-open-child DIR`: open an engine on
- * DIR OPENS times, printing open_s=S for each and, for the first,
- * rss_before= and rss_after=. It runs in a process of its own, started by
+ * DIR OPENS times, printing open_s=S for each (and close_s=S for its
+ * close) and, for the first, rss_before= and rss_after=. It runs in a process of its own, started by
  * cmd_engine, because the process that wrote the journal keeps the freed
  * heap of its engine, which a second wf_open would reuse: RSS growth
  * measured there would flatter the fold.
@@ -1459,8 +1461,13 @@ static int cmd_engine_open_child(int argc, char **argv)
 			       after);
 		printf("open_s=%.6f\n", t);
 		fflush(stdout);
+		/* The close writes the next snapshot (the open journaled a
+		 * session): what a restart costs on the way down. */
+		t0 = now_s();
 		if (wf_close(e) < 0)
 			return 1;
+		printf("close_s=%.6f\n", now_s() - t0);
+		fflush(stdout);
 	}
 	return 0;
 }
