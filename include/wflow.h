@@ -448,12 +448,18 @@ WF_EXPORT int wf_delete(wf_engine *e, const char *id);
  * @param step a step id ("add", "add_1"), or NULL for the workflow.
  * @param out receives the object (caller frees).
  * @return 0; WF_ENOTFOUND ("No such workflow_id <id>" / "No such step_id
- *         <name> in workflow <id>" in wf_errmsg); WF_EINVAL; WF_ENOMEM.
+ *         <name> in workflow <id>" in wf_errmsg); WF_EINVAL; WF_ENOMEM;
+ *         WF_ECORRUPT: the workflow's state was in a block of the snapshot
+ *         this engine opened from that turned out damaged when first read,
+ *         and rebuilding it from the journal failed too (wf_errmsg says
+ *         which block and why); nothing is answered rather than something
+ *         wrong.
  */
 WF_EXPORT int wf_get_metadata(wf_engine *e, const char *id, const char *step,
                               cJSON **out);
 
-/** @return 0 and *status (never WF_STATUS_NONE), or WF_ENOTFOUND. */
+/** @return 0 and *status (never WF_STATUS_NONE), WF_ENOTFOUND, or
+ *          WF_ECORRUPT (as wf_get_metadata). */
 WF_EXPORT int wf_get_status(wf_engine *e, const char *id, wf_status *status);
 
 /**

@@ -2379,6 +2379,27 @@ static int lazy_wanted(const lazy *z, const char *id, size_t n)
  * of such a workflow got here before anything changed it, so the rebuilt
  * state is the one the snapshot had. Then the pager goes.
  */
+/* A rebuild that failed part way left the workflows of the unreadable
+ * blocks as far as the journal went: wrong answers, unlike none. They go
+ * (those readable blocks gave, in z->keep, stay), so that lookups of them
+ * fail as the lookups of the others do. */
+static void drop_partial(wf_fold *f)
+{
+	lazy *z = f->lazy;
+	const char *k;
+	void *v;
+	/* (wf_map_del leaves a tombstone and moves nothing: the walk goes
+	 * on where it was) */
+	for (size_t i = 0; wf_map_next(&f->wfs, &i, &k, &v);) {
+		wf_fwf *w = v;
+		if (!has_hash(z->rh, z->nrh, wf_fold_id_hash(w->id)) ||
+		    wf_map_get(&z->keep, w->id))
+			continue;
+		wf_map_del(&f->wfs, w->id);
+		free_wf(w);
+	}
+}
+
 int wf_fold_read_all(wf_fold *f, char *err, size_t errlen)
 {
 	lazy *z = f->lazy;
@@ -2452,6 +2473,7 @@ int wf_fold_read_all(wf_fold *f, char *err, size_t errlen)
 			         first_why, rerr);
 			z->failed = rc == WF_ENOMEM ? WF_ENOMEM : WF_ECORRUPT;
 			rc = z->failed;
+			drop_partial(f);
 		}
 	}
 	z->busy = 0;

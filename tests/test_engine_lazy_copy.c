@@ -16,6 +16,9 @@
  *    thread's copy finds it out and writes nothing, the next snapshot
  *    reads every block (rebuilding those from the journal), and the
  *    answers are still a full replay's.
+ *  - A block damaged after the open and the journal too: wf_get_status
+ *    and wf_get_metadata of a workflow in it fail with WF_ECORRUPT saying
+ *    why (the block, and that rebuilding it failed).
  */
 #include <pthread.h>
 
@@ -206,11 +209,66 @@ static void lazy_run(const char *name, int damage)
 	same_as_replay(dir, damage ? "damaged_replay" : "intact_replay");
 }
 
+/*
+ * A block of the snapshot opened from damaged after the open, and the
+ * journal too (its first segment), so that the block's workflows can be
+ * neither read nor rebuilt: wf_get_status and wf_get_metadata of one of
+ * them fail with WF_ECORRUPT saying why, not "No such workflow".
+ */
+static void unrecoverable(void)
+{
+	char dir[600];
+	t_subdir(dir, sizeof dir, "unrecoverable");
+	wf_engine *e = open_every(dir, 0, 0);
+	run_range(e, 0, OLD);
+	e_close(e);
+	char snap[700];
+	newest_snapshot(dir, snap, sizeof snap);
+	e = open_every(dir, 0, 0);
+
+	/* A workflow strictly inside block x's hash range is in block x. */
+	size_t len;
+	uint8_t *b = t_read_file(snap, &len);
+	const uint8_t *d = b + 64;
+	uint32_t nb = wf_get_u32(d + 8), x = nb / 2;
+	const uint8_t *hv = d + 24 + 48 * (size_t)nb;
+	const uint8_t *be = d + 24 + 48 * (size_t)x;
+	uint64_t first = wf_get_u64(be + 32), n = wf_get_u64(be + 40);
+	uint32_t lo = wf_get_u32(hv + 4 * first);
+	uint32_t hi = wf_get_u32(hv + 4 * (first + n - 1));
+	char id[32] = "";
+	for (int i = 0; i < OLD && !id[0]; i++) {
+		char c[32];
+		id_of(c, sizeof c, i);
+		uint32_t h = wf_fold_id_hash(c);
+		if (h > lo && h < hi)
+			snprintf(id, sizeof id, "%s", c);
+	}
+	CHECK_MSG(id[0], "no workflow inside block %u", x);
+	t_flip(snap, wf_get_u64(be) + wf_get_u64(be + 8) / 2, 0x10);
+	free(b);
+	char seg[700];
+	snprintf(seg, sizeof seg, "%s/journal/%020d.wfj", dir, 1);
+	t_flip(seg, t_file_size(seg) / 2, 0x10);
+
+	wf_status st;
+	CHECK_ERC(e, wf_get_status(e, id, &st), WF_ECORRUPT);
+	CHECK_MSG(strstr(wf_errmsg(e), "checksum mismatch") &&
+	              strstr(wf_errmsg(e), "rebuilding"),
+	          "%s", wf_errmsg(e));
+	cJSON *m = NULL;
+	CHECK_ERC(e, wf_get_metadata(e, id, NULL, &m), WF_ECORRUPT);
+	CHECK(m == NULL);
+	CHECK_MSG(strstr(wf_errmsg(e), "rebuilding"), "%s", wf_errmsg(e));
+	wf_close(e); /* (its snapshot cannot be written: no matter) */
+}
+
 int main(void)
 {
 	/* Every snapshot restored lazily, no block checked at the open. */
 	wf_snapshot_set_lazy(0, 0, 0);
 	lazy_run("intact", 0);
 	lazy_run("damaged", 1);
+	unrecoverable();
 	return 0;
 }
