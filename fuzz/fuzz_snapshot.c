@@ -45,6 +45,7 @@
 #include "journal/format.h"
 #include "journal/io.h"
 #include "journal/varint.h"
+#include "replay/events.h"
 #include "replay/fold.h"
 #include "replay/snapshot.h"
 
@@ -393,7 +394,7 @@ static int new_session(wf_fold *f)
 	memset(&ev, 0, sizeof ev);
 	ev.seq = seq + 1;
 	ev.time_ns = 1;
-	ev.type = 1; /* WF_EV_SESSION_STARTED */
+	ev.type = WF_EV_SESSION_STARTED;
 	ev.nfields = 3;
 	ev.fields[0] = wf_field_text("fuzz-session", 12);
 	ev.fields[1] = wf_field_u(1);
