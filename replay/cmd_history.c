@@ -7,7 +7,8 @@
  * on resume is all here.
  *
  * How: one pass over the journal (replay/timeline.c) keeping only ID's
- * events; the human form merges the workflow's changes and its steps'
+ * events (a long journal is read in parts at once, one per core:
+ * replay/parts.h); the human form merges the workflow's changes and its steps'
  * tries by sequence number into one table.
  */
 #include <inttypes.h>
@@ -26,7 +27,8 @@ const char usage_history[] =
 	"open), and every try of every step: start, end, duration, outcome\n"
 	"(SUCCEEDED, FAILED, CONTINUED: returned a nested step, INTERRUPTED:\n"
 	"the engine died, CANCELED: the workflow was) and error. If ID was\n"
-	"deleted and used again, each life is shown.\n"
+	"deleted and used again, each life is shown. A long journal (32 MiB\n"
+	"or more) is read in parts at once, one per core.\n"
 	"\n"
 	"  --json      one JSON object: {\"workflow_id\", \"lives\": [{\"status\",\n"
 	"              \"user_metadata\", \"changes\": [...], \"tries\":\n"

@@ -14,6 +14,7 @@
 #include "journal/journal.h"
 #include "replay/events.h"
 #include "replay/map.h"
+#include "replay/parts.h"
 #include "wflow.h"
 
 static char *field_str(const wf_event *ev, unsigned i)
@@ -324,29 +325,90 @@ static int apply(wf_timeline *t, const wf_event *ev, const char *const *ids,
 	}
 }
 
-int wf_timeline_load(const char *jdir, const char *const *ids, size_t nids,
-                     wf_timeline **out, char *err, size_t errlen)
+/* What a timeline of ids[0..nids) keeps of an event (apply, above). */
+typedef struct tl_want {
+	const char *const *ids;
+	size_t nids;
+} tl_want;
+
+static int tl_wants(const void *ctx, const wf_event *ev)
 {
-	*out = NULL;
+	const tl_want *w = ctx;
+	uint16_t type = ev->type;
+	return type == WF_EV_SESSION_STARTED ||
+	       (type != WF_EV_NOTICE && wf_event_schema_find(type) &&
+	        wanted(w->ids, w->nids, ev));
+}
+
+typedef struct tl_ctx {
+	wf_timeline *t;
+	const char *const *ids;
+	size_t nids;
+} tl_ctx;
+
+static int tl_event(void *ctx, const wf_event *ev)
+{
+	tl_ctx *c = ctx;
+	wf_timeline *t = c->t;
+	if (!t->first_ns)
+		t->first_ns = ev->time_ns;
+	t->last_ns = ev->time_ns;
+	t->events++;
+	return apply(t, ev, c->ids, c->nids);
+}
+
+static wf_timeline *tl_new(void)
+{
 	wf_timeline *t = calloc(1, sizeof *t);
 	wf_map *m = calloc(1, sizeof *m);
 	if (!t || !m) {
 		free(t);
 		free(m);
-		snprintf(err, errlen, "out of memory");
-		return WF_ENOMEM;
+		return NULL;
 	}
 	m->borrow = 1;
 	t->index = m;
+	return t;
+}
+
+int wf_timeline_load_parts(const char *jdir, const char *const *ids,
+                           size_t nids, int nparts, uint64_t min_bytes,
+                           int *used, wf_timeline **out, char *err,
+                           size_t errlen)
+{
+	*out = NULL;
+	*used = 1;
+	wf_timeline *t = tl_new();
+	if (!t) {
+		snprintf(err, errlen, "out of memory");
+		return WF_ENOMEM;
+	}
+	tl_ctx c = {t, ids, nids};
 	wf_reader *r;
 	int rc = wf_reader_open(&r, jdir, NULL);
+	int split = 1;
+	if (rc == 0 && nids && nparts >= 2) {
+		/* One workflow or a few: a long journal in parts (parts.h);
+		 * what the parts do not keep is counted all the same. */
+		tl_want w = {ids, nids};
+		wf_parts_opts o = {nparts, min_bytes, tl_wants, &w, tl_event, &c};
+		wf_parts_result res;
+		split = wf_parts_scan(r, jdir, 1, &o, &res);
+		if (split == 0) {
+			/* (fn counted the kept ones already) */
+			t->events += res.later - res.kept;
+			t->last_ns = res.last_ns;
+			*used = res.used;
+		} else if (split == 2) { /* start again, in one pass */
+			wf_reader_close(r);
+			wf_timeline_free(t);
+			return wf_timeline_load_parts(jdir, ids, nids, 1, 0, used, out,
+			                              err, errlen);
+		}
+	}
 	const wf_event *ev;
-	while (rc == 0 && (rc = wf_reader_next(r, &ev)) == 1) {
-		if (!t->first_ns)
-			t->first_ns = ev->time_ns;
-		t->last_ns = ev->time_ns;
-		t->events++;
-		if ((rc = apply(t, ev, ids, nids)) < 0)
+	while (rc == 0 && split == 1 && (rc = wf_reader_next(r, &ev)) == 1) {
+		if ((rc = tl_event(&c, ev)) < 0)
 			snprintf(err, errlen, "out of memory");
 		else
 			rc = 0;
@@ -360,4 +422,13 @@ int wf_timeline_load(const char *jdir, const char *const *ids, size_t nids,
 	}
 	*out = t;
 	return 0;
+}
+
+int wf_timeline_load(const char *jdir, const char *const *ids, size_t nids,
+                     wf_timeline **out, char *err, size_t errlen)
+{
+	int used;
+	return wf_timeline_load_parts(jdir, ids, nids, wf_parts_cores(),
+	                              (uint64_t)32 << 20, &used, out, err,
+	                              errlen);
 }

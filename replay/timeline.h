@@ -8,7 +8,8 @@
  * new session starts became RESUMABLE then; its running step tries were
  * interrupted).
  *
- * Built by one pass over the journal (wf_reader), read-only.
+ * Built by one pass over the journal (wf_reader), read-only; for a few
+ * workflows of a long journal, by parts read at once (replay/parts.h).
  */
 #ifndef WF_REPLAY_TIMELINE_H
 #define WF_REPLAY_TIMELINE_H
@@ -73,6 +74,18 @@ typedef struct wf_timeline {
  */
 int wf_timeline_load(const char *jdir, const char *const *ids, size_t nids,
                      wf_timeline **out, char *err, size_t errlen);
+
+/**
+ * wf_timeline_load reading the journal in up to nparts parts at once (at
+ * most 8; 1: one pass; replay/parts.h) when ids are given and at least
+ * min_bytes are to be read; *used receives how many parts were read at
+ * once. wf_timeline_load: one part per core, from 32 MiB. The timelines
+ * are the same (the count and the last time of the events included).
+ */
+int wf_timeline_load_parts(const char *jdir, const char *const *ids,
+                           size_t nids, int nparts, uint64_t min_bytes,
+                           int *used, wf_timeline **out, char *err,
+                           size_t errlen);
 
 void wf_timeline_free(wf_timeline *t);
 

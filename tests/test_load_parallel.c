@@ -17,7 +17,11 @@
  *  - with a snapshot part way, the parts start after it, and the answers
  *    are still a full replay's;
  *  - a type this version does not know and may not skip stops the load
- *    with WF_EINCOMPAT, in parts as in one pass.
+ *    with WF_EINCOMPAT, in parts as in one pass;
+ *  - the timelines of wflow history and trace (replay/timeline.c) of one
+ *    workflow, or of three, read in 2 and 5 parts, are the one pass's to
+ *    the last field (the events counted and the last time included),
+ *    intact and with a torn tail; damage fails them alike.
  */
 #include "test.h"
 
@@ -26,6 +30,7 @@
 #include "replay/events.h"
 #include "replay/fold.h"
 #include "replay/snapshot.h"
+#include "replay/timeline.h"
 
 #include "fold_util.h"
 
@@ -203,6 +208,109 @@ static void compare_all(const char *root, char **ids, size_t n,
 	t_context("%s", "");
 }
 
+/* ---- timelines (wflow history, trace) ---- */
+
+static void tl_put(char **b, size_t *len, size_t *cap, const char *fmt, ...)
+	T_PRINTF(4, 5);
+static void tl_put(char **b, size_t *len, size_t *cap, const char *fmt, ...)
+{
+	for (;;) {
+		va_list ap;
+		va_start(ap, fmt);
+		int n = vsnprintf(*b + *len, *cap - *len, fmt, ap);
+		va_end(ap);
+		CHECK(n >= 0);
+		if ((size_t)n < *cap - *len) {
+			*len += (size_t)n;
+			return;
+		}
+		*cap = 2 * *cap + (size_t)n;
+		*b = realloc(*b, *cap);
+		CHECK(*b != NULL);
+	}
+}
+
+#define S(x) ((x) ? (x) : "-")
+
+/* Everything a timeline holds, as text. Malloc'd. */
+static char *tl_text(const wf_timeline *t)
+{
+	size_t len = 0, cap = 4096;
+	char *b = malloc(cap);
+	CHECK(b != NULL);
+	b[0] = '\0';
+	tl_put(&b, &len, &cap, "n=%zu events=%" PRIu64 " first=%" PRId64
+	       " last=%" PRId64 "\n", t->n, t->events, t->first_ns, t->last_ns);
+	for (size_t i = 0; i < t->n; i++) {
+		const wf_tl_wf *w = t->wfs[i];
+		tl_put(&b, &len, &cap, "wf %s md=%s actor=%s status=%s sess=%s "
+		       "del=%d\n", w->id, S(w->user_metadata), S(w->actor_class),
+		       S(w->status), S(w->session), w->deleted);
+		for (size_t k = 0; k < w->nchanges; k++) {
+			const wf_tl_change *c = &w->changes[k];
+			tl_put(&b, &len, &cap, " change %" PRIu64 " %" PRId64
+			       " %s %s %s %d %s\n", c->seq, c->time_ns, S(c->what),
+			       S(c->status), S(c->cause), c->attempt, S(c->session));
+		}
+		for (size_t k = 0; k < w->ntries; k++) {
+			const wf_tl_try *r = &w->tries[k];
+			tl_put(&b, &len, &cap, " try %s %s %d %d %" PRIu64 " %" PRIu64
+			       " %" PRId64 " %" PRId64 " %s %s\n", S(r->step_id),
+			       S(r->name), r->run, r->n, r->seq_start, r->seq_end,
+			       r->start_ns, r->end_ns, S(r->outcome), S(r->error));
+		}
+	}
+	return b;
+}
+
+/* The timeline of ids[0..n) of root's journal in nparts, as text, or
+ * "error N: message". */
+static char *tl_load(const char *root, const char *const *ids, size_t n,
+                     int nparts, int *used)
+{
+	char jdir[600], err[600] = "";
+	snprintf(jdir, sizeof jdir, "%s/journal", root);
+	wf_timeline *t = NULL;
+	int rc = wf_timeline_load_parts(jdir, ids, n, nparts, 0, used, &t, err,
+	                                sizeof err);
+	if (rc < 0) {
+		char *e = malloc(700);
+		CHECK(e != NULL);
+		snprintf(e, 700, "error %d: %s", rc, err);
+		return e;
+	}
+	char *x = tl_text(t);
+	wf_timeline_free(t);
+	return x;
+}
+
+/* For every id alone, and for three at once: 2 and 5 parts (which must
+ * be used, unless want_parts is 0) give the one pass's timeline. */
+static void compare_timelines(const char *root, char **ids, size_t n,
+                              int want_parts)
+{
+	for (size_t k = 0; k <= n; k++) {
+		/* k == n: three ids at once */
+		const char *three[3] = {ids[0], ids[n / 2], ids[n - 1]};
+		const char *const *v = k < n ? (const char *const *)&ids[k]
+		                             : three;
+		size_t nv = k < n ? 1 : 3;
+		t_context("%s, timeline of %s%s", root, v[0], nv > 1 ? " and 2" : "");
+		int used;
+		char *one = tl_load(root, v, nv, 1, &used);
+		CHECK_EQ_I64(used, 1);
+		for (int parts = 2; parts <= 5; parts += 3) {
+			char *p = tl_load(root, v, nv, parts, &used);
+			CHECK_EQ_I64(used, want_parts ? parts : 1);
+			CHECK_MSG(strcmp(one, p) == 0, "one pass:\n%s\n%d parts:\n%s",
+			          one, parts, p);
+			free(p);
+		}
+		free(one);
+	}
+	t_context("%s", "");
+}
+
 /* Damage the middle of segment i; then one pass and 2 parts fail alike. */
 static void damaged_fails_alike(const char *clean, const char *id,
                                 const char *name, size_t which)
@@ -227,6 +335,14 @@ static void damaged_fails_alike(const char *clean, const char *id,
 	load(root, id, 2, &used, &two);
 	check_same(&one, &two);
 	CHECK_EQ_I64(used, 1); /* started again in one pass */
+	const char *v[1] = {id};
+	char *a = tl_load(root, v, 1, 1, &used);
+	char *b = tl_load(root, v, 1, 2, &used);
+	CHECK_MSG(strncmp(a, "error -4: ", 10) == 0, "%s", a);
+	CHECK_MSG(strcmp(a, b) == 0, "%s\nvs %s", a, b);
+	CHECK_EQ_I64(used, 1);
+	free(a);
+	free(b);
 }
 
 int main(void)
@@ -243,6 +359,7 @@ int main(void)
 	char **ids = some_ids(root, 97, &n, &full);
 	CHECK(n >= 30);
 	compare_all(root, ids, n, full, 1);
+	compare_timelines(root, ids, n, 1);
 
 	/* Below min_bytes: one pass. */
 	{
@@ -281,6 +398,7 @@ int main(void)
 		free(buf);
 		free(fr);
 		compare_all(torn, ids + n / 2, 3, full, 1);
+		compare_timelines(torn, ids + n / 2, 3, 1);
 	}
 
 	/* Damage in the first part, and in the last. */
