@@ -180,17 +180,23 @@ static void same_as_replay(const char *dir, const char *tag)
 	e_close(b);
 }
 
-static void lazy_run(const char *name, int damage)
+/* An engine directory (in dir) with the OLD workflows, closed: its
+ * snapshot's path in snap. */
+static void old_history(const char *name, char *dir, size_t dn, char *snap,
+                        size_t sn)
 {
-	char dir[600];
-	t_subdir(dir, sizeof dir, name);
+	t_subdir(dir, dn, name);
 	wf_engine *e = open_every(dir, 0, 0);
 	run_range(e, 0, OLD);
 	e_close(e);
-	char snap[700];
-	newest_snapshot(dir, snap, sizeof snap);
+	newest_snapshot(dir, snap, sn);
+}
 
-	e = open_every(dir, 64, 0);
+static void lazy_run(const char *name, int damage)
+{
+	char dir[600], snap[700];
+	old_history(name, dir, sizeof dir, snap, sizeof snap);
+	wf_engine *e = open_every(dir, 64, 0);
 	if (damage)
 		CHECK(damage_untouched(snap) > 0);
 	atomic_int stop = 0;
@@ -217,14 +223,9 @@ static void lazy_run(const char *name, int damage)
  */
 static void unrecoverable(void)
 {
-	char dir[600];
-	t_subdir(dir, sizeof dir, "unrecoverable");
+	char dir[600], snap[700];
+	old_history("unrecoverable", dir, sizeof dir, snap, sizeof snap);
 	wf_engine *e = open_every(dir, 0, 0);
-	run_range(e, 0, OLD);
-	e_close(e);
-	char snap[700];
-	newest_snapshot(dir, snap, sizeof snap);
-	e = open_every(dir, 0, 0);
 
 	/* A workflow strictly inside block x's hash range is in block x. */
 	size_t len;
