@@ -234,6 +234,17 @@ static void set_err(src *s, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* realloc(p, n) for an item taking a frame of raw_len bytes; out of
+ * memory is said (set_err) and gives NULL. */
+static void *item_realloc(src *s, void *p, size_t n, uint64_t raw_len)
+{
+	void *q = realloc(p, n);
+	if (!q)
+		set_err(s, "out of memory for a frame of %" PRIu64 " bytes in %s",
+		        raw_len, s->path);
+	return q;
+}
+
 /* The consumer's report: counters, then the callback. */
 static void report(wf_reader *r, const char *file, uint64_t off,
                    uint64_t len, int torn, const char *what)
@@ -786,12 +797,9 @@ static int next_frame(src *s)
 				size_t cap = 65536;
 				while (cap < h.raw_len + 1)
 					cap *= 2;
-				uint8_t *p = realloc(it->own, cap);
-				if (!p) {
-					set_err(s, "out of memory for a frame of %" PRIu64
-					        " bytes in %s", h.raw_len, s->path);
+				uint8_t *p = item_realloc(s, it->own, cap, h.raw_len);
+				if (!p)
 					return WF_ENOMEM;
-				}
 				it->own = p;
 				it->own_cap = cap;
 			}
@@ -814,12 +822,9 @@ static int next_frame(src *s)
 		    it->path_seg != s->seg) {
 			size_t pl = strlen(s->path) + 1;
 			if (pl > it->path_cap) {
-				char *p = realloc(it->path, pl);
-				if (!p) {
-					set_err(s, "out of memory for a frame of %" PRIu64
-					        " bytes in %s", h.raw_len, s->path);
+				char *p = item_realloc(s, it->path, pl, h.raw_len);
+				if (!p)
 					return WF_ENOMEM;
-				}
 				it->path = p;
 				it->path_cap = pl;
 			}

@@ -463,17 +463,23 @@ static void case_seeks(void)
 			     scripts[i]);
 }
 
+/* A writer of SEG_SIZE segments, durability none, on dir. */
+static wf_journal *open_writer(const char *dir)
+{
+	wf_journal_opts o;
+	t_opts_default(&o);
+	o.durability = WF_DURABILITY_NONE;
+	o.segment_size = SEG_SIZE;
+	return t_open_writer(dir, &o);
+}
+
 /* Written while read: both readers read to the end, then more comes. */
 static void case_appended(void)
 {
 	char dir[512];
 	t_context("appended while read");
 	t_subdir(dir, sizeof dir, "appended");
-	wf_journal_opts o;
-	t_opts_default(&o);
-	o.durability = WF_DURABILITY_NONE;
-	o.segment_size = SEG_SIZE;
-	wf_journal *j = t_open_writer(dir, &o);
+	wf_journal *j = open_writer(dir);
 	sess a, b;
 	CHECK_OK(sess_open(&a, dir, WF_RECOVER_TOLERATE_TAIL, 1, 0));
 	CHECK_OK(sess_open(&b, dir, WF_RECOVER_TOLERATE_TAIL, 1, 1));
@@ -534,11 +540,7 @@ static void case_follow(void)
 	char dir[512];
 	t_context("a follower with readahead");
 	t_subdir(dir, sizeof dir, "follow");
-	wf_journal_opts o;
-	t_opts_default(&o);
-	o.durability = WF_DURABILITY_NONE;
-	o.segment_size = SEG_SIZE;
-	wf_journal *j = t_open_writer(dir, &o);
+	wf_journal *j = open_writer(dir);
 	wf_reader_opts ro = WF_READER_OPTS_INIT;
 	ro.readahead = 1;
 	wf_reader *r = t_open_reader(dir, &ro);
@@ -638,11 +640,7 @@ int main(void)
 		big[i] = (char)('A' + t_splitmix(&st) % 3);
 
 	t_subdir(src, sizeof src, "clean");
-	wf_journal_opts o;
-	t_opts_default(&o);
-	o.durability = WF_DURABILITY_NONE;
-	o.segment_size = SEG_SIZE;
-	wf_journal *j = t_open_writer(src, &o);
+	wf_journal *j = open_writer(src);
 	write_events(j, 1, NEVENTS);
 	CHECK_OK(wf_journal_close(j));
 	t_list_segments(src, &segs);
