@@ -1052,6 +1052,17 @@ static int quiet(const wf_reader *r, const item *it)
 	       a->torn_list == b->torn_list;
 }
 
+/* Decode its events from now on. @return 1. */
+static int use_item(wf_reader *r, item *it)
+{
+	r->cur = it;
+	r->raw_pos = 0;
+	r->frame_seq = it->first_seq;
+	r->frame_left = it->count;
+	r->prev_time = 0;
+	return 1;
+}
+
 /* Take the next item and apply what its step found, as the synchronous
  * reader would have at this point. @return 1 a frame, 0, < 0. */
 static int next_item(wf_reader *r)
@@ -1066,12 +1077,7 @@ static int next_item(wf_reader *r)
 		r->st.bytes_disk += it->end_pos - it->frame_off;
 		if (!r->st.first_seq)
 			r->st.first_seq = it->first_seq;
-		r->cur = it;
-		r->raw_pos = 0;
-		r->frame_seq = it->first_seq;
-		r->frame_left = it->count;
-		r->prev_time = 0;
-		return 1;
+		return use_item(r, it);
 	}
 	if (r->ra && r->at_end) {
 		/* The last item ended the stream (the thread is idle, the
@@ -1112,12 +1118,7 @@ static int next_item(wf_reader *r)
 		r->err = it->rc;
 	if (it->rc <= 0)
 		return it->rc;
-	r->cur = it;
-	r->raw_pos = 0;
-	r->frame_seq = it->first_seq;
-	r->frame_left = it->count;
-	r->prev_time = 0;
-	return 1;
+	return use_item(r, it);
 }
 
 /* ---- the consumer -------------------------------------------------------- */
