@@ -701,12 +701,16 @@ static int write_pieces(const wf_io *io, int fd, const built *b,
 {
 	/* A buffer of its own: the fold may read blocks meanwhile (the
 	 * engine's snapshot thread writes while the engine runs). */
-	size_t maxc = 1;
+	size_t maxc = 0;
+	int copies = 0;
 	for (size_t i = 0; i < b->np; i++)
-		if (!b->pv[i].mem && b->pv[i].len > maxc)
-			maxc = b->pv[i].len;
+		if (!b->pv[i].mem) {
+			copies = 1;
+			if (b->pv[i].len > maxc)
+				maxc = b->pv[i].len;
+		}
 	uint8_t *buf = NULL;
-	if (maxc > 1 && !(buf = malloc(maxc)))
+	if (copies && !(buf = malloc(maxc ? maxc : 1)))
 		return -ENOMEM;
 	uint64_t off = 0;
 	int r = 0;
