@@ -2030,13 +2030,14 @@ static int restore_fail(char *err, size_t errlen, const char *what)
 /*
  * n records from r into the map, as frozen workflows whose blocks stay in
  * r's buffer (no copy: on these machines, fresh memory is what costs).
- * sess: the payload header's sessions. limit bounds counts (the buffer's
- * length). On failure the records this call put are taken out again, so
+ * sess: the payload header's sessions. A record's step and attempt
+ * counts cannot exceed its block's bytes (each takes one at least): a
+ * bound that its own save keeps, unlike the buffer's length. On failure the records this call put are taken out again, so
  * that the map holds whole blocks or nothing of them.
  * @return 0, WF_ECORRUPT, WF_ENOMEM.
  */
 static int restore_recs(wf_fold *f, rbuf *r, const char *const *sess,
-                        uint64_t nsess, uint64_t n, size_t limit)
+                        uint64_t nsess, uint64_t n)
 {
 	/* (the records must fill r exactly) */
 	int rc = 0;
@@ -2053,8 +2054,8 @@ static int restore_recs(wf_fold *f, rbuf *r, const char *const *sess,
 		const char *state = cls ? rb_str(r) : NULL;
 		uint64_t bl = rb_u(r);
 		if (r->bad || !id || si > nsess || status > WF_STATUS_SUCCESSFUL ||
-		    bl > (uint64_t)(r->end - r->p) || nsteps > limit ||
-		    natt > limit || (cls && !state) || wf_map_get(&f->wfs, id)) {
+		    bl > (uint64_t)(r->end - r->p) || nsteps > bl || natt > bl ||
+		    (cls && !state) || wf_map_get(&f->wfs, id)) {
 			rc = WF_ECORRUPT;
 			break;
 		}
@@ -2190,7 +2191,7 @@ int wf_fold_restore(wf_fold *f, uint8_t *p, size_t len, char *err,
 	if (!rc && wf_map_reserve(&f->wfs, (size_t)nwfs) < 0)
 		rc = WF_ENOMEM;
 	if (!rc)
-		rc = restore_recs(f, &r, sess, nsess, nwfs, len);
+		rc = restore_recs(f, &r, sess, nsess, nwfs);
 	free(sess);
 	f->adopted = p; /* also on failure: blocks may point into it */
 	if (rc == WF_ECORRUPT)
@@ -2321,7 +2322,7 @@ static int lazy_read(wf_fold *f, size_t b)
 		free(raw);
 		return WF_ENOMEM;
 	}
-	rc = restore_recs(f, &r, z->sess, z->nsess, n, len);
+	rc = restore_recs(f, &r, z->sess, z->nsess, n);
 	if (rc == WF_ECORRUPT)
 		snprintf(z->why, sizeof z->why, "block %zu of the records does "
 		         "not unpack", b);
