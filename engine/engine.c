@@ -343,9 +343,8 @@ static void *snap_thread(void *arg)
 		rc = wf_snapshot_job_write(e->io, sdir, wf_journal_id(e->j), j->sj,
 		                           NULL, err, sizeof err);
 	}
-	wf_snapshot_job_free(j->sj);
-	free(j);
 	pthread_mutex_lock(&e->mu);
+	wf_snapshot_job_done(e->fold, j->sj);
 	/* A block it was to copy from the snapshot restored is damaged:
 	 * the next one reads them all (and rebuilds that one), under mu. */
 	if (rc == WF_ECORRUPT)
@@ -353,15 +352,18 @@ static void *snap_thread(void *arg)
 	e->snap_busy = 0;
 	pthread_cond_broadcast(&e->snap_cv);
 	pthread_mutex_unlock(&e->mu);
+	wf_snapshot_job_free(j->sj);
+	free(j);
 	engine_put(e);
 	return NULL;
 }
 
-/* Every cfg.snapshot_every events: copy the state now (under mu) and let a
- * thread write it. After a lazy open, the snapshot's blocks nothing read
- * since are left to the thread to copy from its file (snapshot.h), so
- * the copy under mu is of what is in memory. Failing costs only replay
- * time. Holds mu. */
+/* Every cfg.snapshot_every events: take the state now (under mu) and let
+ * a thread write it. The finished workflows' blocks are pinned, not
+ * copied (snapshot.h); after a lazy open, the snapshot's blocks nothing
+ * read since are left to the thread to copy from its file. So the take
+ * under mu copies only the unfinished workflows. Failing costs only
+ * replay time. Holds mu. */
 static void maybe_snapshot(wf_engine *e)
 {
 	uint64_t every = e->cfg.snapshot_every ? e->cfg.snapshot_every : 500000;
@@ -385,6 +387,7 @@ static void maybe_snapshot(wf_engine *e)
 	if (pthread_create(&t, &attr, snap_thread, j) != 0) {
 		e->snap_busy = 0;
 		e->refs--;
+		wf_snapshot_job_done(e->fold, j->sj);
 		wf_snapshot_job_free(j->sj);
 		free(j);
 	}

@@ -57,6 +57,14 @@ typedef struct wf_slab {
 	void *chunks;             /* mapped chunks, linked through word 0 */
 	char *cur;
 	size_t left;
+	/* While a save's references to frozen blocks are out (pins > 0,
+	 * wf_fold_unpin), blocks given back wait here, untouched. */
+	unsigned pins;
+	struct grave {
+		void *p;
+		size_t size;
+	} *grave;
+	size_t ngrave, cgrave;
 } wf_slab;
 
 /*
@@ -124,8 +132,32 @@ static void slab_put(wf_slab *s, void *p, size_t size)
 	s->free[cls] = p;
 }
 
+/* slab_put of a workflow's frozen block, which a save's reference may
+ * still be reading: then kept until wf_fold_unpin (forever if that list
+ * cannot grow: harmless). */
+static void slab_put_blob(wf_slab *s, void *p, size_t size)
+{
+	if (!s->pins) {
+		slab_put(s, p, size);
+		return;
+	}
+	if (s->ngrave == s->cgrave) {
+		size_t cap = s->cgrave ? 2 * s->cgrave : 64;
+		struct grave *v = realloc(s->grave, cap * sizeof *v);
+		if (!v)
+			return;
+		s->grave = v;
+		s->cgrave = cap;
+	}
+	s->grave[s->ngrave++] = (struct grave){p, size};
+}
+
 static void slab_free(wf_slab *s)
 {
+	for (size_t i = 0; i < s->ngrave; i++)
+		if ((s->grave[i].size + SLAB_STEP - 1) / SLAB_STEP >= SLAB_CLASSES)
+			free(s->grave[i].p); /* (the others are in chunks) */
+	free(s->grave);
 	while (s->chunks) {
 		void *c = s->chunks;
 		s->chunks = *(void **)c;
@@ -298,7 +330,7 @@ static void free_wf(wf_fwf *w)
 	/* Everything else of the workflow is in its arena, or its block
 	 * (blob_cap 0: a block in a restored payload, not its own). */
 	if (w->blob && w->blob_cap)
-		slab_put(w->slab, w->blob, w->blob_cap);
+		slab_put_blob(w->slab, w->blob, w->blob_cap);
 	cJSON_Delete(w->actor_state);
 	wf_map_free(&w->steps);
 	wf_map_free(&w->names);
@@ -1570,7 +1602,7 @@ static void freeze(wf_fold *f, wf_fwf *w)
 	/* The old block (a workflow frozen before, resumed, finished again)
 	 * held the strings just packed: free it only now. */
 	if (w->blob && w->blob_cap)
-		slab_put(&f->slab, w->blob, w->blob_cap);
+		slab_put_blob(&f->slab, w->blob, w->blob_cap);
 	arena_free(w);
 	wf_map_free(&w->steps);
 	wf_map_free(&w->names);
@@ -1833,6 +1865,9 @@ static int cmp_hashed(const void *a, const void *b)
 /* The workflows with their ids' hashes, ascending by hash, then id
  * (malloc'd, f->wfs.len of them), or NULL. Two passes of a 16-bit radix
  * sort, then equal hashes (rare) put in id order. */
+/* How many workflows ahead a pass over them all fetches their memory. */
+#define PREFETCH_AHEAD 16
+
 static hashed *sorted_by_hash(const wf_fold *f)
 {
 	size_t n = f->wfs.len;
@@ -1848,9 +1883,14 @@ static hashed *sorted_by_hash(const wf_fold *f)
 	const char *k;
 	void *v;
 	size_t m = 0;
-	for (size_t i = 0; m < n && wf_map_next(&f->wfs, &i, &k, &v);) {
-		a[m].w = v;
-		a[m++].h = wf_fold_id_hash(((const wf_fwf *)v)->id);
+	for (size_t i = 0; m < n && wf_map_next(&f->wfs, &i, &k, &v);)
+		a[m++].w = v;
+	/* The workflows are all over memory: their ids (after each struct,
+	 * new_wf) are fetched ahead of hashing. */
+	for (size_t i = 0; i < m; i++) {
+		if (i + PREFETCH_AHEAD < m)
+			__builtin_prefetch(a[i + PREFETCH_AHEAD].w + 1);
+		a[i].h = wf_fold_id_hash((const char *)(a[i].w + 1));
 	}
 	for (int pass = 0; pass < 2; pass++) {
 		int sh = 16 * pass;
@@ -1884,8 +1924,12 @@ static hashed *sorted_by_hash(const wf_fold *f)
 
 int wf_fold_save(wf_fold *f, uint8_t **out, size_t *len)
 {
-	return wf_fold_save_recs(f, out, len, NULL, NULL);
+	return wf_fold_save_recs(f, out, len, NULL, NULL, NULL);
 }
+
+/* Frozen blocks shorter than this are copied by a save with references:
+ * a reference costs 32 bytes of its own. */
+#define REF_MIN 128u
 
 /* wf_fold_save_recs of the map as it is. The sessions sess[0..nsess)
  * come first, in that order (a lazy restore's: the records left unread
@@ -1893,11 +1937,18 @@ int wf_fold_save(wf_fold *f, uint8_t **out, size_t *len)
  * plus extra (records saved elsewhere). */
 static int save(wf_fold *f, uint8_t **out, size_t *len, wf_fold_rec **recs,
                 size_t *nrecs, const char *const *sess, uint64_t nsess,
-                uint64_t extra)
+                uint64_t extra, wf_fold_refs *refs)
 {
 	*out = NULL;
 	*len = 0;
 	wf_fold_rec *rv = NULL;
+	wf_fold_ref *fv = NULL;
+	size_t nf = 0, cf = 0;
+	uint64_t moved = 0; /* bytes of blocks referenced so far */
+	if (refs) {
+		refs->v = NULL;
+		refs->n = 0;
+	}
 	if (recs) {
 		*recs = NULL;
 		*nrecs = 0;
@@ -1949,8 +2000,13 @@ static int save(wf_fold *f, uint8_t **out, size_t *len, wf_fold_rec **recs,
 	fb_u(&b, nw + extra);
 	for (size_t i = 0; !b.oom && i < nw; i++) {
 		const wf_fwf *w = hw[i].w;
+		if (i + PREFETCH_AHEAD < nw) { /* (in hash order: all over) */
+			const char *q = (const char *)hw[i + PREFETCH_AHEAD].w;
+			for (size_t o = 0; o < sizeof *w + 64; o += 64)
+				__builtin_prefetch(q + o);
+		}
 		if (rv) {
-			rv[nr].off = b.len;
+			rv[nr].off = b.len + moved;
 			rv[nr++].id_hash = hw[i].h;
 		}
 		fb_str(&b, w->id);
@@ -1968,7 +2024,23 @@ static int save(wf_fold *f, uint8_t **out, size_t *len, wf_fold_rec **recs,
 			fb_str(&b, st);
 			free(st);
 		}
-		if (w->frozen) {
+		if (w->frozen && refs && w->blob_len >= REF_MIN) {
+			/* Left where it is, pinned (wf_fold_unpin). */
+			fb_u(&b, w->blob_len);
+			if (nf == cf) {
+				size_t cap = cf ? 2 * cf : 1024;
+				wf_fold_ref *v = realloc(fv, cap * sizeof *v);
+				if (!v) {
+					b.oom = 1;
+					break;
+				}
+				fv = v;
+				cf = cap;
+			}
+			fv[nf++] = (wf_fold_ref){b.len + moved, b.len, w->blob,
+			                         w->blob_len};
+			moved += w->blob_len;
+		} else if (w->frozen) {
 			fb_bytes(&b, w->blob, w->blob_len);
 		} else {
 			one.len = 0;
@@ -1984,6 +2056,7 @@ static int save(wf_fold *f, uint8_t **out, size_t *len, wf_fold_rec **recs,
 	if (b.oom) {
 		free(b.p);
 		free(rv);
+		free(fv);
 		return WF_ENOMEM;
 	}
 	*out = b.p;
@@ -1992,12 +2065,31 @@ static int save(wf_fold *f, uint8_t **out, size_t *len, wf_fold_rec **recs,
 		*recs = rv;
 		*nrecs = nr;
 	}
+	if (nf) {
+		refs->v = fv;
+		refs->n = nf;
+		f->slab.pins++;
+	}
 	return 0;
 }
 
-int wf_fold_save_recs(wf_fold *f, uint8_t **out, size_t *len,
-                      wf_fold_rec **recs, size_t *nrecs)
+void wf_fold_unpin(wf_fold *f)
 {
+	wf_slab *s = &f->slab;
+	if (!s->pins || --s->pins)
+		return;
+	for (size_t i = 0; i < s->ngrave; i++)
+		slab_put(s, s->grave[i].p, s->grave[i].size);
+	s->ngrave = 0;
+}
+
+int wf_fold_save_recs(wf_fold *f, uint8_t **out, size_t *len,
+                      wf_fold_rec **recs, size_t *nrecs, wf_fold_refs *refs)
+{
+	if (refs) {
+		refs->v = NULL;
+		refs->n = 0;
+	}
 	int rc = wf_fold_read_all(f, NULL, 0);
 	if (rc < 0) {
 		*out = NULL;
@@ -2008,7 +2100,7 @@ int wf_fold_save_recs(wf_fold *f, uint8_t **out, size_t *len,
 		}
 		return rc;
 	}
-	return save(f, out, len, recs, nrecs, NULL, 0, 0);
+	return save(f, out, len, recs, nrecs, NULL, 0, 0, refs);
 }
 
 uint32_t wf_fold_id_hash(const char *id)
@@ -2496,14 +2588,19 @@ int wf_fold_read_all(wf_fold *f, char *err, size_t errlen)
 
 int wf_fold_save_unread(wf_fold *f, uint8_t **out, size_t *len,
                         wf_fold_rec **recs, size_t *nrecs, size_t **blocks,
-                        size_t *nblocks, const wf_fold_pager **pg)
+                        size_t *nblocks, const wf_fold_pager **pg,
+                        wf_fold_refs *refs)
 {
+	if (refs) {
+		refs->v = NULL;
+		refs->n = 0;
+	}
 	lazy *z = f->lazy;
 	*blocks = NULL;
 	*nblocks = 0;
 	*pg = NULL;
 	if (!z || z->failed || z->busy || !z->unread)
-		return wf_fold_save_recs(f, out, len, recs, nrecs);
+		return wf_fold_save_recs(f, out, len, recs, nrecs, refs);
 	/* An unread block whose hash range holds a record of the map is
 	 * read: the records and the blocks left must interleave in hash
 	 * order. Reading one adds records in its own range only, which can
@@ -2546,7 +2643,7 @@ int wf_fold_save_unread(wf_fold *f, uint8_t **out, size_t *len,
 		free(hw);
 	}
 	if (rc == WF_ECORRUPT || !z->unread)
-		return wf_fold_save_recs(f, out, len, recs, nrecs);
+		return wf_fold_save_recs(f, out, len, recs, nrecs, refs);
 	if (rc)
 		return rc;
 	size_t *bl = malloc(z->unread * sizeof *bl);
@@ -2559,7 +2656,7 @@ int wf_fold_save_unread(wf_fold *f, uint8_t **out, size_t *len,
 			bl[k++] = b;
 			extra += z->pg.first[b + 1] - z->pg.first[b];
 		}
-	rc = save(f, out, len, recs, nrecs, z->sess, z->nsess, extra);
+	rc = save(f, out, len, recs, nrecs, z->sess, z->nsess, extra, refs);
 	if (rc < 0) {
 		free(bl);
 		return rc;

@@ -214,6 +214,21 @@ typedef struct wf_fold_rec {
 	uint32_t id_hash; /* wf_fold_id_hash of its id */
 } wf_fold_rec;
 
+/** A frozen workflow's block that a save left where it is: its len bytes
+ *  at p belong at offset off of the payload, that is, at offset raw of
+ *  the save's *out (before what is there). */
+typedef struct wf_fold_ref {
+	uint64_t off, raw;
+	const uint8_t *p;
+	size_t len;
+} wf_fold_ref;
+
+/** The references of one save, ascending (v malloc'd). */
+typedef struct wf_fold_refs {
+	wf_fold_ref *v;
+	size_t n;
+} wf_fold_refs;
+
 /**
  * wf_fold_save, also telling where each workflow's record starts (*recs,
  * malloc'd, *nrecs of them, in payload order): the records are back to
@@ -221,9 +236,23 @@ typedef struct wf_fold_rec {
  * are the header, whose last field is the record count (a varint). A
  * snapshot stores them in blocks, so that one workflow's record can be
  * found and read alone (wflow meta).
+ *
+ * refs NULL: *out is the payload (*len bytes). Else frozen workflows'
+ * blocks (the finished ones: most of the state) are not copied but
+ * referenced in *refs, and *out holds the rest: the payload is *out with
+ * each reference's bytes inserted (its length, *len plus theirs; the
+ * offsets in *recs are the payload's). The save is then a fraction of a
+ * copy's time, for a caller that takes the state under a lock and writes
+ * it outside. While refs->n > 0 the fold keeps the referenced blocks as
+ * they are (a workflow changed or dropped meanwhile gives its old block
+ * back later): the caller calls wf_fold_unpin, as it would change the
+ * fold, once it no longer reads them.
  */
 int wf_fold_save_recs(wf_fold *f, uint8_t **out, size_t *len,
-                      wf_fold_rec **recs, size_t *nrecs);
+                      wf_fold_rec **recs, size_t *nrecs, wf_fold_refs *refs);
+
+/** Release one save's references (see wf_fold_save_recs). */
+void wf_fold_unpin(wf_fold *f);
 
 /** The hash of a workflow id that wf_fold_rec carries. */
 uint32_t wf_fold_id_hash(const char *id);
@@ -296,12 +325,13 @@ int wf_fold_restore_lazy(wf_fold *f, uint8_t *head, size_t len,
  * among the records; blocks whose hash range held a record in memory are
  * read first. *pg is the pager they are read from (valid while f is).
  * Not lazy, nothing unread, or a block that cannot be read: *nblocks is
- * 0 and this is wf_fold_save_recs.
+ * 0 and this is wf_fold_save_recs. refs: as there.
  * @return 0, WF_ENOMEM, or what wf_fold_save_recs returns.
  */
 int wf_fold_save_unread(wf_fold *f, uint8_t **out, size_t *len,
                         wf_fold_rec **recs, size_t *nrecs, size_t **blocks,
-                        size_t *nblocks, const wf_fold_pager **pg);
+                        size_t *nblocks, const wf_fold_pager **pg,
+                        wf_fold_refs *refs);
 
 /** Read every record a lazy restore left unread (see above); what next,
  *  list and save do first. @return 0 or a WF_E* code (err). */

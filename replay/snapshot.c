@@ -207,6 +207,60 @@ static void built_free(built *b)
 	memset(b, 0, sizeof *b);
 }
 
+/* A fold's saved state: raw with the references' bytes inserted
+ * (fold.h wf_fold_save_recs), len bytes in all, and where its records
+ * start. */
+typedef struct payload {
+	const uint8_t *raw;
+	size_t rawlen, len;
+	const wf_fold_ref *refs;
+	size_t nrefs;
+	const wf_fold_rec *recs;
+	size_t nrecs;
+} payload;
+
+/* Bytes [lo, hi) of the payload: in place when no reference falls in
+ * them, else gathered into *buf (*cap bytes, grown as needed). NULL: out
+ * of memory. */
+static const uint8_t *span(const payload *pl, uint64_t lo, uint64_t hi,
+                           uint8_t **buf, size_t *cap)
+{
+	const wf_fold_ref *v = pl->refs;
+	size_t n = pl->nrefs, l = 0, r = n;
+	while (l < r) { /* the first reference that ends after lo */
+		size_t m = l + (r - l) / 2;
+		if (v[m].off + v[m].len <= lo)
+			l = m + 1;
+		else
+			r = m;
+	}
+	size_t k = l;
+	/* bytes of references before reference k (or all) */
+#define MOVED(k) ((k) < n ? v[k].off - v[k].raw : pl->len - pl->rawlen)
+	if (k == n || v[k].off >= hi)
+		return pl->raw + (lo - MOVED(k));
+	if (*cap < hi - lo) {
+		uint8_t *b = realloc(*buf, hi - lo);
+		if (!b)
+			return NULL;
+		*buf = b;
+		*cap = hi - lo;
+	}
+	uint8_t *d = *buf;
+	for (uint64_t pos = lo, e; pos < hi; d += e - pos, pos = e) {
+		if (k < n && v[k].off <= pos) {
+			e = v[k].off + v[k].len < hi ? v[k].off + v[k].len : hi;
+			memcpy(d, v[k].p + (pos - v[k].off), e - pos);
+			k++;
+		} else {
+			e = k < n && v[k].off < hi ? v[k].off : hi;
+			memcpy(d, pl->raw + (pos - MOVED(k)), e - pos);
+		}
+	}
+#undef MOVED
+	return *buf;
+}
+
 static uint64_t src_hash(const lazy_src *z, uint64_t k);
 static const uint64_t *src_block(const lazy_src *z, size_t i,
                                  uint64_t *clen, uint64_t *rawlen,
@@ -284,12 +338,15 @@ static int plan_blocks(const wf_fold_rec *recs, size_t nrecs, size_t rawlen,
  * about BLOCK_RAW bytes) and the source blocks cb[0..ncb) copied as
  * stored, in hash order. @return 0, WF_ENOMEM, WF_EIO (err).
  */
-static int build_file(uint64_t journal_id, uint64_t seq, const uint8_t *raw,
-                      size_t rawlen, const wf_fold_rec *recs, size_t nrecs,
+static int build_file(uint64_t journal_id, uint64_t seq, const payload *pl,
                       const lazy_src *src, const size_t *cb, size_t ncb,
                       built *out, char *err, size_t errlen)
 {
 	memset(out, 0, sizeof *out);
+	const wf_fold_rec *recs = pl->recs;
+	size_t nrecs = pl->nrecs, rawlen = pl->len;
+	/* (the header is before every reference: in raw as it is) */
+	const uint8_t *raw = pl->raw;
 	size_t first = nrecs ? (size_t)recs[0].off : rawlen;
 	/* The payload's header ends with the record count, a varint: the
 	 * copied blocks' records count too. */
@@ -301,7 +358,8 @@ static int build_file(uint64_t journal_id, uint64_t seq, const uint8_t *raw,
 	uint64_t all = nrecs + ncopied;
 	uint8_t vb[10];
 	size_t vlen = wf_varint_put(vb, all);
-	if (first < vlen || first > rawlen ||
+	if (first < vlen || first > rawlen || first > pl->rawlen ||
+	    (pl->nrefs && pl->refs[0].off < first) ||
 	    memcmp(raw + first - vlen, vb, vlen) != 0) {
 		errf(err, errlen, "saving the state: its records are not where "
 		     "the fold said");
@@ -341,6 +399,8 @@ static int build_file(uint64_t journal_id, uint64_t seq, const uint8_t *raw,
 	size_t mpos = WF_SNAP_HEADER_SIZE + dirlen; /* in p */
 	uint64_t fpos = mpos;                       /* in the file */
 	uint64_t rec = 0, rawall = 0;
+	uint8_t *gbuf = NULL; /* a block gathered (span) */
+	size_t gcap = 0;
 	for (size_t b = 0; b < nb && !rc; b++) {
 		uint64_t clen, rlen, sum, n = 0;
 		if (ob[b].copy) {
@@ -352,8 +412,13 @@ static int build_file(uint64_t journal_id, uint64_t seq, const uint8_t *raw,
 				           (uint32_t)src_hash(src, fr[0] + k));
 			pv[np++] = (piece){NULL, clen, ob[b].copy - 1};
 		} else {
-			size_t c = ZSTD_compress(p + mpos, bound - mpos,
-			                         raw + ob[b].lo,
+			const uint8_t *in = span(pl, ob[b].lo, ob[b].hi, &gbuf,
+			                         &gcap);
+			if (!in) {
+				rc = WF_ENOMEM;
+				break;
+			}
+			size_t c = ZSTD_compress(p + mpos, bound - mpos, in,
 			                         ob[b].hi - ob[b].lo, 1);
 			if (ZSTD_isError(c)) {
 				errf(err, errlen, "compressing the snapshot: %s",
@@ -386,6 +451,7 @@ static int build_file(uint64_t journal_id, uint64_t seq, const uint8_t *raw,
 		rawall += rlen;
 		rec += n;
 	}
+	free(gbuf);
 	free(ob);
 	if (rc) {
 		free(p);
@@ -410,10 +476,9 @@ static int build_file(uint64_t journal_id, uint64_t seq, const uint8_t *raw,
 }
 
 static int write_file(const wf_io *io, const char *dir, uint64_t journal_id,
-                      uint64_t seq, const uint8_t *raw, size_t rawlen,
-                      const wf_fold_rec *recs, size_t nrecs,
-                      const lazy_src *src, const size_t *cb, size_t ncb,
-                      uint64_t *bytes, char *err, size_t errlen);
+                      uint64_t seq, const payload *pl, const lazy_src *src,
+                      const size_t *cb, size_t ncb, uint64_t *bytes,
+                      char *err, size_t errlen);
 
 /* Write the pieces of b into fd; a copied block is checked against its
  * checksum first. @return 0, -errno (*what), or 1: a copied block is
@@ -426,21 +491,20 @@ static int write_pieces(const wf_io *io, int fd, const built *b,
  * stored. @return as it, or WF_ECORRUPT: a block to copy is damaged
  * (nothing written). */
 static int write_file(const wf_io *io, const char *dir, uint64_t journal_id,
-                      uint64_t seq, const uint8_t *raw, size_t rawlen,
-                      const wf_fold_rec *recs, size_t nrecs,
-                      const lazy_src *src, const size_t *cb, size_t ncb,
-                      uint64_t *bytes, char *err, size_t errlen)
+                      uint64_t seq, const payload *pl, const lazy_src *src,
+                      const size_t *cb, size_t ncb, uint64_t *bytes,
+                      char *err, size_t errlen)
 {
 	if (!io)
 		io = wf_io_posix();
-	if (!dir || !raw || (nrecs && !recs)) {
+	if (!dir || !pl->raw || (pl->nrecs && !pl->recs)) {
 		/* (also tells gcc -O2 with ASan: not NULL) */
 		errf(err, errlen, "no directory or no payload");
 		return WF_EINVAL;
 	}
 	built bf;
-	int brc = build_file(journal_id, seq, raw, rawlen, recs, nrecs, src, cb,
-	                     ncb, &bf, err, errlen);
+	int brc = build_file(journal_id, seq, pl, src, cb, ncb, &bf, err,
+	                     errlen);
 	if (brc == WF_ENOMEM)
 		errf(err, errlen, "out of memory saving the state");
 	if (brc < 0)
@@ -1278,6 +1342,7 @@ struct wf_snapshot_job {
 	size_t rawlen;
 	wf_fold_rec *recs;
 	size_t nrecs;
+	wf_fold_refs refs; /* the fold's frozen blocks, pinned */
 	size_t *cb; /* blocks of src to copy */
 	size_t ncb;
 	lazy_src *src; /* a reference, or NULL */
@@ -1290,9 +1355,20 @@ void wf_snapshot_job_free(wf_snapshot_job *j)
 		return;
 	free(j->raw);
 	free(j->recs);
+	free(j->refs.v);
 	free(j->cb);
 	lazy_release(j->src);
 	free(j);
+}
+
+void wf_snapshot_job_done(wf_fold *f, wf_snapshot_job *j)
+{
+	if (j && j->refs.n) {
+		wf_fold_unpin(f);
+		free(j->refs.v);
+		j->refs.v = NULL;
+		j->refs.n = 0;
+	}
 }
 
 int wf_snapshot_job_take(wf_fold *f, int copy, wf_snapshot_job **out)
@@ -1303,24 +1379,27 @@ int wf_snapshot_job_take(wf_fold *f, int copy, wf_snapshot_job **out)
 		return WF_ENOMEM;
 	const wf_fold_pager *pg = NULL;
 	int rc = copy ? wf_fold_save_unread(f, &j->raw, &j->rawlen, &j->recs,
-	                                    &j->nrecs, &j->cb, &j->ncb, &pg)
+	                                    &j->nrecs, &j->cb, &j->ncb, &pg,
+	                                    &j->refs)
 	              : wf_fold_save_recs(f, &j->raw, &j->rawlen, &j->recs,
-	                                  &j->nrecs);
+	                                  &j->nrecs, &j->refs);
 	if (rc == 0 && j->ncb) {
 		if (pg->read == lazy_block) {
 			j->src = pg->ctx;
 			__atomic_add_fetch(&j->src->refs, 1, __ATOMIC_ACQ_REL);
 		} else { /* not a file of ours: no copying */
+			wf_snapshot_job_done(f, j);
 			free(j->raw);
 			free(j->recs);
 			free(j->cb);
 			j->cb = NULL;
 			j->ncb = 0;
 			rc = wf_fold_save_recs(f, &j->raw, &j->rawlen, &j->recs,
-			                       &j->nrecs);
+			                       &j->nrecs, &j->refs);
 		}
 	}
 	if (rc < 0) {
+		wf_snapshot_job_done(f, j);
 		wf_snapshot_job_free(j);
 		return rc;
 	}
@@ -1337,9 +1416,13 @@ int wf_snapshot_job_write(const wf_io *io, const char *dir,
 		errf(err, errlen, "the blocks to copy are another journal's");
 		return WF_ECORRUPT;
 	}
-	int rc = write_file(io, dir, journal_id, j->seq, j->raw, j->rawlen,
-	                    j->recs, j->nrecs, j->src, j->cb, j->ncb, bytes, err,
-	                    errlen);
+	size_t moved = 0;
+	for (size_t i = 0; i < j->refs.n; i++)
+		moved += j->refs.v[i].len;
+	payload pl = {j->raw,     j->rawlen, j->rawlen + moved, j->refs.v,
+	              j->refs.n,  j->recs,   j->nrecs};
+	int rc = write_file(io, dir, journal_id, j->seq, &pl, j->src, j->cb,
+	                    j->ncb, bytes, err, errlen);
 	if (rc == WF_ECORRUPT)
 		errf(err, errlen, "a block to copy from the snapshot restored "
 		     "does not match its checksum");
@@ -1360,6 +1443,7 @@ int wf_snapshot_write(const wf_io *io, const char *dir, uint64_t journal_id,
 			break;
 		rc = wf_snapshot_job_write(io, dir, journal_id, j, bytes, err,
 		                           errlen);
+		wf_snapshot_job_done(f, j);
 		wf_snapshot_job_free(j);
 		if (rc != WF_ECORRUPT)
 			return rc;

@@ -77,8 +77,10 @@ int wf_snapshot_write(const wf_io *io, const char *dir, uint64_t journal_id,
  * under its lock and writes it outside (the engine's snapshot thread).
  * Take: the state of f now (copy: a lazily restored fold's unread blocks
  * are to be copied as stored, fold.h wf_fold_save_unread; the job holds
- * the restored file meanwhile). @return 0, WF_ENOMEM, or what
- * wf_fold_save_recs returns.
+ * the restored file meanwhile). The finished workflows' blocks are not
+ * copied but pinned in f (fold.h wf_fold_save_recs): once the write is
+ * done, call wf_snapshot_job_done under the lock, then free the job.
+ * @return 0, WF_ENOMEM, or what wf_fold_save_recs returns.
  */
 typedef struct wf_snapshot_job wf_snapshot_job;
 int wf_snapshot_job_take(wf_fold *f, int copy, wf_snapshot_job **out);
@@ -87,6 +89,8 @@ int wf_snapshot_job_take(wf_fold *f, int copy, wf_snapshot_job **out);
 int wf_snapshot_job_write(const wf_io *io, const char *dir,
                           uint64_t journal_id, const wf_snapshot_job *j,
                           uint64_t *bytes, char *err, size_t errlen);
+/** Unpin what the job's take pinned in f (with f's lock held). */
+void wf_snapshot_job_done(wf_fold *f, wf_snapshot_job *j);
 void wf_snapshot_job_free(wf_snapshot_job *j);
 
 /**
