@@ -24,6 +24,7 @@
  * the state as it was.
  */
 #include "fold.h"
+#include "bigmem.h"
 #include "jpatch.h"
 #include "journal/jsoncheck.h"
 #include "journal/varint.h"
@@ -1871,8 +1872,8 @@ static int cmp_hashed(const void *a, const void *b)
 static hashed *sorted_by_hash(const wf_fold *f)
 {
 	size_t n = f->wfs.len;
-	hashed *a = malloc((n ? n : 1) * sizeof *a);
-	hashed *t = malloc((n ? n : 1) * sizeof *t);
+	hashed *a = wf_big_alloc((n ? n : 1) * sizeof *a);
+	hashed *t = wf_big_alloc((n ? n : 1) * sizeof *t);
 	size_t *cnt = malloc(65536 * sizeof *cnt);
 	if (!a || !t || !cnt) {
 		free(a);
@@ -1953,7 +1954,7 @@ static int save(wf_fold *f, uint8_t **out, size_t *len, wf_fold_rec **recs,
 		*recs = NULL;
 		*nrecs = 0;
 	}
-	if (recs && !(rv = malloc((f->wfs.len + 1) * sizeof *rv)))
+	if (recs && !(rv = wf_big_alloc((f->wfs.len + 1) * sizeof *rv)))
 		return WF_ENOMEM;
 	/* Records in the order of their ids' hashes (then ids): a snapshot's
 	 * directory is then a sorted list that a lazy restore searches. */
@@ -1966,6 +1967,23 @@ static int save(wf_fold *f, uint8_t **out, size_t *len, wf_fold_rec **recs,
 	size_t nr = 0;
 	fbuf b = {0};
 	fbuf one = {0};
+	if (refs) {
+		/* A take (the state under a lock, written later): its copy is
+		 * the records' headers and the unfinished workflows, sized
+		 * ahead in memory that faults in fast (bigmem.h); the
+		 * references, one per frozen workflow at most. */
+		b.cap = nw * 128 + ((size_t)1 << 20);
+		b.p = wf_big_alloc(b.cap);
+		cf = nw;
+		fv = wf_big_alloc((nw ? nw : 1) * sizeof *fv);
+		if (!b.p || !fv) {
+			free(b.p);
+			free(fv);
+			free(rv);
+			free(hw);
+			return WF_ENOMEM;
+		}
+	}
 	fb_need(&b, 4);
 	if (!b.oom) {
 		memcpy(b.p, SAVE_MAGIC, 4);
@@ -2001,9 +2019,11 @@ static int save(wf_fold *f, uint8_t **out, size_t *len, wf_fold_rec **recs,
 	for (size_t i = 0; !b.oom && i < nw; i++) {
 		const wf_fwf *w = hw[i].w;
 		if (i + PREFETCH_AHEAD < nw) { /* (in hash order: all over) */
-			const char *q = (const char *)hw[i + PREFETCH_AHEAD].w;
-			for (size_t o = 0; o < sizeof *w + 64; o += 64)
-				__builtin_prefetch(q + o);
+			const wf_fwf *x = hw[i + PREFETCH_AHEAD].w;
+			__builtin_prefetch(x);
+			__builtin_prefetch(&x->nsteps);
+			__builtin_prefetch(&x->blob_len);
+			__builtin_prefetch(x + 1); /* its id */
 		}
 		if (rv) {
 			rv[nr].off = b.len + moved;
@@ -2069,6 +2089,8 @@ static int save(wf_fold *f, uint8_t **out, size_t *len, wf_fold_rec **recs,
 		refs->v = fv;
 		refs->n = nf;
 		f->slab.pins++;
+	} else {
+		free(fv);
 	}
 	return 0;
 }

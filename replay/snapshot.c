@@ -22,6 +22,7 @@
 
 #include "journal/journal.h"
 #include "journal/varint.h"
+#include "bigmem.h"
 #include "wflow.h"
 
 static void errf(char *err, size_t len, const char *fmt, ...)
@@ -151,23 +152,11 @@ static int list_snapshots(const wf_io *io, const char *dir, int tmp,
 	return (int)l.n;
 }
 
-/*
- * Memory for a payload or a file's bytes, freed with free() (the fold
- * takes a payload). A large one is aligned to 2 MiB and asks for transparent huge pages: on
- * the VMs this runs on, touching a fresh 4 KiB page costs 5-11 us, and a
- * snapshot's payload is tens of MB touched once while decompressing.
- */
+/* Memory for a payload or a file's bytes, freed with free() (the fold
+ * takes a payload): tens of MB touched once while decompressing. */
 static uint8_t *payload_alloc(size_t n)
 {
-	if (n < ((size_t)8 << 20))
-		return malloc(n ? n : 1);
-	void *p;
-	if (posix_memalign(&p, (size_t)2 << 20, n) != 0)
-		return NULL;
-#ifdef MADV_HUGEPAGE
-	madvise(p, n & ~(((size_t)2 << 20) - 1), MADV_HUGEPAGE);
-#endif
-	return p;
+	return wf_big_alloc(n);
 }
 
 /* One block per this many payload bytes (whole records): what wflow meta
