@@ -157,9 +157,10 @@ typedef struct wf_config {
 	int no_snapshots;
 	/** Also write a snapshot every this many events (0: every 500,000),
 	 *  so that an open after a crash replays at most about that many.
-	 *  The state is copied under the engine's lock (a memcpy of the
-	 *  finished workflows' packed forms, mostly), then compressed, written
-	 *  and synced by a thread of its own. (Version 2.) */
+	 *  The state is taken under the engine's lock (the unfinished
+	 *  workflows copied, the finished ones' packed forms pinned: about
+	 *  0.1-0.25 s at 480,000 workflows), then compressed, written and
+	 *  synced by a thread of its own. (Version 2.) */
 	uint64_t snapshot_every;
 	/** 1: every step whose definition does not say otherwise runs
 	 *  isolated, each attempt in a worker process of its own (see
