@@ -20,6 +20,7 @@
 
 #include "replay/dumpfmt.h"
 #include "replay/events.h"
+#include "replay/parts.h"
 
 const char *const cli_dir_only[] = {"DIR"};
 
@@ -398,6 +399,11 @@ int cli_resolve_dir(const char *cmd, const char *dir, char **out)
 	return -1;
 }
 
+
+void cli_read_ahead(wf_reader_opts *o)
+{
+	o->readahead = wf_parts_cores() >= 2;
+}
 
 /* Exit code and message for a failed wf_reader_open. */
 int cli_open_failed(const char *cmd, const char *dir, int rc, wf_reader *r)

@@ -98,6 +98,11 @@ int cli_resolve_dir(const char *cmd, const char *dir, char **out);
 int cli_has_segments(const char *dir);
 /* Message and exit code for a failed wf_reader_open. */
 int cli_open_failed(const char *cmd, const char *dir, int rc, wf_reader *r);
+/* For a command that reads the whole journal: with two cores or more, a
+ * thread of the reader's checks and decompresses frames ahead while the
+ * command decodes and counts (journal.h, readahead; nothing it sees
+ * changes). */
+void cli_read_ahead(wf_reader_opts *o);
 void cli_no_segments(const char *cmd, const char *dir);
 /* Replay DIR (from its newest snapshot if any) into a fold; problems are
  * printed. @return -1 ok (*out set), else the exit code. */

@@ -49,7 +49,7 @@ typedef struct durs {
 typedef struct stats {
 	uint64_t by_type[65536];
 	wf_map wfs;      /* id -> wfstat */
-	wf_map running;  /* "id\0step" (as "id\x1fstep") -> start (int64 *) */
+	wf_map running;  /* "id\0step" (as "id\x1fstep") -> start ^ START_BIAS */
 	wf_map names;    /* step name -> durs */
 	char **sessions;
 	size_t nsessions;
@@ -74,19 +74,37 @@ static int session_index(stats *s, const char *p, size_t n)
 	return (int)s->nsessions++;
 }
 
-static void add_duration(stats *s, const char *step, double d)
+/* Field i of ev if it is text shorter than max bytes: its bytes up to the
+ * first NUL, as a copy into a C string would give them. */
+static int text_field(const wf_event *ev, unsigned i, size_t max,
+                      const char **p, size_t *n)
 {
-	/* The name: the step id without its "_N". */
-	char name[600];
-	snprintf(name, sizeof name, "%s", step);
-	/* As the engine numbers ids: "_" and a number without a leading 0. */
-	char *u = strrchr(name, '_');
-	if (u && u[1] >= '1' && u[1] <= '9' &&
-	    strspn(u + 1, "0123456789") == strlen(u + 1))
-		*u = '\0';
-	durs *x = wf_map_get(&s->names, name);
+	if (i >= ev->nfields || ev->fields[i].kind != WF_FIELD_TEXT ||
+	    ev->fields[i].v.s.len >= max)
+		return -1;
+	*p = ev->fields[i].v.s.ptr;
+	*n = strnlen(*p, ev->fields[i].v.s.len);
+	return 0;
+}
+
+/* The running steps' start times are the map's values themselves (no
+ * allocation per try); this keeps a time of 0 from being NULL. */
+#define START_BIAS ((uint64_t)1 << 63)
+
+static void add_duration(stats *s, const char *step, size_t n, double d)
+{
+	/* The name: the step id (at most 599 bytes of it) without its "_N",
+	 * as the engine numbers ids: "_" and a number without a leading 0. */
+	if (n > 599)
+		n = 599;
+	size_t u = n;
+	while (u > 0 && step[u - 1] >= '0' && step[u - 1] <= '9')
+		u--;
+	if (u > 0 && u < n && step[u - 1] == '_' && step[u] != '0')
+		n = u - 1;
+	durs *x = wf_map_get_n(&s->names, step, n);
 	if (!x) {
-		if (!(x = calloc(1, sizeof *x)) || !(x->name = strdup(name)) ||
+		if (!(x = calloc(1, sizeof *x)) || !(x->name = strndup(step, n)) ||
 		    wf_map_put(&s->names, x->name, x) < 0) {
 			if (x)
 				free(x->name);
@@ -120,17 +138,22 @@ static void count(stats *s, const wf_event *ev)
 	    ev->fields[0].kind == WF_FIELD_TEXT)
 		s->last_started = session_index(s, ev->fields[0].v.s.ptr,
 		                                ev->fields[0].v.s.len);
-	char id[1100];
+	const char *idp;
+	size_t n;
 	if (ev->type == WF_EV_SESSION_STARTED || ev->type == WF_EV_NOTICE ||
-	    wf_event_text(ev, 0, id, 512) < 0)
+	    text_field(ev, 0, 512, &idp, &n) < 0)
 		return;
-	wfstat *w = wf_map_get(&s->wfs, id);
+	/* Keys that the maps copy or look up as C strings are made here. */
+	char key[1100];
+	wfstat *w;
 	switch (ev->type) {
 	case WF_EV_WORKFLOW_CREATED:
 	case WF_EV_ACTOR_CREATED:
-		if (!w) {
+		if (!(w = wf_map_get_n(&s->wfs, idp, n))) {
+			memcpy(key, idp, n);
+			key[n] = '\0';
 			if (!(w = malloc(sizeof *w)) ||
-			    wf_map_put(&s->wfs, id, w) < 0) {
+			    wf_map_put(&s->wfs, key, w) < 0) {
 				free(w);
 				s->oom = 1;
 				return;
@@ -142,15 +165,19 @@ static void count(stats *s, const wf_event *ev)
 		w->session = -1;
 		return;
 	case WF_EV_WORKFLOW_DELETED:
-		free(wf_map_del(&s->wfs, id));
+		memcpy(key, idp, n);
+		key[n] = '\0';
+		free(wf_map_del(&s->wfs, key));
 		return;
 	case WF_EV_ATTEMPT_STARTED:
+		w = wf_map_get_n(&s->wfs, idp, n);
 		if (w && ev->nfields > 3 && ev->fields[3].kind == WF_FIELD_TEXT)
 			w->session = session_index(s, ev->fields[3].v.s.ptr,
 			                           ev->fields[3].v.s.len);
 		return;
 	case WF_EV_STATUS_CHANGED: {
 		int st = wf_event_status(ev, 1);
+		w = wf_map_get_n(&s->wfs, idp, n);
 		if (w && st > 0)
 			w->status = st;
 		return;
@@ -158,28 +185,27 @@ static void count(stats *s, const wf_event *ev)
 	case WF_EV_STEP_STARTED:
 	case WF_EV_STEP_SUCCEEDED:
 	case WF_EV_STEP_FAILED: {
-		size_t n = strlen(id);
-		id[n] = '\x1f';
-		if (wf_event_text(ev, 1, id + n + 1, sizeof id - n - 1) < 0)
+		/* "id\x1fstep" */
+		const char *sp;
+		size_t sn;
+		if (text_field(ev, 1, sizeof key - n - 1, &sp, &sn) < 0)
 			return;
+		memcpy(key, idp, n);
+		key[n] = '\x1f';
+		memcpy(key + n + 1, sp, sn);
+		key[n + 1 + sn] = '\0';
 		if (ev->type == WF_EV_STEP_STARTED) {
-			int64_t *t = wf_map_get(&s->running, id);
-			if (!t) {
-				if (!(t = malloc(sizeof *t)) ||
-				    wf_map_put(&s->running, id, t) < 0) {
-					free(t);
-					s->oom = 1;
-					return;
-				}
-			}
-			*t = ev->time_ns;
+			void *t = (void *)(uintptr_t)((uint64_t)ev->time_ns ^
+			                              START_BIAS);
+			if (wf_map_put(&s->running, key, t) < 0)
+				s->oom = 1;
 			return;
 		}
-		int64_t *t = wf_map_del(&s->running, id);
+		void *t = wf_map_del(&s->running, key);
 		if (!t)
 			return; /* a caught failure's success: no new try */
-		add_duration(s, id + n + 1, (double)(ev->time_ns - *t) / 1e9);
-		free(t);
+		int64_t t0 = (int64_t)((uint64_t)(uintptr_t)t ^ START_BIAS);
+		add_duration(s, sp, sn, (double)(ev->time_ns - t0) / 1e9);
 		return;
 	}
 	default:
@@ -257,8 +283,6 @@ static void free_stats(stats *s)
 	void *v;
 	for (size_t i = 0; wf_map_next(&s->wfs, &i, &k, &v);)
 		free(v);
-	for (size_t i = 0; wf_map_next(&s->running, &i, &k, &v);)
-		free(v);
 	for (size_t i = 0; wf_map_next(&s->names, &i, &k, &v);) {
 		durs *d = v;
 		free(d->v);
@@ -305,7 +329,9 @@ int cmd_stats(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	s->names.borrow = 1;
-	rc = wf_reader_open(&r, dir, NULL);
+	wf_reader_opts o = WF_READER_OPTS_INIT;
+	cli_read_ahead(&o);
+	rc = wf_reader_open(&r, dir, &o);
 	if (rc < 0) {
 		int code = cli_open_failed("stats", dir, rc, r);
 		wf_reader_close(r);

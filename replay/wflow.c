@@ -421,6 +421,7 @@ static int cmd_verify(int argc, char **argv)
 	o.verify_json = 1;
 	o.on_damage = collect_damage;
 	o.damage_ud = &dl;
+	cli_read_ahead(&o);
 	wf_reader *r;
 	rc = wf_reader_open(&r, dir, &o);
 	if (rc < 0) {
