@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "events.h"
+#include "parts.h"
 
 /* Bytes that leave the fast copy loop of a JSON string. */
 static const uint8_t special[256] = {
@@ -715,4 +716,98 @@ int wf_dump_format(char **buf, size_t *cap, size_t *len, const wf_event *ev)
 	o = PUT_LIT(o, "}}\n");
 	*len = (size_t)(o - *buf);
 	return 0;
+}
+
+/* ---- filters, and one workflow's lines read in parts ---- */
+
+int wf_dump_wanted(const wf_dump_filter *f, const wf_event *ev, int *started)
+{
+	/* Wall-clock times go back a little under concurrent commits: from
+	 * the first event at or after since_ns on, every event is in. */
+	if (f->since_time && !*started) {
+		if (ev->time_ns < f->since_ns)
+			return 0;
+		*started = 1;
+	}
+	if (f->ntypes) {
+		int hit = 0;
+		for (int i = 0; i < f->ntypes && !hit; i++)
+			hit = ev->type == f->types[i];
+		if (!hit)
+			return 0;
+	}
+	int scoped = ev->type != WF_EV_SESSION_STARTED && ev->type != WF_EV_NOTICE;
+	if (f->workflow) {
+		size_t n = strlen(f->workflow);
+		if (!scoped || !ev->nfields || ev->fields[0].kind != WF_FIELD_TEXT ||
+		    ev->fields[0].v.s.len != n ||
+		    memcmp(ev->fields[0].v.s.ptr, f->workflow, n) != 0)
+			return 0;
+	}
+	if (f->step) {
+		/* Events that name a step carry its id second. */
+		int has_step = ev->type == WF_EV_STEP_STARTED ||
+		               ev->type == WF_EV_STEP_SUCCEEDED ||
+		               ev->type == WF_EV_STEP_FAILED ||
+		               ev->type == WF_EV_CONTINUATION ||
+		               ev->type == WF_EV_ACTOR_STATE;
+		if (!has_step || ev->nfields < 2 ||
+		    ev->fields[1].kind != WF_FIELD_TEXT)
+			return 0;
+		const char *id = ev->fields[1].v.s.ptr;
+		size_t idn = ev->fields[1].v.s.len, n = strlen(f->step);
+		int same = idn == n && memcmp(id, f->step, n) == 0;
+		/* A name matches its numbered ids too: add -> add_1 (the
+		 * engine's numbers have no leading 0). */
+		int numbered = idn > n + 1 && memcmp(id, f->step, n) == 0 &&
+		               id[n] == '_' && id[n + 1] >= '1' && id[n + 1] <= '9';
+		if (numbered)
+			for (size_t k = n + 1; k < idn; k++)
+				numbered &= id[k] >= '0' && id[k] <= '9';
+		if (!same && !numbered)
+			return 0;
+	}
+	return 1;
+}
+
+typedef struct dump_lines {
+	const wf_dump_filter *f;
+	char **buf;
+	size_t *cap, *len;
+} dump_lines;
+
+static int parts_want(const void *ctx, const wf_event *ev)
+{
+	int started = 1; /* (no since_time here) */
+	return wf_dump_wanted(ctx, ev, &started);
+}
+
+/* fn of the parts (parts.h): every event of the first part, the kept
+ * ones of the others, in order. */
+static int parts_line(void *ctx, const wf_event *ev)
+{
+	const dump_lines *c = ctx;
+	return parts_want(c->f, ev) ? wf_dump_format(c->buf, c->cap, c->len, ev)
+	                            : 0;
+}
+
+int wf_dump_parts(wf_reader *r, const char *jdir, uint64_t from,
+                  const wf_dump_filter *f, int nparts, uint64_t min_bytes,
+                  wf_damage_fn on_damage, void *damage_ud, char **buf,
+                  size_t *cap, size_t *len, int *used)
+{
+	*used = 1;
+	if (f->since_time)
+		return 1; /* what is in depends on every event before */
+	size_t len0 = *len;
+	dump_lines c = {f, buf, cap, len};
+	wf_parts_opts o = {nparts,     min_bytes, parts_want, f,
+	                   parts_line, &c,        on_damage,  damage_ud};
+	wf_parts_result res;
+	int rc = wf_parts_scan(r, jdir, from, &o, &res);
+	if (rc == 0)
+		*used = res.used;
+	else
+		*len = len0;
+	return rc;
 }

@@ -22,6 +22,7 @@
 #define WF_REPLAY_DUMPFMT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "journal/journal.h"
 
@@ -35,6 +36,40 @@
  * @return 0 or WF_ENOMEM (the buffer is then unchanged).
  */
 int wf_dump_format(char **buf, size_t *cap, size_t *len, const wf_event *ev);
+
+/** What `wflow dump` prints: every filter set must hold. */
+typedef struct wf_dump_filter {
+	const char *workflow;   /**< only this workflow's (or actor's) events */
+	const char *step;       /**< only events of this step id, or of the
+	                             ids of this name (add: add, add_1, ...) */
+	const uint16_t *types;  /**< only events of these types (ntypes > 0) */
+	int ntypes;
+	int since_time;         /**< 1: from the first event at or after */
+	int64_t since_ns;       /**< this time on (times go back a little) */
+} wf_dump_filter;
+
+/**
+ * Is ev one of the events f asks for? *started: the first event at or
+ * after f->since_ns was seen (from it on every event is in); 0 at first.
+ */
+int wf_dump_wanted(const wf_dump_filter *f, const wf_event *ev, int *started);
+
+/**
+ * The lines of the events f asks for (f->since_time 0), from the event
+ * with sequence number `from` on, which r returns next, appended to *buf
+ * (as wf_dump_format): a long journal read in parts at once (parts.h),
+ * for a filter that keeps few events (one workflow's). Reports of damage
+ * the parts' readers tolerate (a torn tail) go to on_damage (if not
+ * NULL) where one pass would have made them among the events, on the
+ * caller's thread.
+ * @return 0 done (*used: the parts); 1 not split (nothing read from r: go
+ *         on in one pass); 2 start again in one pass (the lines appended
+ *         are to be dropped: *len is as before; also out of memory).
+ */
+int wf_dump_parts(wf_reader *r, const char *jdir, uint64_t from,
+                  const wf_dump_filter *f, int nparts, uint64_t min_bytes,
+                  wf_damage_fn on_damage, void *damage_ud, char **buf,
+                  size_t *cap, size_t *len, int *used);
 
 /**
  * Write s[0..n) as a JSON string (quotes included) to out, which must have

@@ -75,7 +75,8 @@ static int fold_parts(wf_fold *f, wf_reader *r, const char *jdir,
 		wf_fold_free(filter);
 		return 1;
 	}
-	wf_parts_opts o = {nparts, min_bytes, fold_wants, filter, fold_one, f};
+	wf_parts_opts o = {nparts, min_bytes, fold_wants, filter,
+	                   fold_one, f,      NULL,       NULL};
 	wf_parts_result res;
 	int rc = wf_parts_scan(r, jdir, from, &o, &res);
 	wf_fold_free(filter);

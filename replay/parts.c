@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -20,6 +21,12 @@ typedef struct kept {
 	char *mem;
 } kept;
 
+/* A damage report of a part's reader, made after `at` kept events. */
+typedef struct report {
+	size_t at;
+	wf_damage d; /* file and what: copies */
+} report;
+
 typedef struct part {
 	const char *jdir;
 	const wf_parts_opts *o;
@@ -31,6 +38,9 @@ typedef struct part {
 	uint64_t last;   /* the last sequence number read in the part */
 	int64_t last_ns; /* and its time */
 	int ok;          /* 1: read [from, to) whole, without an error */
+	report *rv;      /* damage reported (o->on_damage set) */
+	size_t nr;
+	int lost;        /* a report could not be kept */
 	pthread_t t;
 } part;
 
@@ -72,8 +82,43 @@ static int keep(part *p, const wf_event *ev)
 	return 0;
 }
 
+/* on_damage of a part's reader: kept for the caller's thread. */
+static void part_damage(void *ud, const wf_damage *d)
+{
+	part *p = ud;
+	report *v = realloc(p->rv, (p->nr + 1) * sizeof *v);
+	char *file = strdup(d->file ? d->file : "");
+	char *what = strdup(d->what ? d->what : "");
+	if (!v || !file || !what) {
+		if (v)
+			p->rv = v;
+		free(file);
+		free(what);
+		p->lost = 1;
+		return;
+	}
+	p->rv = v;
+	v[p->nr] = (report){p->n, *d};
+	v[p->nr].d.file = file;
+	v[p->nr++].d.what = what;
+}
+
+/* Hand part p's reports made after `at` kept events to the caller. */
+static void replay_reports(const part *p, size_t *next, size_t at)
+{
+	for (; *next < p->nr && p->rv[*next].at <= at; ++*next)
+		p->o->on_damage(p->o->damage_ud, &p->rv[*next].d);
+}
+
 static void part_free(part *p)
 {
+	for (size_t i = 0; i < p->nr; i++) {
+		free((char *)p->rv[i].d.file);
+		free((char *)p->rv[i].d.what);
+	}
+	free(p->rv);
+	p->rv = NULL;
+	p->nr = 0;
 	for (size_t i = 0; i < p->n; i++)
 		free(p->v[i].mem);
 	free(p->v);
@@ -88,7 +133,12 @@ static void *read_part(void *arg)
 	wf_reader *r = NULL;
 	const wf_event *ev;
 	uint64_t want = p->from;
-	int rc = wf_reader_open(&r, p->jdir, NULL);
+	wf_reader_opts ro = WF_READER_OPTS_INIT;
+	if (p->o->on_damage) {
+		ro.on_damage = part_damage;
+		ro.damage_ud = p;
+	}
+	int rc = wf_reader_open(&r, p->jdir, &ro);
 	if (rc == 0)
 		rc = wf_reader_seek(r, p->from);
 	while (rc >= 0 && (rc = wf_reader_next(r, &ev)) == 1) {
@@ -109,6 +159,8 @@ static void *read_part(void *arg)
 	}
 	if (rc == 0 && !p->to)
 		p->ok = p->last != 0; /* the end of the journal */
+	if (p->lost)
+		p->ok = 0;
 	wf_reader_close(r);
 	return NULL;
 }
@@ -205,8 +257,13 @@ int wf_parts_scan(wf_reader *r, const char *jdir, uint64_t from,
 		ok = ok && parts[i].ok;
 	}
 	for (int i = 1; ok && i < n; i++) {
-		for (size_t k = 0; ok && k < parts[i].n; k++)
+		size_t next = 0; /* (reports, if any) */
+		for (size_t k = 0; ok && k < parts[i].n; k++) {
+			replay_reports(&parts[i], &next, k);
 			ok = o->fn(o->fn_ctx, &parts[i].v[k].ev) == 0;
+		}
+		if (ok)
+			replay_reports(&parts[i], &next, SIZE_MAX);
 		res->later += parts[i].events;
 		res->kept += parts[i].n;
 		res->last_seq = parts[i].last;

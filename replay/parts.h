@@ -39,6 +39,11 @@ typedef struct wf_parts_opts {
 	 *  (wf_parts_scan then returns 2). */
 	int (*fn)(void *ctx, const wf_event *ev);
 	void *fn_ctx;
+	/** If not NULL: damage the later parts' readers tolerate (a torn
+	 *  tail), reported on the caller's thread where one pass would have
+	 *  reported it among fn's events. (The first part's is r's own.) */
+	wf_damage_fn on_damage;
+	void *damage_ud;
 } wf_parts_opts;
 
 typedef struct wf_parts_result {

@@ -56,6 +56,7 @@
 #include "replay/events.h"
 #include "replay/fold.h"
 #include "replay/logic.h"
+#include "replay/parts.h"
 #include "wflow.h"
 
 
@@ -542,55 +543,26 @@ static void dump_damage(void *ud, const wf_damage *d)
 		        d->file, d->offset, d->what, d->length);
 }
 
-/* Is ev one of the events dump's filters ask for? *started: the first
- * event at or after --since TIME was seen (from it on, every event is in:
- * wall-clock times go back a little under concurrent commits). */
-static int dump_wanted(const cli_args *a, const wf_event *ev, int *started)
+/* Open dir's reader for dump (at --since SEQ if given) into *r.
+ * @return -1, or an exit code (message printed; nothing to close). */
+static int dump_open(const char *dir, const cli_args *a, wf_reader **r)
 {
-	if (a->since.set && a->since.is_time && !*started) {
-		if (ev->time_ns < a->since.time_ns)
-			return 0;
-		*started = 1;
+	wf_reader_opts o = WF_READER_OPTS_INIT;
+	o.on_damage = dump_damage;
+	int rc = wf_reader_open(r, dir, &o);
+	if (rc < 0) {
+		int code = cli_open_failed("dump", dir, rc, *r);
+		wf_reader_close(*r);
+		return code;
 	}
-	if (a->ntypes) {
-		int hit = 0;
-		for (int i = 0; i < a->ntypes && !hit; i++)
-			hit = ev->type == a->types[i];
-		if (!hit)
-			return 0;
+	if (a->since.set && !a->since.is_time &&
+	    (rc = wf_reader_seek(*r, a->since.seq)) < 0) {
+		fprintf(stderr, "wflow dump: %s: %s (%s)\n", dir,
+		        wf_reader_errmsg(*r), wf_strerror(rc));
+		wf_reader_close(*r);
+		return rc == WF_ECORRUPT ? EXIT_DAMAGED : EXIT_USAGE;
 	}
-	int scoped = ev->type != WF_EV_SESSION_STARTED && ev->type != WF_EV_NOTICE;
-	if (a->workflow) {
-		size_t n = strlen(a->workflow);
-		if (!scoped || !ev->nfields || ev->fields[0].kind != WF_FIELD_TEXT ||
-		    ev->fields[0].v.s.len != n ||
-		    memcmp(ev->fields[0].v.s.ptr, a->workflow, n) != 0)
-			return 0;
-	}
-	if (a->step) {
-		/* Events that name a step carry its id second. */
-		int has_step = ev->type == WF_EV_STEP_STARTED ||
-		               ev->type == WF_EV_STEP_SUCCEEDED ||
-		               ev->type == WF_EV_STEP_FAILED ||
-		               ev->type == WF_EV_CONTINUATION ||
-		               ev->type == WF_EV_ACTOR_STATE;
-		if (!has_step || ev->nfields < 2 ||
-		    ev->fields[1].kind != WF_FIELD_TEXT)
-			return 0;
-		const char *id = ev->fields[1].v.s.ptr;
-		size_t idn = ev->fields[1].v.s.len, n = strlen(a->step);
-		int same = idn == n && memcmp(id, a->step, n) == 0;
-		/* A name matches its numbered ids too: add -> add_1 (the
-		 * engine's numbers have no leading 0). */
-		int numbered = idn > n + 1 && memcmp(id, a->step, n) == 0 &&
-		               id[n] == '_' && id[n + 1] >= '1' && id[n + 1] <= '9';
-		if (numbered)
-			for (size_t k = n + 1; k < idn; k++)
-				numbered &= id[k] >= '0' && id[k] <= '9';
-		if (!same && !numbered)
-			return 0;
-	}
-	return 1;
+	return -1;
 }
 
 static int cmd_dump(int argc, char **argv)
@@ -610,24 +582,15 @@ static int cmd_dump(int argc, char **argv)
 	if ((rc = cli_resolve_dir("dump", a.pos[0], &dir)) >= 0)
 		return rc;
 
-	wf_reader_opts o = WF_READER_OPTS_INIT;
-	o.on_damage = dump_damage;
+	wf_dump_filter flt = {a.workflow, a.step, a.types, a.ntypes,
+	                      a.since.set && a.since.is_time, a.since.time_ns};
 	wf_reader *r;
-	rc = wf_reader_open(&r, dir, &o);
-	if (rc < 0) {
-		int code = cli_open_failed("dump", dir, rc, r);
-		wf_reader_close(r);
+	int code = dump_open(dir, &a, &r);
+	if (code >= 0) {
 		free(dir);
 		return code;
 	}
-	if (a.since.set && !a.since.is_time &&
-	    (rc = wf_reader_seek(r, a.since.seq)) < 0) {
-		fprintf(stderr, "wflow dump: %s: %s (%s)\n", dir,
-		        wf_reader_errmsg(r), wf_strerror(rc));
-		wf_reader_close(r);
-		free(dir);
-		return rc == WF_ECORRUPT ? EXIT_DAMAGED : EXIT_USAGE;
-	}
+	code = EXIT_INTACT;
 
 	/* EPIPE from write() instead of death by SIGPIPE: `| head` is a
 	 * normal way to end a dump. */
@@ -636,15 +599,41 @@ static int cmd_dump(int argc, char **argv)
 	char *buf = NULL;
 	size_t cap = 0, len = 0;
 	const wf_event *ev;
-	int out = 0, code = EXIT_INTACT, started = 0;
-	for (;;) {
+	int out = 0, started = 0;
+	/* One workflow's events out of a long journal: read in parts at
+	 * once, one per core (parts.h), its lines written when all are
+	 * there. Not with --until or --follow (one pass stops early or goes
+	 * on), nor --since TIME (what is in depends on every event). */
+	int done = 0;
+	if (a.workflow && !a.until.set && !a.follow && !flt.since_time &&
+	    wf_parts_cores() >= 2) {
+		int used;
+		int pr = wf_dump_parts(r, dir, a.since.set ? a.since.seq : 1,
+		                       &flt, wf_parts_cores(), (uint64_t)32 << 20,
+		                       dump_damage, NULL, &buf, &cap, &len, &used);
+		if (pr == 0) {
+			out = write_out(buf, len);
+			len = 0;
+			done = 1;
+		} else if (pr == 2) { /* again, in one pass */
+			wf_reader_close(r);
+			if ((code = dump_open(dir, &a, &r)) >= 0) {
+				free(buf);
+				free(dir);
+				return code;
+			}
+			code = EXIT_INTACT;
+		}
+	}
+	rc = 0;
+	while (!done) {
 		while ((rc = wf_reader_next(r, &ev)) > 0) {
 			if (cli_point_reached(&a.until, ev)) {
 				rc = 0;
 				a.follow = 0; /* past --until: done */
 				break;
 			}
-			if (!dump_wanted(&a, ev, &started))
+			if (!wf_dump_wanted(&flt, ev, &started))
 				continue;
 			if (wf_dump_format(&buf, &cap, &len, ev) < 0) {
 				rc = WF_ENOMEM;

@@ -21,12 +21,17 @@
  *  - the timelines of wflow history and trace (replay/timeline.c) of one
  *    workflow, or of three, read in 2 and 5 parts, are the one pass's to
  *    the last field (the events counted and the last time included),
- *    intact and with a torn tail; damage fails them alike.
+ *    intact and with a torn tail; damage fails them alike;
+ *  - wflow dump --workflow's lines (replay/dumpfmt.c), alone, with
+ *    --type, and from a sequence number on, read in 2 and 5 parts, are
+ *    the one pass's byte for byte, a torn tail's report in its place;
+ *    --since TIME is not split.
  */
 #include "test.h"
 
 #include "bench/synth.h"
 #include "journal/journal.h"
+#include "replay/dumpfmt.h"
 #include "replay/events.h"
 #include "replay/fold.h"
 #include "replay/snapshot.h"
@@ -311,6 +316,89 @@ static void compare_timelines(const char *root, char **ids, size_t n,
 	t_context("%s", "");
 }
 
+/* ---- wflow dump --workflow (replay/dumpfmt.c, wf_dump_parts) ---- */
+
+typedef struct dump_out {
+	char *b;
+	size_t len, cap;
+} dump_out;
+
+/* A damage report, in the output where it was made. */
+static void dump_report(void *ud, const wf_damage *d)
+{
+	dump_out *o = ud;
+	tl_put(&o->b, &o->len, &o->cap, "[damage torn=%d %s %" PRIu64 " %s %"
+	       PRIu64 "]\n", d->torn, d->file, d->offset, d->what, d->length);
+}
+
+/* dump's lines of the events f asks for, from seq `from` on, in nparts
+ * (1: one pass, as wflow dump reads with --until), reports among them. */
+static char *dump_text(const char *root, const wf_dump_filter *f,
+                       uint64_t from, int nparts, int *used)
+{
+	char jdir[600];
+	snprintf(jdir, sizeof jdir, "%s/journal", root);
+	dump_out o = {malloc(4096), 0, 4096};
+	CHECK(o.b != NULL);
+	wf_reader_opts ro = WF_READER_OPTS_INIT;
+	ro.on_damage = dump_report;
+	ro.damage_ud = &o;
+	wf_reader *r;
+	CHECK_OK(wf_reader_open(&r, jdir, &ro));
+	if (from > 1)
+		CHECK_OK(wf_reader_seek(r, from));
+	*used = 1;
+	int rc = 1;
+	if (nparts > 1)
+		rc = wf_dump_parts(r, jdir, from, f, nparts, 0, dump_report, &o,
+		                   &o.b, &o.cap, &o.len, used);
+	CHECK_MSG(rc == 0 || nparts == 1, "%d parts: %d", nparts, rc);
+	const wf_event *ev;
+	int started = 0;
+	while (nparts == 1 && (rc = wf_reader_next(r, &ev)) == 1)
+		if (wf_dump_wanted(f, ev, &started))
+			CHECK_OK(wf_dump_format(&o.b, &o.cap, &o.len, ev));
+	if (rc < 0)
+		tl_put(&o.b, &o.len, &o.cap, "error %d: %s\n", rc,
+		       wf_reader_errmsg(r));
+	wf_reader_close(r);
+	tl_put(&o.b, &o.len, &o.cap, "%s", ""); /* (a NUL after) */
+	return o.b;
+}
+
+/* For every id, with a few filters: 2 and 5 parts (which must be used)
+ * print the one pass's lines, damage reports in place. @return lines. */
+static size_t compare_dumps(const char *root, char **ids, size_t n)
+{
+	static const uint16_t types[] = {WF_EV_STEP_FAILED,
+	                                 WF_EV_STATUS_CHANGED};
+	size_t lines = 0;
+	for (size_t k = 0; k < n; k++) {
+		wf_dump_filter fv[3] = {{ids[k], NULL, NULL, 0, 0, 0},
+		                        {ids[k], NULL, types, 2, 0, 0},
+		                        {ids[k], NULL, NULL, 0, 0, 0}};
+		for (int x = 0; x < 3; x++) {
+			uint64_t from = x == 2 ? EVENTS / 3 : 1;
+			t_context("%s, dump of %s, filter %d", root, ids[k], x);
+			int used;
+			char *one = dump_text(root, &fv[x], from, 1, &used);
+			for (const char *p = one; (p = strchr(p, '\n')); p++)
+				lines++;
+			for (int parts = 2; parts <= 5; parts += 3) {
+				char *p = dump_text(root, &fv[x], from, parts, &used);
+				CHECK_EQ_I64(used, parts);
+				CHECK_MSG(strcmp(one, p) == 0,
+				          "one pass:\n%s\n%d parts:\n%s", one,
+				          parts, p);
+				free(p);
+			}
+			free(one);
+		}
+	}
+	t_context("%s", "");
+	return lines;
+}
+
 /* Damage the middle of segment i; then one pass and 2 parts fail alike. */
 static void damaged_fails_alike(const char *clean, const char *id,
                                 const char *name, size_t which)
@@ -360,6 +448,21 @@ int main(void)
 	CHECK(n >= 30);
 	compare_all(root, ids, n, full, 1);
 	compare_timelines(root, ids, n, 1);
+	CHECK(compare_dumps(root, ids, n) > 100);
+	{ /* --since TIME: not in parts (what is in depends on all before) */
+		wf_dump_filter f = {ids[0], NULL, NULL, 0, 1, 1};
+		char jdir[600];
+		snprintf(jdir, sizeof jdir, "%s/journal", root);
+		wf_reader *r;
+		CHECK_OK(wf_reader_open(&r, jdir, NULL));
+		char *b = NULL;
+		size_t cap = 0, len = 0;
+		int used;
+		CHECK_EQ_I64(wf_dump_parts(r, jdir, 1, &f, 2, 0, NULL, NULL, &b,
+		                           &cap, &len, &used), 1);
+		CHECK_EQ_I64(len, 0);
+		wf_reader_close(r);
+	}
 
 	/* Below min_bytes: one pass. */
 	{
@@ -399,6 +502,13 @@ int main(void)
 		free(fr);
 		compare_all(torn, ids + n / 2, 3, full, 1);
 		compare_timelines(torn, ids + n / 2, 3, 1);
+		/* dump reports the tail, after the last part's lines */
+		wf_dump_filter f = {ids[n / 2], NULL, NULL, 0, 0, 0};
+		int used;
+		char *one = dump_text(torn, &f, 1, 1, &used);
+		CHECK_CONTAINS(one, "[damage torn=1 ");
+		free(one);
+		compare_dumps(torn, ids + n / 2, 3);
 	}
 
 	/* Damage in the first part, and in the last. */
