@@ -30,14 +30,7 @@ fail=0
 # The interpreter itself, not a wrapper (a pyenv shim costs ~0.5 s a call).
 python=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null)
 [ -x "$python" ] || python=python3
-check() { # check DESCRIPTION COMMAND...
-	local what=$1
-	shift
-	if ! "$@"; then
-		echo "FAIL: $what" >&2
-		fail=1
-	fi
-}
+. "$(dirname "$0")/check.sh" # check DESCRIPTION COMMAND...
 # py DESCRIPTION SCRIPT ARGS...: a python3 check (assert) with arguments.
 py() {
 	local what=$1 script=$2

@@ -8,14 +8,7 @@ bench=$1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail=0
-check() { # check DESCRIPTION COMMAND...
-	local what=$1
-	shift
-	if ! "$@"; then
-		echo "FAIL: $what" >&2
-		fail=1
-	fi
-}
+. "$(dirname "$0")/check.sh" # check DESCRIPTION COMMAND...
 
 "$bench" cli --quick --dir "$tmp" >"$tmp/out" 2>"$tmp/err"
 rc=$?

@@ -10,14 +10,7 @@ bench=$1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail=0
-check() { # check DESCRIPTION COMMAND...
-	local what=$1
-	shift
-	if ! "$@"; then
-		echo "FAIL: $what" >&2
-		fail=1
-	fi
-}
+. "$(dirname "$0")/check.sh" # check DESCRIPTION COMMAND...
 
 "$bench" recovery --quick --sizes 3000 --dir "$tmp" --out "$tmp" \
 	>"$tmp/out" 2>"$tmp/err"

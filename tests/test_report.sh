@@ -15,14 +15,7 @@ bench=$2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail=0
-check() { # check DESCRIPTION COMMAND...
-	local what=$1
-	shift
-	if ! "$@"; then
-		echo "FAIL: $what" >&2
-		fail=1
-	fi
-}
+. "$(dirname "$0")/check.sh" # check DESCRIPTION COMMAND...
 
 "$wflow" demo "$tmp/demo" >/dev/null 2>&1 || {
 	echo "FAIL: wflow demo" >&2

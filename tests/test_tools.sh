@@ -9,14 +9,7 @@ bench=$2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail=0
-check() { # check DESCRIPTION COMMAND...
-	local what=$1
-	shift
-	if ! "$@"; then
-		echo "FAIL: $what" >&2
-		fail=1
-	fi
-}
+. "$(dirname "$0")/check.sh" # check DESCRIPTION COMMAND...
 
 "$bench" gen "$tmp/j" --events 20000 --batch 4 --segment-size 65536 >"$tmp/gen.out" || {
 	echo "FAIL: wflow-bench gen" >&2

@@ -18,14 +18,7 @@ tmp=$(mktemp -d)
 trap 'kill $genpid 2>/dev/null; rm -rf "$tmp"' EXIT
 genpid=
 fail=0
-check() { # check DESCRIPTION COMMAND...
-	local what=$1
-	shift
-	if ! "$@"; then
-		echo "FAIL: $what" >&2
-		fail=1
-	fi
-}
+. "$(dirname "$0")/check.sh" # check DESCRIPTION COMMAND...
 
 # The format's rules and the journal's contents, checked against the
 # journal's own events as `wflow dump` prints them.
