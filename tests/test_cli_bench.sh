@@ -7,7 +7,6 @@ set -u
 bench=$1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-fail=0
 . "$(dirname "$0")/check.sh" # check DESCRIPTION COMMAND...
 
 "$bench" cli --quick --dir "$tmp" >"$tmp/out" 2>"$tmp/err"

@@ -9,7 +9,6 @@ set -u
 bench=$1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-fail=0
 . "$(dirname "$0")/check.sh" # check DESCRIPTION COMMAND...
 
 "$bench" recovery --quick --sizes 3000 --dir "$tmp" --out "$tmp" \

@@ -14,7 +14,6 @@ wflow=$1
 bench=$2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-fail=0
 . "$(dirname "$0")/check.sh" # check DESCRIPTION COMMAND...
 
 "$wflow" demo "$tmp/demo" >/dev/null 2>&1 || {

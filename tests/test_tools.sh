@@ -8,7 +8,6 @@ wflow=$1
 bench=$2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-fail=0
 . "$(dirname "$0")/check.sh" # check DESCRIPTION COMMAND...
 
 "$bench" gen "$tmp/j" --events 20000 --batch 4 --segment-size 65536 >"$tmp/gen.out" || {

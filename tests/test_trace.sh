@@ -17,7 +17,6 @@ bench=$2
 tmp=$(mktemp -d)
 trap 'kill $genpid 2>/dev/null; rm -rf "$tmp"' EXIT
 genpid=
-fail=0
 . "$(dirname "$0")/check.sh" # check DESCRIPTION COMMAND...
 
 # The format's rules and the journal's contents, checked against the
