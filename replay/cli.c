@@ -483,8 +483,24 @@ int cli_load_fold(const char *cmd, const char *dir_arg, wf_fold **out)
 	return cli_load_fold_only(cmd, dir_arg, NULL, out);
 }
 
+/* cli_load_fold_only, as of event `at` (UINT64_MAX: all). */
+static int load_fold(const char *cmd, const char *dir_arg, const char *id,
+                     uint64_t at, wf_fold **out);
+
 int cli_load_fold_only(const char *cmd, const char *dir_arg, const char *id,
                        wf_fold **out)
+{
+	return load_fold(cmd, dir_arg, id, UINT64_MAX, out);
+}
+
+int cli_load_fold_at(const char *cmd, const char *dir_arg, const char *id,
+                     uint64_t seq, wf_fold **out)
+{
+	return load_fold(cmd, dir_arg, id, seq, out);
+}
+
+static int load_fold(const char *cmd, const char *dir_arg, const char *id,
+                     uint64_t at, wf_fold **out)
 {
 	char *dir;
 	int rc = cli_resolve_dir(cmd, dir_arg, &dir);
@@ -496,8 +512,13 @@ int cli_load_fold_only(const char *cmd, const char *dir_arg, const char *id,
 		return EXIT_DAMAGED;
 	}
 	char err[600] = "";
-	rc = id ? wf_fold_load_dir_only(out, dir, id, err, sizeof err)
-	        : wf_fold_load_dir(out, dir, err, sizeof err);
+	int used;
+	rc = at != UINT64_MAX
+	         ? wf_fold_load_dir_at(out, dir, id, at, wf_parts_cores(),
+	                               (uint64_t)32 << 20, &used, err,
+	                               sizeof err)
+	     : id ? wf_fold_load_dir_only(out, dir, id, err, sizeof err)
+	          : wf_fold_load_dir(out, dir, err, sizeof err);
 	if (rc < 0) {
 		fprintf(stderr, "wflow %s: %s: %s (%s)\n", cmd, dir,
 		        *err ? err : "cannot replay the journal",

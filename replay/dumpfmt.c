@@ -801,8 +801,10 @@ int wf_dump_parts(wf_reader *r, const char *jdir, uint64_t from,
 		return 1; /* what is in depends on every event before */
 	size_t len0 = *len;
 	dump_lines c = {f, buf, cap, len};
-	wf_parts_opts o = {nparts,     min_bytes, parts_want, f,
-	                   parts_line, &c,        on_damage,  damage_ud};
+	wf_parts_opts o = {.nparts = nparts, .min_bytes = min_bytes,
+	                   .want = parts_want, .want_ctx = f,
+	                   .fn = parts_line, .fn_ctx = &c,
+	                   .on_damage = on_damage, .damage_ud = damage_ud};
 	wf_parts_result res;
 	int rc = wf_parts_scan(r, jdir, from, &o, &res);
 	if (rc == 0)

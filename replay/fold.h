@@ -379,4 +379,15 @@ int wf_fold_load_dir_parts(wf_fold **out, const char *dir, const char *id,
                            int nparts, uint64_t min_bytes, int *used,
                            char *err, size_t errlen);
 
+/**
+ * The fold of workflow id (NULL: all) as it was after event seq: what
+ * get_metadata said then (wflow meta --at). A snapshot that ends at or
+ * before seq is used, and the journal after it read in up to nparts parts
+ * as wf_fold_load_dir_parts does. The live session is the last one
+ * started by then (an engine was running).
+ */
+int wf_fold_load_dir_at(wf_fold **out, const char *dir, const char *id,
+                        uint64_t seq, int nparts, uint64_t min_bytes,
+                        int *used, char *err, size_t errlen);
+
 #endif

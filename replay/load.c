@@ -65,8 +65,8 @@ static int fold_one(void *f, const wf_event *ev)
  * @return as wf_parts_scan.
  */
 static int fold_parts(wf_fold *f, wf_reader *r, const char *jdir,
-                      uint64_t from, int nparts, uint64_t min_bytes,
-                      int *used)
+                      uint64_t from, uint64_t until, int nparts,
+                      uint64_t min_bytes, int *used)
 {
 	wf_fold *filter;
 	if (wf_fold_new(&filter) < 0)
@@ -75,8 +75,10 @@ static int fold_parts(wf_fold *f, wf_reader *r, const char *jdir,
 		wf_fold_free(filter);
 		return 1;
 	}
-	wf_parts_opts o = {nparts, min_bytes, fold_wants, filter,
-	                   fold_one, f,      NULL,       NULL};
+	wf_parts_opts o = {.nparts = nparts, .min_bytes = min_bytes,
+	                   .want = fold_wants, .want_ctx = filter,
+	                   .fn = fold_one, .fn_ctx = f,
+	                   .until = until == UINT64_MAX ? 0 : until};
 	wf_parts_result res;
 	int rc = wf_parts_scan(r, jdir, from, &o, &res);
 	wf_fold_free(filter);
@@ -89,9 +91,12 @@ static int fold_parts(wf_fold *f, wf_reader *r, const char *jdir,
 
 /* nparts: read the journal in up to that many parts at once when folding
  * one workflow and at least min_bytes are to be read (1: one pass); *used
- * receives how many it was. */
-static int load(wf_fold **out, const char *dir, const char *only, int nparts,
-                uint64_t min_bytes, int *used, char *err, size_t errlen)
+ * receives how many it was. until: the last sequence number folded
+ * (UINT64_MAX: all); below it, the live session is the last one started
+ * by then (an engine ran then), else the last one if an engine runs. */
+static int load(wf_fold **out, const char *dir, const char *only,
+                uint64_t until, int nparts, uint64_t min_bytes, int *used,
+                char *err, size_t errlen)
 {
 	*out = NULL;
 	if (errlen)
@@ -109,7 +114,7 @@ static int load(wf_fold **out, const char *dir, const char *only, int nparts,
 	wf_reader *r;
 	wf_reader_opts ro = WF_READER_OPTS_INIT;
 	*used = 1;
-	if (!only)
+	if (!only || until == 0) /* (the parts' until 0 means none) */
 		nparts = 1;
 	/* decompress on a second core while folding, unless the cores read
 	 * parts of the journal instead */
@@ -135,7 +140,8 @@ static int load(wf_fold **out, const char *dir, const char *only, int nparts,
 	 * two (snapshot.h); a version 1 snapshot would be restored whole, and
 	 * the engine's next snapshot replaces it. */
 	int snap = wf_snapshot_load(NULL, sdir, wf_reader_journal_id(r),
-	                            UINT64_MAX, &f, &seq, NULL, 0);
+	                            until == UINT64_MAX ? until : until + 1,
+	                            &f, &seq, NULL, 0);
 	/* A skipped snapshot leaves a new fold: it must be told again. */
 	if (snap != 1 && wf_fold_set_only(f, only) < 0) {
 		snprintf(err, errlen, "out of memory");
@@ -162,16 +168,20 @@ static int load(wf_fold **out, const char *dir, const char *only, int nparts,
 			f = fresh;
 		}
 	}
-	int split = nparts >= 2 ? fold_parts(f, r, jdir, from, nparts,
+	int split = nparts >= 2 ? fold_parts(f, r, jdir, from, until, nparts,
 	                                     min_bytes, used)
 	                        : 1;
 	if (split == 2) { /* start again, in one pass */
 		wf_reader_close(r);
 		wf_fold_free(f);
-		return load(out, dir, only, 1, 0, used, err, errlen);
+		return load(out, dir, only, until, 1, 0, used, err, errlen);
 	}
 	rc = 0;
 	while (split == 1 && (rc = wf_reader_next(r, &ev)) == 1) {
+		if (ev->seq > until) {
+			rc = 0;
+			break;
+		}
 		if ((rc = wf_fold_apply(f, ev, err, errlen)) < 0)
 			break;
 	}
@@ -180,7 +190,8 @@ static int load(wf_fold **out, const char *dir, const char *only, int nparts,
 	else if (rc < 0 && !*err)
 		snprintf(err, errlen, "%s", wf_reader_errmsg(r));
 	wf_reader_close(r);
-	if (rc == 0 && wf_journal_writer_alive(jdir))
+	if (rc == 0 && (until != UINT64_MAX ? wf_fold_last_session(f) != NULL
+	                                    : wf_journal_writer_alive(jdir)))
 		rc = wf_fold_set_live_session(f, wf_fold_last_session(f));
 	if (rc < 0) {
 		wf_fold_free(f);
@@ -194,20 +205,28 @@ int wf_fold_load_dir(wf_fold **out, const char *dir, char *err,
                      size_t errlen)
 {
 	int used;
-	return load(out, dir, NULL, 1, 0, &used, err, errlen);
+	return load(out, dir, NULL, UINT64_MAX, 1, 0, &used, err, errlen);
 }
 
 int wf_fold_load_dir_only(wf_fold **out, const char *dir, const char *id,
                           char *err, size_t errlen)
 {
 	int used;
-	return load(out, dir, id, wf_parts_cores(), (uint64_t)32 << 20, &used,
-	            err, errlen);
+	return load(out, dir, id, UINT64_MAX, wf_parts_cores(),
+	            (uint64_t)32 << 20, &used, err, errlen);
 }
 
 int wf_fold_load_dir_parts(wf_fold **out, const char *dir, const char *id,
                            int nparts, uint64_t min_bytes, int *used,
                            char *err, size_t errlen)
 {
-	return load(out, dir, id, nparts, min_bytes, used, err, errlen);
+	return load(out, dir, id, UINT64_MAX, nparts, min_bytes, used, err,
+	            errlen);
+}
+
+int wf_fold_load_dir_at(wf_fold **out, const char *dir, const char *id,
+                        uint64_t seq, int nparts, uint64_t min_bytes,
+                        int *used, char *err, size_t errlen)
+{
+	return load(out, dir, id, seq, nparts, min_bytes, used, err, errlen);
 }

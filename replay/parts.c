@@ -32,6 +32,7 @@ typedef struct part {
 	const wf_parts_opts *o;
 	uint64_t from; /* the first sequence number: a segment's first */
 	uint64_t to;   /* the next part's from; 0 = to the end */
+	int last_part; /* the end of the journal before `to` is its end */
 	kept *v;
 	size_t n, cap;
 	uint64_t events; /* read in the part */
@@ -157,7 +158,7 @@ static void *read_part(void *arg)
 		if (p->o->want(p->o->want_ctx, ev) && keep(p, ev) < 0)
 			break;
 	}
-	if (rc == 0 && !p->to)
+	if (rc == 0 && p->last_part)
 		p->ok = p->last != 0; /* the end of the journal */
 	if (p->lost)
 		p->ok = 0;
@@ -176,12 +177,13 @@ int wf_parts_cores(void)
 
 /*
  * Choose where parts start: segment starts after `from`, splitting the
- * bytes from from's segment on into up to nparts about equal shares.
+ * bytes from from's segment on (up to the segment holding `until`, if not
+ * 0) into up to nparts about equal shares.
  * @return the number of parts (1: not worth splitting), their starts in
  *         starts[0..n) (starts[0] = from).
  */
-static int plan_parts(const char *jdir, uint64_t from, int nparts,
-                      uint64_t min_bytes, uint64_t *starts)
+static int plan_parts(const char *jdir, uint64_t from, uint64_t until,
+                      int nparts, uint64_t min_bytes, uint64_t *starts)
 {
 	wf_seg_list l;
 	int e;
@@ -194,7 +196,10 @@ static int plan_parts(const char *jdir, uint64_t from, int nparts,
 		goto out;
 	while (s0 + 1 < l.n && l.v[s0 + 1].first_seq <= from)
 		s0++;
-	for (size_t i = s0; i < l.n; i++) {
+	size_t s1 = l.n; /* the segments to read: [s0, s1) */
+	while (until && s1 > s0 && l.v[s1 - 1].first_seq > until)
+		s1--;
+	for (size_t i = s0; i < s1; i++) {
 		struct stat st;
 		size[i] = stat(l.v[i].path, &st) == 0 ? (uint64_t)st.st_size : 0;
 		total += size[i];
@@ -203,7 +208,7 @@ static int plan_parts(const char *jdir, uint64_t from, int nparts,
 		goto out;
 	starts[0] = from;
 	uint64_t sum = size[s0];
-	for (size_t i = s0 + 1; i < l.n && (int)n < nparts; i++) {
+	for (size_t i = s0 + 1; i < s1 && (int)n < nparts; i++) {
 		/* Part n starts at the first segment past its share. */
 		if (sum >= total / (uint64_t)nparts * n && l.v[i].first_seq > from)
 			starts[n++] = l.v[i].first_seq;
@@ -220,7 +225,7 @@ int wf_parts_scan(wf_reader *r, const char *jdir, uint64_t from,
 {
 	uint64_t starts[PARTS_MAX];
 	memset(res, 0, sizeof *res);
-	int n = plan_parts(jdir, from,
+	int n = plan_parts(jdir, from, o->until,
 	                   o->nparts < PARTS_MAX ? o->nparts : PARTS_MAX,
 	                   o->min_bytes, starts);
 	if (n < 2)
@@ -233,7 +238,10 @@ int wf_parts_scan(wf_reader *r, const char *jdir, uint64_t from,
 		p->jdir = jdir;
 		p->o = o;
 		p->from = starts[i];
-		p->to = i + 1 < n ? starts[i + 1] : 0;
+		p->last_part = i + 1 == n;
+		p->to = !p->last_part ? starts[i + 1]
+		        : o->until    ? o->until + 1
+		                      : 0;
 		if (pthread_create(&p->t, NULL, read_part, p) != 0)
 			break;
 		started++;

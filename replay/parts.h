@@ -44,6 +44,10 @@ typedef struct wf_parts_opts {
 	 *  reported it among fn's events. (The first part's is r's own.) */
 	wf_damage_fn on_damage;
 	void *damage_ud;
+	/** 0, or the last sequence number to read: the parts are planned
+	 *  over the segments up to it, and no event after it is read or
+	 *  given to fn (one pass stops there; the journal may end before). */
+	uint64_t until;
 } wf_parts_opts;
 
 typedef struct wf_parts_result {

@@ -391,8 +391,9 @@ int wf_timeline_load_parts(const char *jdir, const char *const *ids,
 		/* One workflow or a few: a long journal in parts (parts.h);
 		 * what the parts do not keep is counted all the same. */
 		tl_want w = {ids, nids};
-		wf_parts_opts o = {nparts,   min_bytes, tl_wants, &w,
-		                   tl_event, &c,        NULL,     NULL};
+		wf_parts_opts o = {.nparts = nparts, .min_bytes = min_bytes,
+		                   .want = tl_wants, .want_ctx = &w,
+		                   .fn = tl_event, .fn_ctx = &c};
 		wf_parts_result res;
 		split = wf_parts_scan(r, jdir, 1, &o, &res);
 		if (split == 0) {

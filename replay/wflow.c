@@ -753,7 +753,9 @@ static int cmd_meta(int argc, char **argv)
 	wf_fold *f;
 	/* Only ID's events are folded: a long journal's other workflows
 	 * cost their decoding, not their folding. */
-	if (a.at.set)
+	if (a.at.set && !a.at.is_time)
+		rc = cli_load_fold_at("meta", a.pos[0], a.pos[1], a.at.seq, &f);
+	else if (a.at.set) /* (where TIME falls is known only in order) */
 		rc = fold_until("meta", a.pos[0], &a.at, a.pos[1], &f);
 	else
 		rc = cli_load_fold_only("meta", a.pos[0], a.pos[1], &f);

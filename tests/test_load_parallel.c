@@ -22,6 +22,10 @@
  *    workflow, or of three, read in 2 and 5 parts, are the one pass's to
  *    the last field (the events counted and the last time included),
  *    intact and with a torn tail; damage fails them alike;
+ *  - wflow meta --at SEQ (wf_fold_load_dir_at), at points all along the
+ *    journal (before the first event, past the last), in 2 and 5 parts,
+ *    answers as one pass and as the fold stopped there; with a snapshot
+ *    part way, both before and after its end;
  *  - wflow dump --workflow's lines (replay/dumpfmt.c), alone, with
  *    --type, and from a sequence number on, read in 2 and 5 parts, are
  *    the one pass's byte for byte, a torn tail's report in its place;
@@ -113,14 +117,18 @@ typedef struct answer {
 	char session[200];
 } answer;
 
-/* Load root folding only id in nparts (1: one pass); *used as told. */
-static void load(const char *root, const char *id, int nparts, int *used,
-                 answer *a)
+/* Load root folding only id in nparts (1: one pass), as of event at
+ * (UINT64_MAX: all); *used as told. */
+static void load_at(const char *root, const char *id, uint64_t at,
+                    int nparts, int *used, answer *a)
 {
 	wf_fold *f = NULL;
 	memset(a, 0, sizeof *a);
-	a->rc = wf_fold_load_dir_parts(&f, root, id, nparts, 0, used, a->err,
-	                               sizeof a->err);
+	a->rc = at == UINT64_MAX
+	            ? wf_fold_load_dir_parts(&f, root, id, nparts, 0, used,
+	                                     a->err, sizeof a->err)
+	            : wf_fold_load_dir_at(&f, root, id, at, nparts, 0, used,
+	                                  a->err, sizeof a->err);
 	if (a->rc < 0) {
 		CHECK(f == NULL);
 		return;
@@ -131,6 +139,12 @@ static void load(const char *root, const char *id, int nparts, int *used,
 	const char *s = wf_fold_last_session(f);
 	snprintf(a->session, sizeof a->session, "%s", s ? s : "(none)");
 	wf_fold_free(f);
+}
+
+static void load(const char *root, const char *id, int nparts, int *used,
+                 answer *a)
+{
+	load_at(root, id, UINT64_MAX, nparts, used, a);
 }
 
 static void answer_free(answer *a)
@@ -152,6 +166,67 @@ static void check_same(const answer *a, const answer *b)
 	CHECK_EQ_U64(a->last_seq, b->last_seq);
 	CHECK_MSG(strcmp(a->session, b->session) == 0, "%s vs %s", a->session,
 	          b->session);
+}
+
+/* The reference for --at: root's journal applied in order up to event at
+ * (all workflows), the last session started by then live. */
+static wf_fold *fold_upto(const char *root, uint64_t at)
+{
+	char jdir[600], err[600];
+	snprintf(jdir, sizeof jdir, "%s/journal", root);
+	wf_fold *f;
+	wf_reader *r;
+	CHECK_OK(wf_fold_new(&f));
+	CHECK_OK(wf_reader_open(&r, jdir, NULL));
+	const wf_event *ev;
+	while (wf_reader_next(r, &ev) == 1 && ev->seq <= at)
+		CHECK_OK_MSG(wf_fold_apply(f, ev, err, sizeof err), err);
+	wf_reader_close(r);
+	if (wf_fold_last_session(f))
+		CHECK_OK(wf_fold_set_live_session(f, wf_fold_last_session(f)));
+	return f;
+}
+
+/* meta --at: for ids and points all along the journal, 2 and 5 parts
+ * (5 used from half way on, without a snapshot) answer as one pass, and
+ * as the reference fold of ref_root stopped there. @return how many
+ * loads were split. */
+static int compare_at(const char *root, const char *ref_root, char **ids,
+                      size_t n)
+{
+	static const uint64_t at[] = {0, 1, EVENTS / 5, EVENTS / 2,
+	                              EVENTS - 7, EVENTS * 2};
+	int split = 0;
+	for (size_t p = 0; p < sizeof at / sizeof at[0]; p++) {
+		wf_fold *ref = fold_upto(ref_root, at[p]);
+		for (size_t k = 0; k < n; k++) {
+			t_context("%s, id %s at %" PRIu64, root, ids[k], at[p]);
+			answer one, two, five;
+			int used;
+			load_at(root, ids[k], at[p], 1, &used, &one);
+			CHECK_OK_MSG(one.rc, one.err);
+			CHECK_EQ_I64(used, 1);
+			load_at(root, ids[k], at[p], 2, &used, &two);
+			split += used > 1;
+			check_same(&one, &two);
+			load_at(root, ids[k], at[p], 5, &used, &five);
+			split += used > 1;
+			/* (after a snapshot, fewer segments may be left) */
+			CHECK(used == 5 || at[p] < EVENTS / 2 || root != ref_root);
+			check_same(&one, &five);
+			char *m = fold_meta_text(ref, ids[k], NULL);
+			CHECK_MSG(strcmp(m, one.meta) == 0, "reference %s\nvs %s",
+			          m, one.meta);
+			free(m);
+			CHECK_EQ_U64(one.last_seq, wf_fold_last_seq(ref));
+			answer_free(&one);
+			answer_free(&two);
+			answer_free(&five);
+		}
+		wf_fold_free(ref);
+	}
+	t_context("%s", "");
+	return split;
 }
 
 /* Every workflow's id in the full fold of root, every step-th of them. */
@@ -449,6 +524,7 @@ int main(void)
 	compare_all(root, ids, n, full, 1);
 	compare_timelines(root, ids, n, 1);
 	CHECK(compare_dumps(root, ids, n) > 100);
+	CHECK(compare_at(root, root, ids + n / 3, 4) > 0);
 	{ /* --since TIME: not in parts (what is in depends on all before) */
 		wf_dump_filter f = {ids[0], NULL, NULL, 0, 1, 1};
 		char jdir[600];
@@ -541,6 +617,9 @@ int main(void)
 		wf_reader_close(r);
 		wf_fold_free(f);
 		compare_all(snap, ids, n, full, 1);
+		/* --at before the snapshot's end: not from it; after: from
+		 * it, and in parts after it */
+		compare_at(snap, root, ids + n / 3, 4);
 	}
 
 	/* A type this version does not know and may not skip, 3/4 of the
