@@ -497,7 +497,8 @@ static void future_done(struct wf_future *f, int rc, const char *output,
 		}
 		/* The message is kept also without memory for a copy. */
 		if (msg && !(f->errmsg = strdup(msg)))
-			snprintf(f->msgbuf, sizeof f->msgbuf, "%s", msg);
+			snprintf(f->msgbuf, sizeof f->msgbuf, "%.*s",
+			         (int)sizeof f->msgbuf - 1, msg); /* (cut) */
 		pthread_cond_broadcast(&f->cv);
 	}
 	pthread_mutex_unlock(&f->mu);
