@@ -483,24 +483,25 @@ int cli_load_fold(const char *cmd, const char *dir_arg, wf_fold **out)
 	return cli_load_fold_only(cmd, dir_arg, NULL, out);
 }
 
-/* cli_load_fold_only, as of event `at` (UINT64_MAX: all). */
+/* cli_load_fold_only, as of point at (NULL: all). */
 static int load_fold(const char *cmd, const char *dir_arg, const char *id,
-                     uint64_t at, wf_fold **out);
+                     const wf_fold_at *at, wf_fold **out);
 
 int cli_load_fold_only(const char *cmd, const char *dir_arg, const char *id,
                        wf_fold **out)
 {
-	return load_fold(cmd, dir_arg, id, UINT64_MAX, out);
+	return load_fold(cmd, dir_arg, id, NULL, out);
 }
 
 int cli_load_fold_at(const char *cmd, const char *dir_arg, const char *id,
-                     uint64_t seq, wf_fold **out)
+                     const cli_point *pt, wf_fold **out)
 {
-	return load_fold(cmd, dir_arg, id, seq, out);
+	wf_fold_at at = {pt->is_time, pt->seq, pt->time_ns};
+	return load_fold(cmd, dir_arg, id, pt->set ? &at : NULL, out);
 }
 
 static int load_fold(const char *cmd, const char *dir_arg, const char *id,
-                     uint64_t at, wf_fold **out)
+                     const wf_fold_at *at, wf_fold **out)
 {
 	char *dir;
 	int rc = cli_resolve_dir(cmd, dir_arg, &dir);
@@ -513,8 +514,7 @@ static int load_fold(const char *cmd, const char *dir_arg, const char *id,
 	}
 	char err[600] = "";
 	int used;
-	rc = at != UINT64_MAX
-	         ? wf_fold_load_dir_at(out, dir, id, at, wf_parts_cores(),
+	rc = at  ? wf_fold_load_dir_at(out, dir, id, at, wf_parts_cores(),
 	                               (uint64_t)32 << 20, &used, err,
 	                               sizeof err)
 	     : id ? wf_fold_load_dir_only(out, dir, id, err, sizeof err)

@@ -110,10 +110,10 @@ int cli_load_fold(const char *cmd, const char *dir_arg, wf_fold **out);
 /* The same, folding only workflow id (wf_fold_set_only). */
 int cli_load_fold_only(const char *cmd, const char *dir_arg, const char *id,
                        wf_fold **out);
-/* The same, as it was after event seq (--at SEQ): a snapshot that ends
- * by then helps, and a long journal is read in parts. */
+/* The same, as it was at pt (--at SEQ|TIME; all if not set): for SEQ a
+ * snapshot that ends by then helps; a long journal is read in parts. */
 int cli_load_fold_at(const char *cmd, const char *dir_arg, const char *id,
-                     uint64_t seq, wf_fold **out);
+                     const cli_point *pt, wf_fold **out);
 
 /* Output. */
 void cli_json_str(FILE *f, const char *s); /* a JSON string, escaped */

@@ -379,15 +379,24 @@ int wf_fold_load_dir_parts(wf_fold **out, const char *dir, const char *id,
                            int nparts, uint64_t min_bytes, int *used,
                            char *err, size_t errlen);
 
+/** A point of a journal's history: after event seq (is_time 0), or
+ *  before the first event whose time is after time_ns (is_time 1). */
+typedef struct wf_fold_at {
+	int is_time;
+	uint64_t seq;
+	int64_t time_ns;
+} wf_fold_at;
+
 /**
- * The fold of workflow id (NULL: all) as it was after event seq: what
- * get_metadata said then (wflow meta --at). A snapshot that ends at or
- * before seq is used, and the journal after it read in up to nparts parts
- * as wf_fold_load_dir_parts does. The live session is the last one
- * started by then (an engine was running).
+ * The fold of workflow id (NULL: all) as it was at point at: what
+ * get_metadata said then (wflow meta --at). For a sequence number, a
+ * snapshot that ends by then is used; the journal is read in up to nparts
+ * parts as wf_fold_load_dir_parts does (for a time, parts past it stop at
+ * their first event after it). The live session is the last one started
+ * by then (an engine was running).
  */
 int wf_fold_load_dir_at(wf_fold **out, const char *dir, const char *id,
-                        uint64_t seq, int nparts, uint64_t min_bytes,
+                        const wf_fold_at *at, int nparts, uint64_t min_bytes,
                         int *used, char *err, size_t errlen);
 
 #endif

@@ -64,8 +64,13 @@ static int fold_one(void *f, const wf_event *ev)
  * a fold of their own (filter, never applied to) what f would ignore.
  * @return as wf_parts_scan.
  */
+static int stop_after(const void *at, const wf_event *ev)
+{
+	return ev->time_ns > ((const wf_fold_at *)at)->time_ns;
+}
+
 static int fold_parts(wf_fold *f, wf_reader *r, const char *jdir,
-                      uint64_t from, uint64_t until, int nparts,
+                      uint64_t from, const wf_fold_at *at, int nparts,
                       uint64_t min_bytes, int *used)
 {
 	wf_fold *filter;
@@ -77,8 +82,13 @@ static int fold_parts(wf_fold *f, wf_reader *r, const char *jdir,
 	}
 	wf_parts_opts o = {.nparts = nparts, .min_bytes = min_bytes,
 	                   .want = fold_wants, .want_ctx = filter,
-	                   .fn = fold_one, .fn_ctx = f,
-	                   .until = until == UINT64_MAX ? 0 : until};
+	                   .fn = fold_one, .fn_ctx = f};
+	if (at && at->is_time) {
+		o.stop = stop_after;
+		o.stop_ctx = at;
+	} else if (at) {
+		o.until = at->seq; /* (not 0: load reads 0 in one pass) */
+	}
 	wf_parts_result res;
 	int rc = wf_parts_scan(r, jdir, from, &o, &res);
 	wf_fold_free(filter);
@@ -91,12 +101,12 @@ static int fold_parts(wf_fold *f, wf_reader *r, const char *jdir,
 
 /* nparts: read the journal in up to that many parts at once when folding
  * one workflow and at least min_bytes are to be read (1: one pass); *used
- * receives how many it was. until: the last sequence number folded
- * (UINT64_MAX: all); below it, the live session is the last one started
- * by then (an engine ran then), else the last one if an engine runs. */
+ * receives how many it was. at: where to stop (NULL: at the end); then
+ * the live session is the last one started by then (an engine ran then),
+ * else the last one if an engine runs now. */
 static int load(wf_fold **out, const char *dir, const char *only,
-                uint64_t until, int nparts, uint64_t min_bytes, int *used,
-                char *err, size_t errlen)
+                const wf_fold_at *at, int nparts, uint64_t min_bytes,
+                int *used, char *err, size_t errlen)
 {
 	*out = NULL;
 	if (errlen)
@@ -114,8 +124,8 @@ static int load(wf_fold **out, const char *dir, const char *only,
 	wf_reader *r;
 	wf_reader_opts ro = WF_READER_OPTS_INIT;
 	*used = 1;
-	if (!only || until == 0) /* (the parts' until 0 means none) */
-		nparts = 1;
+	if (!only || (at && !at->is_time && at->seq == 0))
+		nparts = 1; /* (the parts' until 0 means none) */
 	/* decompress on a second core while folding, unless the cores read
 	 * parts of the journal instead */
 	ro.readahead = nparts < 2;
@@ -139,9 +149,13 @@ static int load(wf_fold **out, const char *dir, const char *only,
 	/* For one workflow, a snapshot costs its directory and a block or
 	 * two (snapshot.h); a version 1 snapshot would be restored whole, and
 	 * the engine's next snapshot replaces it. */
-	int snap = wf_snapshot_load(NULL, sdir, wf_reader_journal_id(r),
-	                            until == UINT64_MAX ? until : until + 1,
-	                            &f, &seq, NULL, 0);
+	int snap = 0; /* (where a time falls is known only in order) */
+	if (!at || !at->is_time)
+		snap = wf_snapshot_load(NULL, sdir, wf_reader_journal_id(r),
+		                        !at ? UINT64_MAX
+		                        : at->seq == UINT64_MAX ? at->seq
+		                                                : at->seq + 1,
+		                        &f, &seq, NULL, 0);
 	/* A skipped snapshot leaves a new fold: it must be told again. */
 	if (snap != 1 && wf_fold_set_only(f, only) < 0) {
 		snprintf(err, errlen, "out of memory");
@@ -168,17 +182,18 @@ static int load(wf_fold **out, const char *dir, const char *only,
 			f = fresh;
 		}
 	}
-	int split = nparts >= 2 ? fold_parts(f, r, jdir, from, until, nparts,
+	int split = nparts >= 2 ? fold_parts(f, r, jdir, from, at, nparts,
 	                                     min_bytes, used)
 	                        : 1;
 	if (split == 2) { /* start again, in one pass */
 		wf_reader_close(r);
 		wf_fold_free(f);
-		return load(out, dir, only, until, 1, 0, used, err, errlen);
+		return load(out, dir, only, at, 1, 0, used, err, errlen);
 	}
 	rc = 0;
 	while (split == 1 && (rc = wf_reader_next(r, &ev)) == 1) {
-		if (ev->seq > until) {
+		if (at && (at->is_time ? ev->time_ns > at->time_ns
+		                       : ev->seq > at->seq)) {
 			rc = 0;
 			break;
 		}
@@ -190,8 +205,8 @@ static int load(wf_fold **out, const char *dir, const char *only,
 	else if (rc < 0 && !*err)
 		snprintf(err, errlen, "%s", wf_reader_errmsg(r));
 	wf_reader_close(r);
-	if (rc == 0 && (until != UINT64_MAX ? wf_fold_last_session(f) != NULL
-	                                    : wf_journal_writer_alive(jdir)))
+	if (rc == 0 && (at ? wf_fold_last_session(f) != NULL
+	                   : wf_journal_writer_alive(jdir)))
 		rc = wf_fold_set_live_session(f, wf_fold_last_session(f));
 	if (rc < 0) {
 		wf_fold_free(f);
@@ -205,28 +220,27 @@ int wf_fold_load_dir(wf_fold **out, const char *dir, char *err,
                      size_t errlen)
 {
 	int used;
-	return load(out, dir, NULL, UINT64_MAX, 1, 0, &used, err, errlen);
+	return load(out, dir, NULL, NULL, 1, 0, &used, err, errlen);
 }
 
 int wf_fold_load_dir_only(wf_fold **out, const char *dir, const char *id,
                           char *err, size_t errlen)
 {
 	int used;
-	return load(out, dir, id, UINT64_MAX, wf_parts_cores(),
-	            (uint64_t)32 << 20, &used, err, errlen);
+	return load(out, dir, id, NULL, wf_parts_cores(), (uint64_t)32 << 20,
+	            &used, err, errlen);
 }
 
 int wf_fold_load_dir_parts(wf_fold **out, const char *dir, const char *id,
                            int nparts, uint64_t min_bytes, int *used,
                            char *err, size_t errlen)
 {
-	return load(out, dir, id, UINT64_MAX, nparts, min_bytes, used, err,
-	            errlen);
+	return load(out, dir, id, NULL, nparts, min_bytes, used, err, errlen);
 }
 
 int wf_fold_load_dir_at(wf_fold **out, const char *dir, const char *id,
-                        uint64_t seq, int nparts, uint64_t min_bytes,
+                        const wf_fold_at *at, int nparts, uint64_t min_bytes,
                         int *used, char *err, size_t errlen)
 {
-	return load(out, dir, id, seq, nparts, min_bytes, used, err, errlen);
+	return load(out, dir, id, at, nparts, min_bytes, used, err, errlen);
 }

@@ -38,7 +38,9 @@ typedef struct part {
 	uint64_t events; /* read in the part */
 	uint64_t last;   /* the last sequence number read in the part */
 	int64_t last_ns; /* and its time */
-	int ok;          /* 1: read [from, to) whole, without an error */
+	int ok;          /* 1: read [from, to) whole, or up to a stop
+	                    (o->stop), without an error */
+	int stopped;     /* 1: at a stop */
 	report *rv;      /* damage reported (o->on_damage set) */
 	size_t nr;
 	int lost;        /* a report could not be kept */
@@ -151,6 +153,10 @@ static void *read_part(void *arg)
 		}
 		if (!p->last && ev->seq != p->from)
 			break;
+		if (p->o->stop && p->o->stop(p->o->stop_ctx, ev)) {
+			p->stopped = 1;
+			break;
+		}
 		p->last = ev->seq;
 		p->last_ns = ev->time_ns;
 		p->events++;
@@ -160,6 +166,8 @@ static void *read_part(void *arg)
 	}
 	if (rc == 0 && p->last_part)
 		p->ok = p->last != 0; /* the end of the journal */
+	if (p->stopped)
+		p->ok = 1;
 	if (p->lost)
 		p->ok = 0;
 	wf_reader_close(r);
@@ -247,6 +255,7 @@ int wf_parts_scan(wf_reader *r, const char *jdir, uint64_t from,
 		started++;
 	}
 	int ok = started == n;
+	int end = n; /* the parts that count: [0, end) (a stop ends them) */
 	if (ok) {
 		/* The first part, here. */
 		const wf_event *ev;
@@ -256,15 +265,23 @@ int wf_parts_scan(wf_reader *r, const char *jdir, uint64_t from,
 				ok = ev->seq == starts[1];
 				break;
 			}
+			if (o->stop && o->stop(o->stop_ctx, ev)) {
+				ok = 1;
+				end = 1;
+				break;
+			}
 			if (o->fn(o->fn_ctx, ev) < 0)
 				break;
 		}
 	}
-	for (int i = 1; i < started; i++) {
+	for (int i = 1; i < started; i++)
 		pthread_join(parts[i].t, NULL);
+	for (int i = 1; i < end && i < started; i++) {
 		ok = ok && parts[i].ok;
+		if (parts[i].stopped)
+			end = i + 1;
 	}
-	for (int i = 1; ok && i < n; i++) {
+	for (int i = 1; ok && i < end; i++) {
 		size_t next = 0; /* (reports, if any) */
 		for (size_t k = 0; ok && k < parts[i].n; k++) {
 			replay_reports(&parts[i], &next, k);
@@ -274,8 +291,10 @@ int wf_parts_scan(wf_reader *r, const char *jdir, uint64_t from,
 			replay_reports(&parts[i], &next, SIZE_MAX);
 		res->later += parts[i].events;
 		res->kept += parts[i].n;
-		res->last_seq = parts[i].last;
-		res->last_ns = parts[i].last_ns;
+		if (parts[i].last) { /* (a part may stop at its first event) */
+			res->last_seq = parts[i].last;
+			res->last_ns = parts[i].last_ns;
+		}
 	}
 	for (int i = 1; i < n; i++)
 		part_free(&parts[i]);

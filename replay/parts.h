@@ -48,6 +48,12 @@ typedef struct wf_parts_opts {
 	 *  over the segments up to it, and no event after it is read or
 	 *  given to fn (one pass stops there; the journal may end before). */
 	uint64_t until;
+	/** If not NULL: the first event for which it returns 1 ends the
+	 *  read; neither it nor any after it is given to fn (as one pass
+	 *  stops there), and nothing after it matters (damage included).
+	 *  Called on every part's thread, for every event. */
+	int (*stop)(const void *ctx, const wf_event *ev);
+	const void *stop_ctx;
 } wf_parts_opts;
 
 typedef struct wf_parts_result {

@@ -166,8 +166,8 @@ static const char usage_meta[] =
 	"                 (ISO 8601, 2026-11-27T14:02:00Z, or epoch seconds,\n"
 	"                 @1795807896); RUNNING is shown as the engine that was\n"
 	"                 live then would have (the last session started).\n"
-	"                 SEQ: from a snapshot that ends by then, if any, and\n"
-	"                 in parts as above; TIME: in one pass from the start\n"
+	"                 SEQ: from a snapshot that ends by then, if any;\n"
+	"                 both in parts as above\n"
 	"  -h, --help     show this help\n"
 	"\n"
 	"exit codes: 0 printed, 1 no such workflow or step (\"No such\n"
@@ -690,57 +690,6 @@ static int cmd_dump(int argc, char **argv)
 
 static const char *const meta_pos[] = {"DIR", "ID", "STEP"};
 
-/*
- * The journal of DIR folded from the start up to point (inclusive): the
- * state as it was then. RUNNING workflows of the session started last
- * before it show RUNNING (that engine was live then, as far as the
- * journal tells). @return -1 ok (*out set), else the exit code.
- */
-static int fold_until(const char *cmd, const char *dir_arg,
-                      const cli_point *point, const char *only,
-                      wf_fold **out)
-{
-	char *dir;
-	int rc = cli_resolve_dir(cmd, dir_arg, &dir);
-	if (rc >= 0)
-		return rc;
-	if (!cli_has_segments(dir)) {
-		cli_no_segments(cmd, dir);
-		free(dir);
-		return EXIT_DAMAGED;
-	}
-	wf_reader *r;
-	wf_fold *f = NULL;
-	rc = wf_reader_open(&r, dir, NULL);
-	if (rc < 0) {
-		int code = cli_open_failed(cmd, dir, rc, r);
-		wf_reader_close(r);
-		free(dir);
-		return code;
-	}
-	char err[600] = "";
-	const wf_event *ev;
-	if ((rc = wf_fold_new(&f)) == 0 && (rc = wf_fold_set_only(f, only)) == 0)
-		while ((rc = wf_reader_next(r, &ev)) == 1 &&
-		       !cli_point_reached(point, ev))
-			if ((rc = wf_fold_apply(f, ev, err, sizeof err)) < 0)
-				break;
-	if (rc >= 0 && wf_fold_last_session(f))
-		rc = wf_fold_set_live_session(f, wf_fold_last_session(f));
-	int code = -1;
-	if (rc < 0) {
-		fprintf(stderr, "wflow %s: %s: %s (%s)\n", cmd, dir,
-		        *err ? err : wf_reader_errmsg(r), wf_strerror(rc));
-		code = rc == WF_ECORRUPT || rc == WF_EINCOMPAT ? EXIT_DAMAGED
-		                                               : EXIT_USAGE;
-		wf_fold_free(f);
-		f = NULL;
-	}
-	wf_reader_close(r);
-	free(dir);
-	*out = f;
-	return code;
-}
 
 static int cmd_meta(int argc, char **argv)
 {
@@ -755,12 +704,7 @@ static int cmd_meta(int argc, char **argv)
 	wf_fold *f;
 	/* Only ID's events are folded: a long journal's other workflows
 	 * cost their decoding, not their folding. */
-	if (a.at.set && !a.at.is_time)
-		rc = cli_load_fold_at("meta", a.pos[0], a.pos[1], a.at.seq, &f);
-	else if (a.at.set) /* (where TIME falls is known only in order) */
-		rc = fold_until("meta", a.pos[0], &a.at, a.pos[1], &f);
-	else
-		rc = cli_load_fold_only("meta", a.pos[0], a.pos[1], &f);
+	rc = cli_load_fold_at("meta", a.pos[0], a.pos[1], &a.at, &f);
 	if (rc >= 0)
 		return rc;
 	const char *id = a.pos[1], *step = a.npos > 2 ? a.pos[2] : NULL;

@@ -22,10 +22,10 @@
  *    workflow, or of three, read in 2 and 5 parts, are the one pass's to
  *    the last field (the events counted and the last time included),
  *    intact and with a torn tail; damage fails them alike;
- *  - wflow meta --at SEQ (wf_fold_load_dir_at), at points all along the
- *    journal (before the first event, past the last), in 2 and 5 parts,
- *    answers as one pass and as the fold stopped there; with a snapshot
- *    part way, both before and after its end;
+ *  - wflow meta --at SEQ|TIME (wf_fold_load_dir_at), at points all along
+ *    the journal (before the first event, past the last), in 2 and 5
+ *    parts, answers as one pass and as the fold stopped there; with a
+ *    snapshot part way, both before and after its end;
  *  - wflow dump --workflow's lines (replay/dumpfmt.c), alone, with
  *    --type, and from a sequence number on, read in 2 and 5 parts, are
  *    the one pass's byte for byte, a torn tail's report in its place;
@@ -70,12 +70,14 @@ static void write_journal(const char *root, uint64_t extra_type)
 		if (k % 4000 == 0) {
 			wf_event n = {0};
 			n.type = WF_EV_NOTICE;
+			n.time_ns = ev.time_ns; /* (times go on: --at TIME) */
 			n.nfields = 2;
 			n.fields[0] = wf_field_text("test", 4);
 			n.fields[1] = wf_field_text("a notice", 8);
 			CHECK_OK(wf_batch_add(b, &n));
 			wf_event u = {0};
 			u.type = (uint16_t)(0x7ff0 | WF_EVENT_SAFE_IGNORE);
+			u.time_ns = ev.time_ns;
 			u.nfields = 1;
 			u.fields[0] = wf_field_text("cart/u1", 7);
 			CHECK_OK(wf_batch_add(b, &u));
@@ -86,6 +88,7 @@ static void write_journal(const char *root, uint64_t extra_type)
 			                   k);
 			wf_event se = {0};
 			se.type = WF_EV_SESSION_STARTED;
+			se.time_ns = ev.time_ns;
 			se.nfields = 3;
 			se.fields[0] = wf_field_text(sess, (size_t)len);
 			se.fields[1] = wf_field_u(k);
@@ -117,15 +120,14 @@ typedef struct answer {
 	char session[200];
 } answer;
 
-/* Load root folding only id in nparts (1: one pass), as of event at
- * (UINT64_MAX: all); *used as told. */
-static void load_at(const char *root, const char *id, uint64_t at,
+/* Load root folding only id in nparts (1: one pass), as of point at
+ * (NULL: all); *used as told. */
+static void load_at(const char *root, const char *id, const wf_fold_at *at,
                     int nparts, int *used, answer *a)
 {
 	wf_fold *f = NULL;
 	memset(a, 0, sizeof *a);
-	a->rc = at == UINT64_MAX
-	            ? wf_fold_load_dir_parts(&f, root, id, nparts, 0, used,
+	a->rc = !at ? wf_fold_load_dir_parts(&f, root, id, nparts, 0, used,
 	                                     a->err, sizeof a->err)
 	            : wf_fold_load_dir_at(&f, root, id, at, nparts, 0, used,
 	                                  a->err, sizeof a->err);
@@ -144,7 +146,7 @@ static void load_at(const char *root, const char *id, uint64_t at,
 static void load(const char *root, const char *id, int nparts, int *used,
                  answer *a)
 {
-	load_at(root, id, UINT64_MAX, nparts, used, a);
+	load_at(root, id, NULL, nparts, used, a);
 }
 
 static void answer_free(answer *a)
@@ -168,9 +170,34 @@ static void check_same(const answer *a, const answer *b)
 	          b->session);
 }
 
-/* The reference for --at: root's journal applied in order up to event at
+/* Is ev past point at? */
+static int past(const wf_fold_at *at, const wf_event *ev)
+{
+	return at->is_time ? ev->time_ns > at->time_ns : ev->seq > at->seq;
+}
+
+/* The time of root's event seq (or the last one's, plus 1 s: after all). */
+static int64_t time_of(const char *root, uint64_t seq)
+{
+	char jdir[600];
+	snprintf(jdir, sizeof jdir, "%s/journal", root);
+	wf_reader *r;
+	CHECK_OK(wf_reader_open(&r, jdir, NULL));
+	const wf_event *ev;
+	int64_t t = 0;
+	while (wf_reader_next(r, &ev) == 1) {
+		t = ev->time_ns;
+		if (ev->seq == seq)
+			break;
+		t += 1000000000;
+	}
+	wf_reader_close(r);
+	return t;
+}
+
+/* The reference for --at: root's journal applied in order up to point at
  * (all workflows), the last session started by then live. */
-static wf_fold *fold_upto(const char *root, uint64_t at)
+static wf_fold *fold_upto(const char *root, const wf_fold_at *at)
 {
 	char jdir[600], err[600];
 	snprintf(jdir, sizeof jdir, "%s/journal", root);
@@ -179,7 +206,7 @@ static wf_fold *fold_upto(const char *root, uint64_t at)
 	CHECK_OK(wf_fold_new(&f));
 	CHECK_OK(wf_reader_open(&r, jdir, NULL));
 	const wf_event *ev;
-	while (wf_reader_next(r, &ev) == 1 && ev->seq <= at)
+	while (wf_reader_next(r, &ev) == 1 && !past(at, ev))
 		CHECK_OK_MSG(wf_fold_apply(f, ev, err, sizeof err), err);
 	wf_reader_close(r);
 	if (wf_fold_last_session(f))
@@ -194,25 +221,35 @@ static wf_fold *fold_upto(const char *root, uint64_t at)
 static int compare_at(const char *root, const char *ref_root, char **ids,
                       size_t n)
 {
-	static const uint64_t at[] = {0, 1, EVENTS / 5, EVENTS / 2,
-	                              EVENTS - 7, EVENTS * 2};
+	static const uint64_t seqs[] = {0, 1, EVENTS / 5, EVENTS / 2,
+	                                EVENTS - 7, EVENTS * 2};
+	enum { NS = sizeof seqs / sizeof seqs[0] };
+	wf_fold_at at[2 * NS];
+	for (size_t p = 0; p < NS; p++) {
+		/* each sequence number, and the time of that event */
+		at[p] = (wf_fold_at){0, seqs[p], 0};
+		at[NS + p] = (wf_fold_at){1, 0, time_of(ref_root, seqs[p])};
+	}
+	at[NS] = (wf_fold_at){1, 0, time_of(ref_root, 1) - 1};
 	int split = 0;
-	for (size_t p = 0; p < sizeof at / sizeof at[0]; p++) {
-		wf_fold *ref = fold_upto(ref_root, at[p]);
+	for (size_t p = 0; p < 2 * NS; p++) {
+		wf_fold *ref = fold_upto(ref_root, &at[p]);
 		for (size_t k = 0; k < n; k++) {
-			t_context("%s, id %s at %" PRIu64, root, ids[k], at[p]);
+			t_context("%s, id %s at %s %" PRIu64 " %" PRId64, root,
+			          ids[k], at[p].is_time ? "time" : "seq",
+			          at[p].seq, at[p].time_ns);
 			answer one, two, five;
 			int used;
-			load_at(root, ids[k], at[p], 1, &used, &one);
+			load_at(root, ids[k], &at[p], 1, &used, &one);
 			CHECK_OK_MSG(one.rc, one.err);
 			CHECK_EQ_I64(used, 1);
-			load_at(root, ids[k], at[p], 2, &used, &two);
+			load_at(root, ids[k], &at[p], 2, &used, &two);
 			split += used > 1;
 			check_same(&one, &two);
-			load_at(root, ids[k], at[p], 5, &used, &five);
+			load_at(root, ids[k], &at[p], 5, &used, &five);
 			split += used > 1;
 			/* (after a snapshot, fewer segments may be left) */
-			CHECK(used == 5 || at[p] < EVENTS / 2 || root != ref_root);
+			CHECK(used == 5 || (p % NS) < 3 || root != ref_root);
 			check_same(&one, &five);
 			char *m = fold_meta_text(ref, ids[k], NULL);
 			CHECK_MSG(strcmp(m, one.meta) == 0, "reference %s\nvs %s",
