@@ -1,7 +1,8 @@
 /*
  * Reading one workflow's events out of a long journal on every core.
  *
- * `wflow meta ID` and `wflow history ID` want a few dozen events out of
+ * `wflow meta ID` (also --at), `wflow history ID`, `wflow trace ID` and
+ * `wflow dump --workflow ID` want a few dozen events out of
  * millions, and nearly all their time goes to reading (checking,
  * decompressing, decoding) events they then skip. A segment starts a new
  * zstd stream, so the journal splits at segment starts into parts of
@@ -18,7 +19,9 @@
  * not start or end where its segment says) and the caller is told to
  * start again in one pass, which finds and reports the problem exactly
  * as it always has: splitting is only ever a way to get the same answer
- * sooner.
+ * sooner. A read may also end at a sequence number (until) or at the
+ * first event a predicate picks (stop): as one pass would, it then reads
+ * nothing after it.
  */
 #ifndef WF_REPLAY_PARTS_H
 #define WF_REPLAY_PARTS_H
