@@ -567,14 +567,21 @@ int cli_finish_stdout(const char *cmd, int code)
  * a number. */
 void cli_iso_time(char *out, size_t n, const cJSON *v)
 {
-	if (!cJSON_IsNumber(v) || v->valuedouble < 0 ||
-	    v->valuedouble > 253402300799.0) {
+	if (!cJSON_IsNumber(v))
+		snprintf(out, n, "-");
+	else
+		cli_iso_secs(out, n, v->valuedouble);
+}
+
+void cli_iso_secs(char *out, size_t n, double secs)
+{
+	if (!(secs >= 0) || secs > 253402300799.0) {
 		snprintf(out, n, "-");
 		return;
 	}
 	/* Round to milliseconds first, so that .9996 carries into the
 	 * seconds instead of printing as .1000. */
-	long long ms = (long long)(v->valuedouble * 1000.0 + 0.5);
+	long long ms = (long long)(secs * 1000.0 + 0.5);
 	time_t t = (time_t)(ms / 1000);
 	struct tm tm;
 	if (!gmtime_r(&t, &tm)) {

@@ -124,6 +124,8 @@ int cli_print_json(const char *cmd, const cJSON *v); /* pretty + "\n" */
 int cli_finish_stdout(const char *cmd, int code);
 /* Epoch seconds (a JSON number) as "2026-11-27T17:25:05.123Z", or "-". */
 void cli_iso_time(char *out, size_t n, const cJSON *v);
+/* The same of a time in seconds since the epoch. */
+void cli_iso_secs(char *out, size_t n, double secs);
 /* A count given as a number or as an array; -1 if neither. */
 long long cli_count_of(const cJSON *v);
 void cli_print_count(long long n, int width); /* "  %*lld" or "-" */

@@ -3342,9 +3342,11 @@ static int cmp_wf(const void *a, const void *b)
 	              (*(const wf_fwf *const *)b)->id);
 }
 
-int wf_fold_list(const wf_fold *f, unsigned mask, cJSON **out)
+int wf_fold_rows(const wf_fold *f, unsigned mask, wf_fold_row **out,
+                 size_t *nout)
 {
 	*out = NULL;
+	*nout = 0;
 	size_t n = 0, i = 0;
 	const wf_fwf *w;
 	int lrc = wf_fold_read_all((wf_fold *)f, NULL, 0);
@@ -3357,22 +3359,45 @@ int wf_fold_list(const wf_fold *f, unsigned mask, cJSON **out)
 		if (mask & WF_STATUS_BIT(wf_fold_wf_status(f, w)))
 			v[n++] = w;
 	qsort(v, n, sizeof *v, cmp_wf);
+	wf_fold_row *r = malloc((n ? n : 1) * sizeof *r);
+	if (!r) {
+		free(v);
+		return WF_ENOMEM;
+	}
+	for (size_t k = 0; k < n; k++)
+		r[k] = (wf_fold_row){v[k]->id, wf_fold_wf_status(f, v[k]),
+		                     v[k]->start_ns, v[k]->end_ns, v[k]->nsteps,
+		                     v[k]->natt};
+	free(v);
+	*out = r;
+	*nout = n;
+	return 0;
+}
+
+int wf_fold_list(const wf_fold *f, unsigned mask, cJSON **out)
+{
+	*out = NULL;
+	wf_fold_row *v;
+	size_t n;
+	int rc = wf_fold_rows(f, mask, &v, &n);
+	if (rc < 0)
+		return rc;
 	cJSON *arr = cJSON_CreateArray();
-	int rc = arr ? 0 : WF_ENOMEM;
+	rc = arr ? 0 : WF_ENOMEM;
 	for (size_t k = 0; k < n && !rc; k++) {
 		cJSON *x = cJSON_CreateObject();
 		if (!x || !cJSON_AddItemToArray(arr, x) ||
-		    !cJSON_AddStringToObject(x, "workflow_id", v[k]->id) ||
-		    !cJSON_AddStringToObject(
-		        x, "status", wf_status_name(wf_fold_wf_status(f, v[k]))) ||
-		    (v[k]->start_ns && add_secs(x, "start_time", v[k]->start_ns)) ||
-		    (v[k]->end_ns && add_secs(x, "end_time", v[k]->end_ns)) ||
-		    (v[k]->start_ns && v[k]->end_ns &&
+		    !cJSON_AddStringToObject(x, "workflow_id", v[k].id) ||
+		    !cJSON_AddStringToObject(x, "status",
+		                             wf_status_name(v[k].status)) ||
+		    (v[k].start_ns && add_secs(x, "start_time", v[k].start_ns)) ||
+		    (v[k].end_ns && add_secs(x, "end_time", v[k].end_ns)) ||
+		    (v[k].start_ns && v[k].end_ns &&
 		     !cJSON_AddNumberToObject(
 		         x, "duration",
-		         (double)(v[k]->end_ns - v[k]->start_ns) / 1e9)) ||
-		    !cJSON_AddNumberToObject(x, "steps", (double)v[k]->nsteps) ||
-		    !cJSON_AddNumberToObject(x, "attempts", (double)v[k]->natt))
+		         (double)(v[k].end_ns - v[k].start_ns) / 1e9)) ||
+		    !cJSON_AddNumberToObject(x, "steps", (double)v[k].steps) ||
+		    !cJSON_AddNumberToObject(x, "attempts", (double)v[k].attempts))
 			rc = WF_ENOMEM;
 	}
 	free(v);

@@ -201,6 +201,21 @@ int wf_fold_metadata(const wf_fold *f, const char *id, const char *step,
  */
 int wf_fold_list(const wf_fold *f, unsigned mask, cJSON **out);
 
+/** One workflow of wf_fold_list, as the fold has it (times 0: unknown;
+ *  id borrowed from the fold). */
+typedef struct wf_fold_row {
+	const char *id;
+	wf_status status;
+	int64_t start_ns, end_ns;
+	size_t steps, attempts;
+} wf_fold_row;
+
+/** wf_fold_list's rows without building JSON (wflow ls: a JSON object
+ *  per workflow is most of its time and memory on a long journal):
+ *  *out malloc'd, *n of them, sorted by id. @return as wf_fold_list. */
+int wf_fold_rows(const wf_fold *f, unsigned mask, wf_fold_row **out,
+                 size_t *n);
+
 /**
  * The fold's whole state as bytes (for a snapshot): *out (malloc'd) and
  * *len. Frozen workflows are copied as they are, the others packed.

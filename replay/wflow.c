@@ -745,60 +745,59 @@ static int cmd_ls(int argc, char **argv)
 	wf_fold *f;
 	if ((rc = cli_load_fold("ls", a.pos[0], &f)) >= 0)
 		return rc;
-	cJSON *list = NULL;
-	rc = wf_fold_list(f, a.status_mask ? a.status_mask : WF_STATUS_ALL,
-	                  &list);
-	wf_fold_free(f);
-	if (rc < 0) {
-		fprintf(stderr, "wflow ls: cannot list the workflows (%s)\n",
-		        wf_strerror(rc));
-		return EXIT_USAGE;
-	}
+	unsigned mask = a.status_mask ? a.status_mask : WF_STATUS_ALL;
 	if (a.json) {
+		cJSON *list = NULL;
+		rc = wf_fold_list(f, mask, &list);
+		wf_fold_free(f);
+		if (rc < 0) {
+			fprintf(stderr, "wflow ls: cannot list the workflows "
+			                "(%s)\n", wf_strerror(rc));
+			return EXIT_USAGE;
+		}
 		int code = cli_print_json("ls", list);
 		cJSON_Delete(list);
 		return cli_finish_stdout("ls", code);
 	}
 
-	int idw = 2;
-	const cJSON *w;
-	cJSON_ArrayForEach(w, list)
-	{
-		const cJSON *id = cJSON_GetObjectItemCaseSensitive(
-		        w, "workflow_id");
-		int n = cJSON_IsString(id) ? (int)strlen(id->valuestring) : 1;
-		if (n > idw)
-			idw = n;
+	/* The table straight from the fold's rows: a JSON object per
+	 * workflow was most of the time and memory of a long journal's. */
+	wf_fold_row *v;
+	size_t n;
+	if ((rc = wf_fold_rows(f, mask, &v, &n)) < 0) {
+		wf_fold_free(f);
+		fprintf(stderr, "wflow ls: cannot list the workflows (%s)\n",
+		        wf_strerror(rc));
+		return EXIT_USAGE;
 	}
+	int idw = 2;
+	for (size_t k = 0; k < n; k++)
+		if ((int)strlen(v[k].id) > idw)
+			idw = (int)strlen(v[k].id);
 	printf("%-*s  %-10s  %-24s  %-24s  %12s  %5s  %8s\n", idw, "ID",
 	       "STATUS", "START", "END", "DURATION S", "STEPS", "ATTEMPTS");
-	cJSON_ArrayForEach(w, list)
-	{
-		const cJSON *id = cJSON_GetObjectItemCaseSensitive(
-		        w, "workflow_id");
-		const cJSON *st = cJSON_GetObjectItemCaseSensitive(w, "status");
-		char start[40], end[40];
-		cli_iso_time(start, sizeof start,
-		         cJSON_GetObjectItemCaseSensitive(w, "start_time"));
-		cli_iso_time(end, sizeof end,
-		         cJSON_GetObjectItemCaseSensitive(w, "end_time"));
-		printf("%-*s  %-10s  %-24s  %-24s", idw,
-		       cJSON_IsString(id) ? id->valuestring : "?",
-		       cJSON_IsString(st) ? st->valuestring : "?", start, end);
-		const cJSON *du = cJSON_GetObjectItemCaseSensitive(w, "duration");
-		if (cJSON_IsNumber(du))
-			printf("  %12.6f", du->valuedouble);
+	for (size_t k = 0; k < n; k++) {
+		const wf_fold_row *w = &v[k];
+		/* (as wf_fold_list gives them: seconds as doubles) */
+		char start[40] = "-", end[40] = "-";
+		if (w->start_ns)
+			cli_iso_secs(start, sizeof start,
+			             (double)w->start_ns / 1e9);
+		if (w->end_ns)
+			cli_iso_secs(end, sizeof end, (double)w->end_ns / 1e9);
+		printf("%-*s  %-10s  %-24s  %-24s", idw, w->id,
+		       wf_status_name(w->status), start, end);
+		if (w->start_ns && w->end_ns)
+			printf("  %12.6f",
+			       (double)(w->end_ns - w->start_ns) / 1e9);
 		else
 			printf("  %12s", "-");
-		cli_print_count(cli_count_of(cJSON_GetObjectItemCaseSensitive(
-		                    w, "steps")),
-		            5);
-		cli_print_count(cli_count_of(cJSON_GetObjectItemCaseSensitive(
-		                    w, "attempts")),
-		            8);
+		cli_print_count((long long)(double)w->steps, 5);
+		cli_print_count((long long)(double)w->attempts, 8);
 		printf("\n");
 	}
-	cJSON_Delete(list);
+	free(v);
+	wf_fold_free(f);
 	return cli_finish_stdout("ls", EXIT_INTACT);
 }
 

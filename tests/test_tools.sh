@@ -160,6 +160,27 @@ for w in ws:  # duration = end - start, when both are known
 vid = [w for w in ws if w["workflow_id"] == "vid"][0]
 assert vid["duration"] >= 1.0, vid  # its last call sleeps 1 s
 ' "$tmp/ls.json"
+"$wflow" ls "$tmp/demo" >"$tmp/ls_all.out"
+check "wflow ls's table says what ls --json says, row for row" python3 -c '
+import json, sys, datetime
+ws = json.load(open(sys.argv[1]))
+lines = open(sys.argv[2]).read().splitlines()
+assert lines[0].split()[:2] == ["ID", "STATUS"], lines[0]
+rows = [l.split() for l in lines[1:] if l.strip()]
+assert len(rows) == len(ws) and len(ws) >= 5, (len(rows), len(ws))
+def iso(t):
+    if t is None:
+        return "-"
+    ms = int(t * 1000 + 0.5)
+    d = datetime.datetime.fromtimestamp(ms // 1000, datetime.timezone.utc)
+    return d.strftime("%Y-%m-%dT%H:%M:%S") + ".%03dZ" % (ms % 1000)
+for r, w in zip(rows, ws):
+    want = [w["workflow_id"], w["status"], iso(w.get("start_time")),
+            iso(w.get("end_time")),
+            "%.6f" % w["duration"] if "duration" in w else "-",
+            str(w["steps"]), str(w["attempts"])]
+    assert r == want, (r, want)
+' "$tmp/ls.json" "$tmp/ls_all.out"
 "$wflow" ls "$tmp/demo" --status canceled >"$tmp/ls.out"
 check "wflow ls --status filters" python3 -c '
 import sys
