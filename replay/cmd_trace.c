@@ -40,6 +40,7 @@
 #include "replay/dumpfmt.h"
 #include "replay/map.h"
 #include "replay/timeline.h"
+#include "replay/vec.h"
 
 const char usage_trace[] =
 	"usage: wflow trace DIR [ID...] -o FILE\n"
@@ -93,14 +94,10 @@ typedef struct tlist {
 
 static tevent *tlist_add(tlist *l)
 {
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 1024;
-		tevent *v = realloc(l->v, cap * sizeof *v);
-		if (!v)
-			return NULL;
-		l->v = v;
-		l->cap = cap;
-	}
+	tevent *v = wf_vec_room(l->v, &l->cap, l->n, sizeof *v, 1024);
+	if (!v)
+		return NULL;
+	l->v = v;
 	tevent *e = &l->v[l->n];
 	memset(e, 0, sizeof *e);
 	e->order = l->n++;

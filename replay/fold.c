@@ -25,6 +25,7 @@
  */
 #include "fold.h"
 #include "bigmem.h"
+#include "vec.h"
 #include "jpatch.h"
 #include "journal/jsoncheck.h"
 #include "journal/varint.h"
@@ -142,14 +143,11 @@ static void slab_put_blob(wf_slab *s, void *p, size_t size)
 		slab_put(s, p, size);
 		return;
 	}
-	if (s->ngrave == s->cgrave) {
-		size_t cap = s->cgrave ? 2 * s->cgrave : 64;
-		struct grave *v = realloc(s->grave, cap * sizeof *v);
-		if (!v)
-			return;
-		s->grave = v;
-		s->cgrave = cap;
-	}
+	struct grave *v = wf_vec_room(s->grave, &s->cgrave, s->ngrave,
+	                              sizeof *v, 64);
+	if (!v)
+		return;
+	s->grave = v;
 	s->grave[s->ngrave++] = (struct grave){p, size};
 }
 
@@ -2047,16 +2045,12 @@ static int save(wf_fold *f, uint8_t **out, size_t *len, wf_fold_rec **recs,
 		if (w->frozen && refs && w->blob_len >= REF_MIN) {
 			/* Left where it is, pinned (wf_fold_unpin). */
 			fb_u(&b, w->blob_len);
-			if (nf == cf) {
-				size_t cap = cf ? 2 * cf : 1024;
-				wf_fold_ref *v = realloc(fv, cap * sizeof *v);
-				if (!v) {
-					b.oom = 1;
-					break;
-				}
-				fv = v;
-				cf = cap;
+			wf_fold_ref *v = wf_vec_room(fv, &cf, nf, sizeof *v, 1024);
+			if (!v) {
+				b.oom = 1;
+				break;
 			}
+			fv = v;
 			fv[nf++] = (wf_fold_ref){b.len + moved, b.len, w->blob,
 			                         w->blob_len};
 			moved += w->blob_len;

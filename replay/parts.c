@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "journal/segment.h"
+#include "replay/vec.h"
 #include "wflow.h"
 
 #define PARTS_MAX 8
@@ -42,7 +43,7 @@ typedef struct part {
 	                    (o->stop), without an error */
 	int stopped;     /* 1: at a stop */
 	report *rv;      /* damage reported (o->on_damage set) */
-	size_t nr;
+	size_t nr, crv;
 	int lost;        /* a report could not be kept */
 	pthread_t t;
 } part;
@@ -55,14 +56,10 @@ static int is_text_kind(uint8_t kind)
 /* Append a copy of ev (its text included) to p. @return 0 or WF_ENOMEM. */
 static int keep(part *p, const wf_event *ev)
 {
-	if (p->n == p->cap) {
-		size_t cap = p->cap ? 2 * p->cap : 64;
-		kept *v = realloc(p->v, cap * sizeof *v);
-		if (!v)
-			return WF_ENOMEM;
-		p->v = v;
-		p->cap = cap;
-	}
+	kept *v = wf_vec_room(p->v, &p->cap, p->n, sizeof *v, 64);
+	if (!v)
+		return WF_ENOMEM;
+	p->v = v;
 	size_t bytes = 1;
 	for (uint32_t i = 0; i < ev->nfields; i++)
 		if (is_text_kind(ev->fields[i].kind))
@@ -89,21 +86,21 @@ static int keep(part *p, const wf_event *ev)
 static void part_damage(void *ud, const wf_damage *d)
 {
 	part *p = ud;
-	report *v = realloc(p->rv, (p->nr + 1) * sizeof *v);
+	report *v = wf_vec_room(p->rv, &p->crv, p->nr, sizeof *v, 4);
+	if (v)
+		p->rv = v;
 	char *file = strdup(d->file ? d->file : "");
 	char *what = strdup(d->what ? d->what : "");
 	if (!v || !file || !what) {
-		if (v)
-			p->rv = v;
 		free(file);
 		free(what);
 		p->lost = 1;
 		return;
 	}
-	p->rv = v;
-	v[p->nr] = (report){p->n, *d};
-	v[p->nr].d.file = file;
-	v[p->nr++].d.what = what;
+	report *r = &p->rv[p->nr++];
+	*r = (report){p->n, *d};
+	r->d.file = file;
+	r->d.what = what;
 }
 
 /* Hand part p's reports made after `at` kept events to the caller. */

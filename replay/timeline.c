@@ -15,6 +15,7 @@
 #include "replay/events.h"
 #include "replay/map.h"
 #include "replay/parts.h"
+#include "replay/vec.h"
 #include "wflow.h"
 
 static char *field_str(const wf_event *ev, unsigned i)
@@ -58,14 +59,11 @@ static const char *status_of(const wf_event *ev, unsigned i)
 static wf_tl_change *add_change(wf_tl_wf *w, const wf_event *ev,
                                 const char *what)
 {
-	if (w->nchanges == w->cchanges) {
-		size_t cap = w->cchanges ? 2 * w->cchanges : 8;
-		wf_tl_change *v = realloc(w->changes, cap * sizeof *v);
-		if (!v)
-			return NULL;
-		w->changes = v;
-		w->cchanges = cap;
-	}
+	wf_tl_change *v = wf_vec_room(w->changes, &w->cchanges, w->nchanges,
+	                              sizeof *v, 8);
+	if (!v)
+		return NULL;
+	w->changes = v;
 	wf_tl_change *c = &w->changes[w->nchanges++];
 	memset(c, 0, sizeof *c);
 	c->seq = ev->seq;
