@@ -331,6 +331,52 @@ typedef struct snap_job {
 
 static void engine_put(wf_engine *e);
 
+/*
+ * Retention (wf_config.retention_s), after a snapshot was written: delete
+ * the oldest journal segments that both kept snapshots cover and whose
+ * events are older than the bound. The journal says so first, durably
+ * (a notice: what went and why), so an auditor finds the reason where
+ * the history now starts. Failing costs only disk space. Without mu.
+ */
+static void retire(wf_engine *e)
+{
+	if (!e->cfg.retention_s || e->cfg.no_snapshots ||
+	    atomic_load(&e->broken))
+		return;
+	char sdir[4200];
+	snprintf(sdir, sizeof sdir, "%s/snapshots", e->dir);
+	uint64_t upto = 0;
+	if (wf_snapshot_covered(e->io, sdir, wf_journal_id(e->j), &upto) < 0 ||
+	    upto == 0)
+		return;
+	uint64_t keep_s = e->cfg.retention_s;
+	if (keep_s > (uint64_t)100 * 366 * 86400) /* (no overflow below) */
+		keep_s = (uint64_t)100 * 366 * 86400;
+	wf_retire_plan p;
+	if (wf_journal_retire_plan(e->j, upto,
+	                           now_ns() - (int64_t)keep_s * 1000000000,
+	                           &p) < 0 ||
+	    p.segments == 0)
+		return;
+	char what[400];
+	snprintf(what, sizeof what,
+	         "events %" PRIu64 "..%" PRIu64 " (%" PRIu64 " segments, %"
+	         PRIu64 " bytes) deleted: the snapshots up to event %" PRIu64
+	         " hold what they folded to, and they were older than "
+	         "retention_s (%" PRIu64 " s)",
+	         p.first_seq, p.last_seq, p.segments, p.bytes, upto,
+	         e->cfg.retention_s);
+	evbuf b = {.n = 0};
+	wf_event *ev = ev_add(&b, WF_EV_NOTICE);
+	ev_text(ev, "segments retired");
+	ev_text(ev, what);
+	int rc = journal_apply(e, &b);
+	pthread_mutex_unlock(&e->mu);
+	uint64_t done;
+	if (rc == 0 && wf_journal_sync(e->j) == 0)
+		wf_journal_retire(e->j, &p, &done);
+}
+
 static void *snap_thread(void *arg)
 {
 	snap_job *j = arg;
@@ -342,6 +388,8 @@ static void *snap_thread(void *arg)
 		snprintf(sdir, sizeof sdir, "%s/snapshots", e->dir);
 		rc = wf_snapshot_job_write(e->io, sdir, wf_journal_id(e->j), j->sj,
 		                           NULL, err, sizeof err);
+		if (rc == 0)
+			retire(e); /* (snap_busy: no snapshot starts meanwhile) */
 	}
 	pthread_mutex_lock(&e->mu);
 	wf_snapshot_job_done(e->fold, j->sj);
@@ -3137,15 +3185,33 @@ static void on_replay_damage(void *ud, const wf_damage *d)
 	         d->file, d->offset, d->what);
 }
 
+/* The journal starts after the event the replay needs first (from): its
+ * oldest segments were deleted (retention, or by hand), and no usable
+ * snapshot holds what they folded to. Nothing can rebuild the state. */
+static int missing(wf_engine *e, const char *jdir, uint64_t from,
+                   uint64_t first, const char *skipped)
+{
+	return open_fail(e, WF_ECORRUPT, "%s starts at event %" PRIu64
+	                 ": events %" PRIu64 "..%" PRIu64 " are not in it "
+	                 "(segments deleted by retention, or lost) and no "
+	                 "usable snapshot holds the state they built%s%s",
+	                 jdir, first, from, first - 1,
+	                 skipped && skipped[0] ? "; snapshots skipped: " : "",
+	                 skipped ? skipped : "");
+}
+
 /*
- * Fold the whole journal. The writer's open has already cut a torn tail
- * (and holds the lock: nothing is being appended), so anything the reader
- * still finds damaged, even at the tail, is a frame whose checksum holds
- * but whose payload does not decode (the writer's open does not decode
- * payloads: jo.replay_follows). It is refused here, before the session
- * event is appended after it.
+ * Fold the journal from event from on (1: all of it), after the snapshot
+ * that ends before it, if any (skipped: the ones that could not be used).
+ * The writer's open has already cut a torn tail (and holds the lock:
+ * nothing is being appended), so anything the reader still finds
+ * damaged, even at the tail, is a frame whose checksum holds but whose
+ * payload does not decode (the writer's open does not decode payloads:
+ * jo.replay_follows). It is refused here, before the session event is
+ * appended after it.
  */
-static int replay(wf_engine *e, const char *jdir, uint64_t from)
+static int replay(wf_engine *e, const char *jdir, uint64_t from,
+                  const char *skipped)
 {
 	replay_damage rd = {0};
 	wf_reader_opts ro = WF_READER_OPTS_INIT;
@@ -3162,9 +3228,18 @@ static int replay(wf_engine *e, const char *jdir, uint64_t from)
 		rc = wf_reader_seek(r, from);
 	const wf_event *ev;
 	char err[600];
-	while (rc == 0 && (rc = wf_reader_next(r, &ev)) == 1)
+	uint64_t expect = from; /* the first event must be that one */
+	while (rc == 0 && (rc = wf_reader_next(r, &ev)) == 1) {
+		if (expect && ev->seq != expect) {
+			rc = missing(e, jdir, from, ev->seq, skipped);
+			break;
+		}
+		expect = 0;
 		if ((rc = wf_fold_apply(e->fold, ev, err, sizeof err)) < 0)
 			open_fail(e, rc, "replay of %s: %s", jdir, err);
+	}
+	if (rc == 0 && expect && wf_journal_next_seq(e->j) != expect)
+		rc = missing(e, jdir, from, wf_journal_next_seq(e->j), skipped);
 	if (rc == 0 && rd.seen)
 		rc = open_fail(e, WF_ECORRUPT, "replay of %s: %s", jdir, rd.msg);
 	if (rc < 0 && !e->open_failed)
@@ -3197,6 +3272,11 @@ int wf_open_with_io(wf_engine **out, const char *dir, const wf_config *cfg,
 	} else if (cfg && cfg->version == 3) {
 		/* Version 3 ended before max_metadata_bytes. */
 		memcpy(&given, cfg, offsetof(wf_config, max_metadata_bytes));
+		given.version = WF_CONFIG_VERSION;
+		cfg = &given;
+	} else if (cfg && cfg->version == 4) {
+		/* Version 4 ended before retention_s. */
+		memcpy(&given, cfg, offsetof(wf_config, retention_s));
 		given.version = WF_CONFIG_VERSION;
 		cfg = &given;
 	}
@@ -3305,7 +3385,7 @@ int wf_open_with_io(wf_engine **out, const char *dir, const wf_config *cfg,
 			from = seq + 1;
 		e->open_snapshot_seq = e->snap_seq = seq;
 	}
-	if ((rc = replay(e, jdir, from)) < 0)
+	if ((rc = replay(e, jdir, from, skipped)) < 0)
 		return rc;
 	e->apply_next = wf_journal_next_seq(e->j);
 	/* This engine's session: RUNNING workflows of earlier sessions are
@@ -3405,8 +3485,12 @@ int wf_close(wf_engine *e)
 	    wf_journal_sync(e->j) == 0) {
 		char sdir[4200], err[600];
 		snprintf(sdir, sizeof sdir, "%s/snapshots", e->dir);
-		wf_snapshot_write(e->io, sdir, wf_journal_id(e->j), e->fold, NULL,
-		                  err, sizeof err);
+		if (wf_snapshot_write(e->io, sdir, wf_journal_id(e->j), e->fold,
+		                      NULL, err, sizeof err) == 0) {
+			pthread_mutex_unlock(&e->mu);
+			retire(e);
+			pthread_mutex_lock(&e->mu);
+		}
 	}
 	pthread_mutex_unlock(&e->mu);
 	rc = wf_journal_close(e->j);

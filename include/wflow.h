@@ -173,14 +173,28 @@ typedef struct wf_config {
 	 *  workflow's metadata is held in memory and read at every open.
 	 *  (Version 4.) */
 	uint64_t max_metadata_bytes;
+	/** Retention. 0 (default): journal segments are never deleted; the
+	 *  whole history stays for audit (wflow history, dump, trace).
+	 *  N > 0: after each snapshot the engine writes (snapshots must be
+	 *  on), it deletes the oldest segments that both kept snapshots
+	 *  cover (everything in them is folded into the older one) and whose
+	 *  events are all more than N seconds old, and records that in the
+	 *  journal first (a notice event, "segments retired"). The segment
+	 *  holding the older snapshot's last event stays, so either snapshot
+	 *  can still be used. What this gives up: the deleted history, and
+	 *  the full replay as last resort; an open that finds neither
+	 *  snapshot usable fails (WF_ECORRUPT, naming the events missing)
+	 *  instead of rebuilding the state from the journal. (Version 5.) */
+	uint64_t retention_s;
 } wf_config;
 
-/* Versions 1 (without no_snapshots, snapshot_every, isolate and
- * max_metadata_bytes), 2 (without isolate and max_metadata_bytes) and 3
- * (without max_metadata_bytes) are still accepted. */
-#define WF_CONFIG_VERSION 4
+/* Versions 1 (without no_snapshots, snapshot_every, isolate,
+ * max_metadata_bytes and retention_s), 2 (without isolate and after), 3
+ * (without max_metadata_bytes and after) and 4 (without retention_s) are
+ * still accepted. */
+#define WF_CONFIG_VERSION 5
 #define WF_CONFIG_INIT { WF_CONFIG_VERSION, WF_SYNC_ALWAYS, 10, \
-	                 WF_RECOVERY_TOLERATE_TAIL, 0, 0, 0, 0, 0, 0 }
+	                 WF_RECOVERY_TOLERATE_TAIL, 0, 0, 0, 0, 0, 0, 0 }
 
 /** wf_config.max_metadata_bytes when it is 0: 16 MiB. */
 #define WF_METADATA_MAX_DEFAULT ((uint64_t)16 << 20)

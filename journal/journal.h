@@ -311,6 +311,41 @@ const char *wf_journal_errmsg(const wf_journal *j);
  *  committer whose commit failed while others commit (and may set it). */
 void wf_journal_errmsg_copy(wf_journal *j, char *buf, size_t len);
 
+/**
+ * Retirement: deleting the oldest segments once something else (the
+ * engine's snapshots) holds what they meant. Never done by the journal
+ * on its own. A reader of what is left sees a journal that starts at a
+ * later sequence number; only whole segments go, oldest first, so what
+ * remains is always a suffix.
+ */
+typedef struct wf_retire_plan {
+	uint64_t segments;  /**< how many would go (0: none) */
+	uint64_t first_seq; /**< the first event of the oldest */
+	uint64_t last_seq;  /**< the last event of the newest */
+	uint64_t bytes;     /**< their size on disk */
+} wf_retire_plan;
+
+/**
+ * Which segments could go: the oldest ones, as long as the next segment
+ * starts at or before event upto (upto stays in the journal) and its
+ * first event is older than before_ns (ns since the epoch: each of a
+ * segment's events is then older too, as far as clocks go forward). The
+ * segment being written never goes.
+ * @return 0 or WF_E* (out->segments is then how far it got).
+ */
+int wf_journal_retire_plan(wf_journal *j, uint64_t upto, int64_t before_ns,
+                           wf_retire_plan *out);
+
+/**
+ * Delete the segments p names (those still there), oldest first, then
+ * fsync the directory. A reader that has a segment open keeps reading
+ * it. @param done receives how many were deleted.
+ * @return 0, WF_EIO (the first file that could not be deleted, and the
+ *         ones after it, stay), WF_ENOMEM.
+ */
+int wf_journal_retire(wf_journal *j, const wf_retire_plan *p,
+                      uint64_t *done);
+
 /** Sync (under every durability, none included), release the lock, free.
  * NULL is fine.
  * @return 0 or the error of the final sync. */

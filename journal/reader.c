@@ -427,6 +427,13 @@ static int open_segment(src *s)
 	const wf_seg *sg = &s->segs.v[s->seg];
 	s->path = sg->path;
 	int fd = r->io->open(r->io->ctx, sg->path, WF_IO_RDONLY);
+	if (fd == -ENOENT && s->expect_seq == 0 && s->st->segments == 0 &&
+	    s->seg + 1 < s->segs.n) {
+		/* Deleted since the listing, before anything was read from
+		 * it: retired (journal.h, wf_journal_retire). Start later. */
+		s->seg++;
+		return 1;
+	}
 	if (fd < 0)
 		return io_fail(s, fd, sg->path, 0);
 	s->fd = fd;

@@ -1050,3 +1050,96 @@ int wf_journal_close(wf_journal *j)
 	free(j);
 	return rc;
 }
+
+/* ---- retirement (wf_journal_retire_plan) ---- */
+
+int wf_journal_retire_plan(wf_journal *j, uint64_t upto, int64_t before_ns,
+                           wf_retire_plan *out)
+{
+	memset(out, 0, sizeof *out);
+	wf_seg_list l;
+	int e, rc;
+	if ((rc = wf_seg_list_read(j->io, j->dir, &l, &e)) < 0) {
+		set_err(j, "cannot list %s: %s", j->dir, strerror(e));
+		return rc;
+	}
+	/* Segment i goes if the next one starts at or before upto (so upto,
+	 * the event a snapshot ends with, stays: readers check it) and that
+	 * one's first event is older than before_ns. The last listed segment
+	 * is never a candidate: it may be the one being written. */
+	wf_reader *r = NULL;
+	size_t n = 0;
+	rc = 0;
+	while (n + 1 < l.n && l.v[n + 1].first_seq <= upto) {
+		if (!r) {
+			wf_reader_opts ro = WF_READER_OPTS_INIT;
+			ro.io = j->io;
+			if ((rc = wf_reader_open(&r, j->dir, &ro)) < 0) {
+				set_err(j, "%s", wf_reader_errmsg(r));
+				break;
+			}
+		}
+		const wf_event *ev = NULL;
+		uint64_t next = l.v[n + 1].first_seq;
+		if ((rc = wf_reader_seek(r, next)) < 0 ||
+		    (rc = wf_reader_next(r, &ev)) < 0) {
+			set_err(j, "%s", wf_reader_errmsg(r));
+			break;
+		}
+		int got = rc;
+		rc = 0;
+		if (got != 1 || ev->seq != next || ev->time_ns >= before_ns)
+			break; /* (an empty segment, or not old enough) */
+		int fd = j->io->open(j->io->ctx, l.v[n].path, WF_IO_RDONLY);
+		uint64_t size = 0;
+		if (fd >= 0) {
+			j->io->fsize(j->io->ctx, fd, &size);
+			j->io->close(j->io->ctx, fd);
+		}
+		if (n == 0)
+			out->first_seq = l.v[0].first_seq;
+		out->last_seq = next - 1;
+		out->bytes += size;
+		n++;
+	}
+	out->segments = n;
+	wf_reader_close(r);
+	wf_seg_list_free(&l);
+	return rc;
+}
+
+int wf_journal_retire(wf_journal *j, const wf_retire_plan *p,
+                      uint64_t *done)
+{
+	*done = 0;
+	if (!p->segments)
+		return 0;
+	wf_seg_list l;
+	int e, rc;
+	if ((rc = wf_seg_list_read(j->io, j->dir, &l, &e)) < 0) {
+		set_err(j, "cannot list %s: %s", j->dir, strerror(e));
+		return rc;
+	}
+	/* Oldest first, so that what is left is always a whole suffix. */
+	for (size_t i = 0; rc == 0 && i + 1 < l.n &&
+	                   l.v[i + 1].first_seq - 1 <= p->last_seq; i++) {
+		int r = j->io->unlink(j->io->ctx, l.v[i].path);
+		if (r < 0 && r != -ENOENT) {
+			set_err(j, "cannot delete %s: %s", l.v[i].path,
+			        strerror(-r));
+			rc = WF_EIO;
+		} else {
+			++*done;
+		}
+	}
+	if (*done) {
+		int r = wf_dir_sync(j->io, j->dir);
+		if (r < 0 && rc == 0) {
+			set_err(j, "cannot fsync %s (after deleting segments): %s",
+			        j->dir, strerror(-r));
+			rc = WF_EIO;
+		}
+	}
+	wf_seg_list_free(&l);
+	return rc;
+}

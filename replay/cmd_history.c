@@ -57,7 +57,11 @@ static cJSON *life_json(const wf_tl_wf *w)
 {
 	cJSON *o = cJSON_CreateObject();
 	cJSON *md = w->user_metadata ? cJSON_Parse(w->user_metadata) : NULL;
-	cJSON_AddStringToObject(o, "status", w->status ? w->status : "NONE");
+	cJSON_AddStringToObject(o, "status", w->status    ? w->status
+	                                     : w->retired ? "UNKNOWN"
+	                                                  : "NONE");
+	if (w->retired)
+		cJSON_AddBoolToObject(o, "created_before_journal", 1);
 	cJSON_AddItemToObject(o, "user_metadata",
 	                      md ? md : cJSON_CreateObject());
 	if (w->actor_class)
@@ -112,7 +116,10 @@ static void life_text(const wf_tl_wf *w, int life, int lives)
 	if (lives > 1)
 		printf("%s(life %d of %d of id %s)\n", life > 1 ? "\n" : "",
 		       life, lives, w->id);
-	printf("workflow %s: %s%s%s%s\n", w->id, w->status ? w->status : "NONE",
+	printf("workflow %s: %s%s%s%s\n", w->id,
+	       w->status    ? w->status
+	       : w->retired ? "UNKNOWN (set before the journal's first event)"
+	                    : "NONE",
 	       w->actor_class ? ", actor of class " : "",
 	       w->actor_class ? w->actor_class : "",
 	       w->deleted ? " (deleted)" : "");
@@ -140,6 +147,9 @@ static void life_text(const wf_tl_wf *w, int life, int lives)
 			else if (x->what[0] == 'c')
 				snprintf(detail, sizeof detail, "created (%s)",
 				         x->cause ? x->cause : "run");
+			else if (x->what[0] == 'r')
+				snprintf(detail, sizeof detail, "created before the "
+				         "journal's first event: %s", x->cause);
 			else
 				snprintf(detail, sizeof detail, "%s (%s)",
 				         x->status ? x->status : "?",
@@ -193,6 +203,14 @@ int cmd_history(int argc, char **argv)
 		                                               : EXIT_USAGE;
 	}
 	free(dir);
+	if (!t->n && t->start) {
+		fprintf(stderr, "wflow history: No such workflow_id %s in the "
+		        "journal, which starts at event %" PRIu64 ": the history "
+		        "before it was retired (wflow meta shows the state of a "
+		        "workflow created before)\n", id, t->start);
+		wf_timeline_free(t);
+		return EXIT_DAMAGED;
+	}
 	if (!t->n) {
 		fprintf(stderr, "wflow history: No such workflow_id %s\n", id);
 		wf_timeline_free(t);

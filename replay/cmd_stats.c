@@ -399,6 +399,7 @@ int cmd_stats(int argc, char **argv)
 			                        (double)s->by_type[t]);
 		}
 		cJSON_AddNumberToObject(o, "segments", (double)st.segments);
+		cJSON_AddNumberToObject(o, "first_seq", (double)st.first_seq);
 		cJSON_AddNumberToObject(o, "bytes_raw", (double)st.bytes_raw);
 		cJSON_AddNumberToObject(o, "bytes_disk", (double)st.bytes_disk);
 		cJSON_AddNumberToObject(o, "ratio",
@@ -441,8 +442,12 @@ int cmd_stats(int argc, char **argv)
 		cJSON_Delete(a0);
 		cJSON_Delete(a1);
 		printf("journal    %s\n", dir);
-		printf("events     %" PRIu64 " in %" PRIu64 " segments\n",
+		printf("events     %" PRIu64 " in %" PRIu64 " segments",
 		       st.events, st.segments);
+		if (st.first_seq > 1) /* (retention: wflow.h) */
+			printf(", from event %" PRIu64 " (the journal's oldest "
+			       "segments were deleted)", st.first_seq);
+		printf("\n");
 		printf("bytes      %s raw, %s on disk (%.2fx)\n", raw, disk,
 		       cli_ratio(st.bytes_raw, st.bytes_disk));
 		printf("time span  %s .. %s (%.3f s)\n", t0, t1,

@@ -486,8 +486,9 @@ static void put_event(out *o, const tevent *e)
 		const wf_tl_change *c = &w->changes[e->i];
 		fprintf(f, "{\"name\":\"%s\"",
 		        c->what[0] == 'c' ? "created"
-		        : c->status       ? c->status
-		                          : "status");
+		        : c->what[0] == 'r' ? "history retired before"
+		        : c->status         ? c->status
+		                            : "status");
 		put_head(o, e, "status", "i");
 		fprintf(f, ",\"what\":\"%s\",\"seq\":%" PRIu64, c->what,
 		        c->seq);

@@ -6,6 +6,7 @@
  * if none does, every RUNNING workflow is RESUMABLE.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "fold.h"
+#include "journal/segment.h"
 #include "parts.h"
 #include "snapshot.h"
 
@@ -99,6 +101,34 @@ static int fold_parts(wf_fold *f, wf_reader *r, const char *jdir,
 	return rc;
 }
 
+/*
+ * A replay from the first event needs the journal to start there: its
+ * oldest segments may have been deleted (retention, wflow.h), and then
+ * only a snapshot holds what they built. @return 0, or WF_ECORRUPT (err
+ * says which events are missing).
+ */
+static int starts_at_one(const char *jdir, const wf_fold_at *at, char *err,
+                         size_t errlen)
+{
+	wf_seg_list l;
+	int e;
+	if (wf_seg_list_read(wf_io_posix(), jdir, &l, &e) < 0)
+		return 0; /* (the reader reports what is wrong) */
+	uint64_t first = l.n ? l.v[0].first_seq : 1;
+	wf_seg_list_free(&l);
+	if (first <= 1)
+		return 0;
+	snprintf(err, errlen, "the journal starts at event %" PRIu64
+	         ": events 1..%" PRIu64 " are not in it (segments deleted by "
+	         "retention, or lost), and %s", first, first - 1,
+	         !at ? "no usable snapshot holds the state they built"
+	         : at->is_time ? "a point in time is folded from the first "
+	                         "event (snapshots do not record times)"
+	                       : "no usable snapshot that ends by that event "
+	                         "holds the state they built");
+	return WF_ECORRUPT;
+}
+
 /* nparts: read the journal in up to that many parts at once when folding
  * one workflow and at least min_bytes are to be read (1: one pass); *used
  * receives how many it was. at: where to stop (NULL: at the end); then
@@ -181,6 +211,11 @@ static int load(wf_fold **out, const char *dir, const char *only,
 			wf_fold_free(f);
 			f = fresh;
 		}
+	}
+	if (from == 1 && (rc = starts_at_one(jdir, at, err, errlen)) < 0) {
+		wf_reader_close(r);
+		wf_fold_free(f);
+		return rc;
 	}
 	int split = nparts >= 2 ? fold_parts(f, r, jdir, from, at, nparts,
 	                                     min_bytes, used)

@@ -34,8 +34,9 @@ typedef struct keychunk {
 } keychunk;
 
 typedef struct lwf {
-	int status; /* wf_status as journaled */
+	int status; /* wf_status as journaled; -1: unknown (adopted) */
 	int actor;
+	int adopted; /* first seen after the journal's start (late)... */
 	wf_map steps; /* step id -> T_* (intptr_t); keys in chunks */
 	keychunk *chunks;
 	uint64_t hash; /* of id, for the cache */
@@ -58,7 +59,13 @@ struct wf_logic {
 	uint64_t errors, warnings;
 	wf_logic_issue issues[KEEP_ISSUES];
 	size_t nissues;
+	int late; /* the journal starts after event 1 (wf_logic_starts_late) */
 };
+
+void wf_logic_starts_late(wf_logic *l)
+{
+	l->late = 1;
+}
 
 int wf_logic_new(wf_logic **out)
 {
@@ -191,6 +198,8 @@ const wf_logic_issue *wf_logic_issues(const wf_logic *l, size_t *n,
 
 static int allowed(int from, int to)
 {
+	if (from < 0)
+		return 1; /* (its earlier history is not in the journal) */
 	switch (to) {
 	case WF_STATUS_RUNNING:
 		return 1;
@@ -250,6 +259,23 @@ int wf_logic_event(wf_logic *l, const wf_event *ev)
 		w->status = w->actor ? WF_STATUS_SUCCESSFUL : WF_STATUS_NONE;
 		return 0;
 	}
+	if (!w && l->late) {
+		/* Created before the journal's first event: what it was
+		 * then is unknown, so its first status change and the first
+		 * end of each step it had are taken as they come. */
+		if (!(w = calloc(1, sizeof *w + idn + 1)))
+			return WF_ENOMEM;
+		memcpy(w->id, id, idn + 1);
+		w->hash = h;
+		w->steps.borrow = 1;
+		if (wf_map_put(&l->wfs, w->id, w) < 0) {
+			free(w);
+			return WF_ENOMEM;
+		}
+		l->cache[h % CACHE_SLOTS] = w;
+		w->status = -1;
+		w->adopted = 1;
+	}
 	if (!w) {
 		issue(l, ev, 0, "%s of workflow %s, which does not exist (never "
 		      "created, or deleted)", wf_event_schema_find(type)->name, id);
@@ -294,6 +320,10 @@ int wf_logic_event(wf_logic *l, const wf_event *ev)
 		intptr_t next = st;
 		if (type == WF_EV_STEP_STARTED) {
 			next = T_OPEN;
+		} else if (!st && w->adopted) {
+			next = type == WF_EV_STEP_FAILED ? T_FAILED : T_DONE;
+			if (type == WF_EV_CONTINUATION)
+				next = T_OPEN;
 		} else if (type == WF_EV_CONTINUATION) {
 			if (st != T_OPEN)
 				issue(l, ev, 0, "step %s of workflow %s returns a "

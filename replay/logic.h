@@ -34,6 +34,12 @@ typedef struct wf_logic_issue {
 int wf_logic_new(wf_logic **out);
 void wf_logic_free(wf_logic *l);
 
+/** The journal starts after event 1 (its oldest segments were retired:
+ *  wflow.h, wf_config.retention_s): a workflow first seen in it was
+ *  created before, and its first status change and each step's first
+ *  end are taken as they come. Before the first event. */
+void wf_logic_starts_late(wf_logic *l);
+
 /** Check the next event. @return 0 or WF_ENOMEM. */
 int wf_logic_event(wf_logic *l, const wf_event *ev);
 

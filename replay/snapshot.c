@@ -836,6 +836,15 @@ static int lazy_replay(void *ctx, wf_fold *f, uint64_t upto, char *err,
 			rc = 0;
 			break;
 		}
+		if (seen == 0 && ev->seq != 1) {
+			/* (retention: wflow.h, wf_config.retention_s) */
+			errf(err, errlen, "the journal %s starts at event %" PRIu64
+			     ": events 1..%" PRIu64 " were deleted, so the "
+			     "damaged block cannot be rebuilt from it",
+			     z->jdir, ev->seq, ev->seq - 1);
+			rc = WF_ECORRUPT;
+			break;
+		}
 		rc = wf_fold_apply(f, ev, err, errlen);
 		seen = ev->seq;
 	}
@@ -1442,4 +1451,45 @@ int wf_snapshot_write(const wf_io *io, const char *dir, uint64_t journal_id,
 	if (wf_fold_read_all(f, err, errlen) == 0 || rc == WF_ENOMEM)
 		errf(err, errlen, "out of memory saving the state");
 	return rc;
+}
+
+int wf_snapshot_covered(const wf_io *io, const char *dir, uint64_t journal_id,
+                        uint64_t *seq)
+{
+	*seq = 0;
+	if (!io)
+		io = wf_io_posix();
+	char **names;
+	int n = list_snapshots(io, dir, 0, &names);
+	if (n < 0)
+		return n == -ENOMEM ? WF_ENOMEM : WF_EIO;
+	/* Newest first: the WF_SNAP_KEEP newest whole headers of this
+	 * journal, and the last seq of the oldest of them. */
+	int found = 0;
+	uint64_t oldest = 0;
+	for (int i = 0; i < n && found < WF_SNAP_KEEP; i++) {
+		char path[4200];
+		uint8_t h[WF_SNAP_HEADER_SIZE];
+		uint64_t size = 0;
+		snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+		int fd = io->open(io->ctx, path, WF_IO_RDONLY);
+		int ok = fd >= 0 && io->fsize(io->ctx, fd, &size) == 0 &&
+		         size >= WF_SNAP_HEADER_SIZE &&
+		         pread_all(io, fd, h, sizeof h, 0) == 0 &&
+		         memcmp(h, WF_SNAP_MAGIC, 8) == 0 &&
+		         wf_get_u64(h + 56) == XXH3_64bits(h, 56) &&
+		         wf_get_u64(h + 16) == journal_id &&
+		         wf_get_u64(h + 40) == size - WF_SNAP_HEADER_SIZE;
+		if (fd >= 0)
+			io->close(io->ctx, fd);
+		if (ok) {
+			found++;
+			oldest = wf_get_u64(h + 24);
+		}
+	}
+	if (n > 0)
+		free_names(names, n);
+	if (found == WF_SNAP_KEEP)
+		*seq = oldest;
+	return 0;
 }

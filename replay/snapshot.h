@@ -120,6 +120,16 @@ int wf_snapshot_load_writer(const wf_io *io, const char *dir,
                             size_t skippedlen);
 
 /**
+ * What retention may delete up to (wflow.h, wf_config.retention_s): the
+ * last seq of the older of the WF_SNAP_KEEP newest snapshots of journal
+ * journal_id in dir whose headers are whole, so that either could still
+ * be used; 0 if there are fewer.
+ * @return 0, WF_EIO (cannot list dir), WF_ENOMEM.
+ */
+int wf_snapshot_covered(const wf_io *io, const char *dir, uint64_t journal_id,
+                        uint64_t *seq);
+
+/**
  * Restore snapshots of at least min_stored stored bytes lazily (records
  * read when first asked for: fold.h, wf_fold_restore_lazy), and check
  * every block's checksum at the open only up to verify_upto stored bytes

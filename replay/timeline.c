@@ -7,6 +7,8 @@
  */
 #include "timeline.h"
 
+#include "journal/segment.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -248,9 +250,18 @@ static int apply(wf_timeline *t, const wf_event *ev, const char *const *ids,
 		return 0;
 	memcpy(id, ev->fields[0].v.s.ptr, n);
 	id[n] = '\0';
-	if (!(w = wf_map_get(t->index, id)))
-		return 0; /* its creation is not in this journal */
 	wf_tl_change *c;
+	if (!(w = wf_map_get(t->index, id)) && !t->start)
+		return 0; /* its creation is not in this journal */
+	if (!w) {
+		/* Created before the journal's first event (retired): its
+		 * timeline starts here. */
+		if (!(w = new_wf(t, ev)) || !(c = add_change(w, ev, "retired")) ||
+		    !(c->cause = strdup("its history before this event was "
+		                        "retired")))
+			return WF_ENOMEM;
+		w->retired = 1;
+	}
 	wf_tl_try *tr;
 	switch (type) {
 	case WF_EV_ATTEMPT_STARTED:
@@ -382,6 +393,13 @@ int wf_timeline_load_parts(const char *jdir, const char *const *ids,
 		return WF_ENOMEM;
 	}
 	tl_ctx c = {t, ids, nids};
+	wf_seg_list segs;
+	int e;
+	if (wf_seg_list_read(wf_io_posix(), jdir, &segs, &e) == 0) {
+		if (segs.n && segs.v[0].first_seq > 1)
+			t->start = segs.v[0].first_seq;
+		wf_seg_list_free(&segs);
+	}
 	wf_reader *r;
 	int rc = wf_reader_open(&r, jdir, NULL);
 	int split = 1;

@@ -21,7 +21,9 @@
 typedef struct wf_tl_change {
 	uint64_t seq;
 	int64_t time_ns;
-	const char *what;   /**< "created", "attempt", "status" (static) */
+	const char *what;   /**< "created", "attempt", "status", or
+	                         "retired": the first event of a workflow
+	                         created before the journal's start (static) */
 	const char *status; /**< the new status, for "status" (static) */
 	char *cause;        /**< run, resume, call, create, cancel, step
 	                         failed, crash detected at open, ... */
@@ -56,6 +58,8 @@ typedef struct wf_tl_wf {
 	size_t ntries, ctries;
 	int deleted;          /**< deleted (later events may reuse the id:
 	                           a new wf_tl_wf then) */
+	int retired;          /**< created before the journal's first event:
+	                           what came before is not in it (retention) */
 } wf_tl_wf;
 
 typedef struct wf_timeline {
@@ -63,6 +67,9 @@ typedef struct wf_timeline {
 	size_t n, cap;
 	uint64_t events;  /**< events read */
 	int64_t first_ns, last_ns;
+	uint64_t start;   /**< the journal's first event if it is after 1
+	                       (its oldest segments were deleted: wflow.h,
+	                       wf_config.retention_s), else 0 */
 	void *index;      /**< id -> live wf_tl_wf (internal) */
 } wf_timeline;
 

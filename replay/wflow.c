@@ -50,6 +50,7 @@
 #include <unistd.h>
 
 #include "journal/journal.h"
+#include "journal/segment.h"
 #include "replay/cli.h"
 #include "replay/demo.h"
 #include "replay/dumpfmt.h"
@@ -57,6 +58,7 @@
 #include "replay/fold.h"
 #include "replay/logic.h"
 #include "replay/parts.h"
+#include "replay/snapshot.h"
 #include "wflow.h"
 
 
@@ -104,9 +106,15 @@ static const char usage_verify[] =
 	"and on-disk bytes, compression ratio); damaged ranges and warnings\n"
 	"go to stderr.\n"
 	"\n"
+	"A journal that starts after event 1 had its oldest segments deleted\n"
+	"(the engine's wf_config.retention_s): that is fine if a snapshot\n"
+	"beside it (DIR/snapshots) holds the state they built (\"retired\"),\n"
+	"and damage if none does.\n"
+	"\n"
 	"  --json      print the report as one JSON object on stdout: ok,\n"
 	"              segments, frames, events, first_seq, last_seq,\n"
-	"              bytes_raw, bytes_disk, damage [{file, offset, length,\n"
+	"              bytes_raw, bytes_disk, retired_upto,\n"
+	"              retired_snapshot_seq, damage [{file, offset, length,\n"
 	"              torn, what}]\n"
 	"  -h, --help  show this help\n"
 	"\n"
@@ -286,9 +294,49 @@ static void damage_free(damage_list *l)
 
 
 
+/* The first event of the journal in jdir, by its segments' names: after
+ * 1 if its oldest segments were deleted (retention, or lost). */
+static uint64_t journal_start(const char *jdir)
+{
+	wf_seg_list l;
+	int e;
+	if (wf_seg_list_read(wf_io_posix(), jdir, &l, &e) < 0)
+		return 1; /* (the reader says what is wrong) */
+	uint64_t first = l.n ? l.v[0].first_seq : 1;
+	wf_seg_list_free(&l);
+	return first;
+}
+
+/* A journal that starts at event `start` > 1: the last event of the
+ * newest usable snapshot beside it (the engine's <dir>/snapshots) if
+ * that holds the state of the events before it, else 0. Checks what
+ * folding one workflow from it checks (header, directory, first block). */
+static uint64_t retired_cover(const char *jdir, uint64_t journal_id,
+                              uint64_t start, uint64_t next_seq)
+{
+	char sdir[4200];
+	snprintf(sdir, sizeof sdir, "%s/../snapshots", jdir);
+	wf_fold *f;
+	uint64_t seq = 0;
+	if (wf_fold_new(&f) < 0)
+		return 0;
+	if (wf_fold_set_only(f, "") < 0 ||
+	    wf_snapshot_load(NULL, sdir, journal_id, next_seq, &f, &seq, NULL,
+	                     0) != 1)
+		seq = 0;
+	wf_fold_free(f);
+	return seq + 1 >= start ? seq : 0;
+}
+
+typedef struct retired {
+	uint64_t upto;  /* events 1..upto are not in the journal (0: none) */
+	uint64_t cover; /* the snapshot that holds them ends here (0: none) */
+} retired;
+
 static void verify_text(const char *dir, const wf_journal_stats *st,
                         uint64_t unknown, const damage_list *dl,
-                        const char *fatal, const wf_logic *lg)
+                        const char *fatal, const wf_logic *lg,
+                        const retired *rt)
 {
 	size_t ni;
 	uint64_t lerr, lwarn;
@@ -304,6 +352,10 @@ static void verify_text(const char *dir, const wf_journal_stats *st,
 		printf(" (seq %" PRIu64 " .. %" PRIu64 ")", st->first_seq,
 		       st->last_seq);
 	printf("\n");
+	if (rt->upto && rt->cover)
+		printf("retired     events 1 .. %" PRIu64 " (segments deleted by "
+		       "retention); the snapshot up to event %" PRIu64
+		       " holds their state\n", rt->upto, rt->cover);
 	if (unknown)
 		printf("unknown     %" PRIu64 " events of types this version "
 		       "does not name\n",
@@ -361,7 +413,8 @@ static void verify_text(const char *dir, const wf_journal_stats *st,
 
 static void verify_json(const char *dir, const wf_journal_stats *st,
                         uint64_t unknown, const damage_list *dl,
-                        const char *fatal, int ok, const wf_logic *lg)
+                        const char *fatal, int ok, const wf_logic *lg,
+                        const retired *rt)
 {
 	size_t ni;
 	uint64_t lerr, lwarn;
@@ -377,6 +430,8 @@ static void verify_json(const char *dir, const wf_journal_stats *st,
 	       st->last_seq, st->bytes_raw, st->bytes_disk,
 	       cli_ratio(st->bytes_raw, st->bytes_disk), unknown,
 	       st->torn ? "true" : "false");
+	printf(",\"retired_upto\":%" PRIu64 ",\"retired_snapshot_seq\":%" PRIu64,
+	       rt->upto, rt->cover);
 	if (fatal) {
 		printf(",\"error\":");
 		cli_json_str(stdout, fatal);
@@ -445,6 +500,10 @@ static int cmd_verify(int argc, char **argv)
 		free(dir);
 		return EXIT_USAGE;
 	}
+	retired rt = {0, 0};
+	uint64_t start = journal_start(dir);
+	if (start > 1)
+		wf_logic_starts_late(lg);
 	int lrc = 0;
 	cli_progress *bar = cli_progress_start("verify", "reading", dir);
 	while ((rc = wf_reader_next(r, &ev)) > 0) {
@@ -467,6 +526,24 @@ static int cmd_verify(int argc, char **argv)
 
 	wf_journal_stats st;
 	wf_reader_stats(r, &st);
+	if (start > 1) {
+		/* Retired (wflow.h, wf_config.retention_s) if a snapshot
+		 * holds what the missing events built; else events are
+		 * missing, which is damage. */
+		rt.upto = start - 1;
+		rt.cover = retired_cover(dir, wf_reader_journal_id(r), start,
+		                         st.last_seq + 1);
+		if (!rt.cover) {
+			char what[300];
+			snprintf(what, sizeof what, "the journal starts at event %"
+			         PRIu64 ": events 1..%" PRIu64 " are missing "
+			         "(segments deleted or lost), and no usable "
+			         "snapshot holds the state they built",
+			         start, start - 1);
+			wf_damage d = {.file = dir, .what = what};
+			collect_damage(&dl, &d);
+		}
+	}
 	int bad = 0;
 	for (size_t i = 0; i < dl.n; i++)
 		if (!dl.v[i].torn)
@@ -490,12 +567,13 @@ static int cmd_verify(int argc, char **argv)
 		if (a.json)
 			verify_json(dir, &st, unknown, &dl,
 			            "no journal here (no *.wfj segment files)",
-			            0, lg);
+			            0, lg, &rt);
 	} else if (a.json) {
 		verify_json(dir, &st, unknown, &dl, *fatal ? fatal : NULL,
-		            code == EXIT_INTACT, lg);
+		            code == EXIT_INTACT, lg, &rt);
 	} else {
-		verify_text(dir, &st, unknown, &dl, *fatal ? fatal : NULL, lg);
+		verify_text(dir, &st, unknown, &dl, *fatal ? fatal : NULL, lg,
+		            &rt);
 	}
 	wf_logic_free(lg);
 	if (fflush(stdout) != 0 && code == EXIT_INTACT)
