@@ -3368,6 +3368,24 @@ int wf_fold_rows(const wf_fold *f, unsigned mask, wf_fold_row **out,
 	return 0;
 }
 
+cJSON *wf_fold_row_json(const wf_fold_row *r)
+{
+	cJSON *x = cJSON_CreateObject();
+	if (!x || !cJSON_AddStringToObject(x, "workflow_id", r->id) ||
+	    !cJSON_AddStringToObject(x, "status", wf_status_name(r->status)) ||
+	    (r->start_ns && add_secs(x, "start_time", r->start_ns)) ||
+	    (r->end_ns && add_secs(x, "end_time", r->end_ns)) ||
+	    (r->start_ns && r->end_ns &&
+	     !cJSON_AddNumberToObject(x, "duration",
+	                              (double)(r->end_ns - r->start_ns) / 1e9)) ||
+	    !cJSON_AddNumberToObject(x, "steps", (double)r->steps) ||
+	    !cJSON_AddNumberToObject(x, "attempts", (double)r->attempts)) {
+		cJSON_Delete(x);
+		return NULL;
+	}
+	return x;
+}
+
 int wf_fold_list(const wf_fold *f, unsigned mask, cJSON **out)
 {
 	*out = NULL;
@@ -3379,20 +3397,11 @@ int wf_fold_list(const wf_fold *f, unsigned mask, cJSON **out)
 	cJSON *arr = cJSON_CreateArray();
 	rc = arr ? 0 : WF_ENOMEM;
 	for (size_t k = 0; k < n && !rc; k++) {
-		cJSON *x = cJSON_CreateObject();
-		if (!x || !cJSON_AddItemToArray(arr, x) ||
-		    !cJSON_AddStringToObject(x, "workflow_id", v[k].id) ||
-		    !cJSON_AddStringToObject(x, "status",
-		                             wf_status_name(v[k].status)) ||
-		    (v[k].start_ns && add_secs(x, "start_time", v[k].start_ns)) ||
-		    (v[k].end_ns && add_secs(x, "end_time", v[k].end_ns)) ||
-		    (v[k].start_ns && v[k].end_ns &&
-		     !cJSON_AddNumberToObject(
-		         x, "duration",
-		         (double)(v[k].end_ns - v[k].start_ns) / 1e9)) ||
-		    !cJSON_AddNumberToObject(x, "steps", (double)v[k].steps) ||
-		    !cJSON_AddNumberToObject(x, "attempts", (double)v[k].attempts))
+		cJSON *x = wf_fold_row_json(&v[k]);
+		if (!x || !cJSON_AddItemToArray(arr, x)) {
+			cJSON_Delete(x);
 			rc = WF_ENOMEM;
+		}
 	}
 	free(v);
 	if (rc) {

@@ -216,6 +216,9 @@ typedef struct wf_fold_row {
 int wf_fold_rows(const wf_fold *f, unsigned mask, wf_fold_row **out,
                  size_t *n);
 
+/** One row as wf_fold_list gives it (an object; NULL: out of memory). */
+cJSON *wf_fold_row_json(const wf_fold_row *r);
+
 /**
  * The fold's whole state as bytes (for a snapshot): *out (malloc'd) and
  * *len. Frozen workflows are copied as they are, the others packed.

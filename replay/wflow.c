@@ -809,6 +809,38 @@ static int cmd_meta(int argc, char **argv)
 
 
 
+/* wflow ls --json: the array wf_fold_list gives, printed as cJSON_Print
+ * prints it, one row at a time (at 10^7 events, the whole array took
+ * 1 GB). */
+static int ls_json(const wf_fold_row *v, size_t n)
+{
+	fputc('[', stdout);
+	for (size_t k = 0; k < n; k++) {
+		cJSON *x = wf_fold_row_json(&v[k]);
+		char *s = x ? cJSON_Print(x) : NULL;
+		cJSON_Delete(x);
+		if (!s) {
+			fprintf(stderr, "\nwflow ls: out of memory\n");
+			return EXIT_USAGE;
+		}
+		if (k)
+			fputs(", ", stdout);
+		/* one level deeper inside the array: a tab after each line
+		 * break */
+		for (const char *p = s, *nl; *p; p = nl + 1) {
+			if (!(nl = strchr(p, '\n'))) {
+				fputs(p, stdout);
+				break;
+			}
+			fwrite(p, 1, (size_t)(nl - p) + 1, stdout);
+			fputc('\t', stdout);
+		}
+		free(s);
+	}
+	fputs("]\n", stdout);
+	return EXIT_INTACT;
+}
+
 static int cmd_ls(int argc, char **argv)
 {
 	cli_args a;
@@ -824,22 +856,8 @@ static int cmd_ls(int argc, char **argv)
 	if ((rc = cli_load_fold("ls", a.pos[0], &f)) >= 0)
 		return rc;
 	unsigned mask = a.status_mask ? a.status_mask : WF_STATUS_ALL;
-	if (a.json) {
-		cJSON *list = NULL;
-		rc = wf_fold_list(f, mask, &list);
-		wf_fold_free(f);
-		if (rc < 0) {
-			fprintf(stderr, "wflow ls: cannot list the workflows "
-			                "(%s)\n", wf_strerror(rc));
-			return EXIT_USAGE;
-		}
-		int code = cli_print_json("ls", list);
-		cJSON_Delete(list);
-		return cli_finish_stdout("ls", code);
-	}
-
-	/* The table straight from the fold's rows: a JSON object per
-	 * workflow was most of the time and memory of a long journal's. */
+	/* Straight from the fold's rows: a JSON object per workflow, all
+	 * at once, was most of the time and memory of a long journal's. */
 	wf_fold_row *v;
 	size_t n;
 	if ((rc = wf_fold_rows(f, mask, &v, &n)) < 0) {
@@ -847,6 +865,12 @@ static int cmd_ls(int argc, char **argv)
 		fprintf(stderr, "wflow ls: cannot list the workflows (%s)\n",
 		        wf_strerror(rc));
 		return EXIT_USAGE;
+	}
+	if (a.json) {
+		int code = ls_json(v, n);
+		free(v);
+		wf_fold_free(f);
+		return cli_finish_stdout("ls", code);
 	}
 	int idw = 2;
 	for (size_t k = 0; k < n; k++)
