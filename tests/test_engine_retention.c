@@ -23,6 +23,10 @@
  *  - both snapshots damaged: wf_open fails with WF_ECORRUPT naming the
  *    missing events, changes no file of the journal; with the older
  *    snapshot put back it opens and answers as before.
+ *  - every record block of the newest snapshot damaged, restored lazily
+ *    (no block checked at the open): a workflow's metadata fails with
+ *    WF_ECORRUPT, saying its block cannot be rebuilt from a journal that
+ *    starts at event N.
  *  - the tools (argv[1]: the wflow binary): verify says "retired" and
  *    exits 0; without snapshots it calls the missing events damage (exit
  *    1) and ls fails naming them; meta and ls work from the snapshot;
@@ -36,7 +40,9 @@
 
 #include "engine_util.h"
 #include "journal/journal.h"
+#include "journal/varint.h"
 #include "replay/events.h"
+#include "replay/snapshot.h"
 
 static const char *wflow_bin;
 
@@ -486,6 +492,44 @@ static void check_engine(void)
 	CHECK_STATUS(e, "w-00299", WF_STATUS_SUCCESSFUL);
 	CHECK_STATUS(e, "w-01029", WF_STATUS_SUCCESSFUL);
 	e_close(e);
+
+	/* A damaged block of a lazily restored snapshot cannot be rebuilt
+	 * from a journal without its start: the workflows in it fail,
+	 * saying why; the others answer. */
+	t_context("a damaged block, lazily restored");
+	char c[512], jc[600], sc[600], newest[700];
+	t_subdir(c, sizeof c, "c");
+	t_path(jc, sizeof jc, c, "journal");
+	t_path(sc, sizeof sc, c, "snapshots");
+	CHECK(mkdir(c, 0755) == 0);
+	t_copy_dir(ja, jc);
+	t_copy_dir(sa, sc);
+	ns = snapshots(c, snaps);
+	{
+		char name[32];
+		snprintf(name, sizeof name, "%020" PRIu64 ".wfs", snaps[0]);
+		t_path(newest, sizeof newest, sc, name);
+	}
+	size_t flen;
+	uint8_t *fb = t_read_file(newest, &flen);
+	uint32_t nb = wf_get_u32(fb + 64 + 8);
+	CHECK(nb >= 2);
+	for (uint32_t x = 1; x < nb; x++) { /* every record block */
+		const uint8_t *ent = fb + 64 + 24 + 48 * (size_t)x;
+		t_flip(newest, wf_get_u64(ent) + wf_get_u64(ent + 8) / 2, 0x10);
+	}
+	free(fb);
+	wf_snapshot_set_lazy(0, 0, 0); /* no block checked at the open */
+	e = open_ret(c, 0, WF_CONFIG_VERSION, 1000000);
+	cJSON *m = NULL;
+	CHECK_ERC(e, wf_get_metadata(e, "w-00001", NULL, &m), WF_ECORRUPT);
+	CHECK_CONTAINS(wf_errmsg(e), "cannot be rebuilt");
+	snprintf(want, sizeof want, "starts at event %" PRIu64,
+	         s.first_seq[0]);
+	CHECK_CONTAINS(wf_errmsg(e), want);
+	wf_close(e);
+	wf_snapshot_set_lazy((uint64_t)1 << 20, (uint64_t)64 << 20,
+	                     (uint64_t)256 << 10); /* (the defaults) */
 
 	/* Retention off, not old enough, or in a config that has no such
 	 * field: every segment stays. */
