@@ -205,6 +205,10 @@ struct wf_fold {
 	char *last_session;
 	wf_map sessions; /* interned session ids (value: the key) */
 	uint64_t last_seq;
+	/* The latest time of the events folded (wall clocks go back; a
+	 * point in time is past all of them once past this); INT64_MAX:
+	 * unknown (restored from a version 1 save). */
+	int64_t max_ns;
 };
 
 /* ---- per-workflow arena: the steps' strings, args and structs ---- */
@@ -421,6 +425,11 @@ const char *wf_fold_last_session(const wf_fold *f)
 uint64_t wf_fold_last_seq(const wf_fold *f)
 {
 	return f->last_seq;
+}
+
+int64_t wf_fold_max_time(const wf_fold *f)
+{
+	return f->max_ns;
 }
 
 void wf_fold_passed(wf_fold *f, uint64_t seq)
@@ -1838,7 +1847,8 @@ static int thaw(wf_fwf *w)
  */
 
 #define SAVE_MAGIC "WFSF"
-#define SAVE_VERSION 1
+/* 2: the latest event time after the last seq (1: without; still read) */
+#define SAVE_VERSION 2
 
 static void fb_bytes(fbuf *b, const void *p, size_t n)
 {
@@ -1989,6 +1999,7 @@ static int save(wf_fold *f, uint8_t **out, size_t *len, wf_fold_rec **recs,
 	}
 	fb_byte(&b, SAVE_VERSION);
 	fb_u(&b, f->last_seq);
+	fb_u(&b, (uint64_t)f->max_ns);
 	fb_str(&b, f->last_session);
 	/* Sessions: sess first, then the rest in map order; workflows name
 	 * them by index. */
@@ -2241,7 +2252,9 @@ static int restore_head(wf_fold *f, rbuf *r, size_t len, uint64_t *last_seq,
 {
 	*sess = NULL;
 	*what = "malformed";
+	int version = r->p[-1]; /* (rbufs start after magic and version) */
 	*last_seq = rb_u(r);
+	f->max_ns = version >= 2 ? (int64_t)rb_u(r) : INT64_MAX;
 	const char *last = rb_str(r);
 	*nsess = rb_u(r);
 	if (r->bad || *nsess > len) {
@@ -2276,7 +2289,7 @@ static const char *restore_bad_start(const wf_fold *f, const uint8_t *p,
 	return f->wfs.len || f->last_seq || f->adopted || f->lazy
 	           ? "the fold is not empty"
 	       : len < 5 || memcmp(p, SAVE_MAGIC, 4) != 0 ? "no magic"
-	       : p[4] != SAVE_VERSION ? "unknown version"
+	       : p[4] != 1 && p[4] != SAVE_VERSION ? "unknown version"
 	                              : NULL;
 }
 
@@ -2563,15 +2576,17 @@ int wf_fold_read_all(wf_fold *f, char *err, size_t errlen)
 			snprintf(rerr, sizeof rerr, "no journal to rebuild from");
 		}
 		if (!rc) {
-			/* Replaying moves the position and the last session:
-			 * they are put back. */
+			/* Replaying moves the position, the latest time and
+			 * the last session: they are put back. */
 			uint64_t seq = f->last_seq;
+			int64_t max_ns = f->max_ns;
 			char *ls = f->last_session;
 			f->last_session = NULL;
 			rc = z->pg.replay(z->pg.ctx, f, z->seq, rerr, sizeof rerr);
 			free(f->last_session);
 			f->last_session = ls;
 			f->last_seq = seq;
+			f->max_ns = max_ns;
 		}
 		for (size_t b = 0; !rc && b < z->pg.nblocks; b++)
 			if (z->state[b] == 2)
@@ -3191,8 +3206,11 @@ int wf_fold_apply(wf_fold *f, const wf_event *ev, char *err, size_t errlen)
 		     "missing or of the wrong kind", ev->seq,
 		     sc ? sc->name : "unknown type");
 	}
-	if (rc == 0)
+	if (rc == 0) {
 		f->last_seq = ev->seq;
+		if (ev->time_ns > f->max_ns)
+			f->max_ns = ev->time_ns;
+	}
 	return rc;
 }
 

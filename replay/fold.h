@@ -364,6 +364,13 @@ const char *wf_fold_last_session(const wf_fold *f);
 /** Sequence number of the last event applied (0 if none). */
 uint64_t wf_fold_last_seq(const wf_fold *f);
 
+/** The latest wall-clock time of the events applied (0 if none; events
+ *  a one-workflow fold passed over, wf_fold_passed, are not counted), as
+ *  saved and restored with the state; INT64_MAX if unknown (restored
+ *  from a save of before it was kept). A point in time at or after it
+ *  comes after every event folded. */
+int64_t wf_fold_max_time(const wf_fold *f);
+
 /** Events up to seq were read, and those not applied were ones
  * wf_fold_ignores: the last sequence number is seq. */
 void wf_fold_passed(wf_fold *f, uint64_t seq);

@@ -122,8 +122,8 @@ static int starts_at_one(const char *jdir, const wf_fold_at *at, char *err,
 	         ": events 1..%" PRIu64 " are not in it (segments deleted by "
 	         "retention, or lost), and %s", first, first - 1,
 	         !at ? "no usable snapshot holds the state they built"
-	         : at->is_time ? "a point in time is folded from the first "
-	                         "event (snapshots do not record times)"
+	         : at->is_time ? "no usable snapshot from before that time "
+	                         "holds the state they built"
 	                       : "no usable snapshot that ends by that event "
 	                         "holds the state they built");
 	return WF_ECORRUPT;
@@ -179,13 +179,25 @@ static int load(wf_fold **out, const char *dir, const char *only,
 	/* For one workflow, a snapshot costs its directory and a block or
 	 * two (snapshot.h); a version 1 snapshot would be restored whole, and
 	 * the engine's next snapshot replaces it. */
-	int snap = 0; /* (where a time falls is known only in order) */
-	if (!at || !at->is_time)
+	uint64_t below = !at || at->is_time ? UINT64_MAX
+	                 : at->seq == UINT64_MAX ? at->seq
+	                                         : at->seq + 1;
+	int snap = wf_snapshot_load(NULL, sdir, wf_reader_journal_id(r), below,
+	                            &f, &seq, NULL, 0);
+	/* A point in time: a snapshot whose events are all from before it
+	 * (their latest time is saved with it), else an older one. */
+	while (snap == 1 && at && at->is_time &&
+	       wf_fold_max_time(f) > at->time_ns) {
+		wf_fold_free(f);
+		if (new_fold(&f, only) < 0) {
+			snprintf(err, errlen, "out of memory");
+			wf_reader_close(r);
+			return WF_ENOMEM;
+		}
+		below = seq;
 		snap = wf_snapshot_load(NULL, sdir, wf_reader_journal_id(r),
-		                        !at ? UINT64_MAX
-		                        : at->seq == UINT64_MAX ? at->seq
-		                                                : at->seq + 1,
-		                        &f, &seq, NULL, 0);
+		                        below, &f, &seq, NULL, 0);
+	}
 	/* A skipped snapshot leaves a new fold: it must be told again. */
 	if (snap != 1 && wf_fold_set_only(f, only) < 0) {
 		snprintf(err, errlen, "out of memory");

@@ -30,8 +30,9 @@
  *  - the tools (argv[1]: the wflow binary): verify says "retired" and
  *    exits 0; without snapshots it calls the missing events damage (exit
  *    1) and ls fails naming them; meta and ls work from the snapshot;
- *    meta --at an event before the journal's start exits 1 naming the
- *    missing events; history of a workflow created before the start
+ *    meta --at an event or a time before the journal's start exits 1
+ *    naming the missing events, --at a time after the snapshot's events
+ *    answers; history of a workflow created before the start
  *    begins with that and shows its later resume, of one with no event
  *    left says the history was retired (exit 1); stats says where the
  *    journal starts.
@@ -417,6 +418,14 @@ static void check_engine(void)
 		snprintf(args, sizeof args, "meta %s w-00001 --at 2", a);
 		CHECK_MSG(run_wflow(args, msg, sizeof msg) == 1, "%s", msg);
 		CHECK_CONTAINS(msg, "the journal starts at event");
+		/* a time after the snapshot's events: from it */
+		snprintf(args, sizeof args, "meta %s w-00001 --at @%lld", a,
+		         (long long)time(NULL) + 86400);
+		CHECK_MSG(run_wflow(args, msg, sizeof msg) == 0, "%s", msg);
+		CHECK_CONTAINS(msg, "\"SUCCESSFUL\"");
+		snprintf(args, sizeof args, "meta %s w-00001 --at @1", a);
+		CHECK_MSG(run_wflow(args, msg, sizeof msg) == 1, "%s", msg);
+		CHECK_CONTAINS(msg, "no usable snapshot from before that time");
 		/* history: from the journal's start on, and says so */
 		snprintf(args, sizeof args, "history %s w-00007", a);
 		CHECK_MSG(run_wflow(args, msg, sizeof msg) == 0, "%s", msg);

@@ -48,6 +48,10 @@
 /* Write EVENTS synthetic events into root/journal in segments of 64 KiB;
  * every 4000 events, a notice and an unknown type that may be skipped;
  * every 7000, a session_started (an engine restarted). */
+/* write_journal: the event with this sequence number, if any, is an hour
+ * ahead of the others (a wall clock set right back after: --at TIME). */
+static uint64_t clock_jump_at;
+
 static void write_journal(const char *root, uint64_t extra_type)
 {
 	char jdir[600];
@@ -66,6 +70,8 @@ static void write_journal(const char *root, uint64_t extra_type)
 	uint64_t first;
 	for (uint64_t k = 1; k <= EVENTS; k++) {
 		wf_synth_next(g, &ev);
+		if (k == clock_jump_at)
+			ev.time_ns += (int64_t)3600 * 1000000000;
 		CHECK_OK(wf_batch_add(b, &ev));
 		if (k % 4000 == 0) {
 			wf_event n = {0};
@@ -545,6 +551,36 @@ static void damaged_fails_alike(const char *clean, const char *id,
 	free(b);
 }
 
+/* A copy of root's journal (in <scratch>/name, its path in out) with a
+ * snapshot of its first third. */
+static void snapshot_copy(const char *root, const char *name, char *out,
+                          size_t outlen)
+{
+	char jdir[600], sdir[600], src[600];
+	t_subdir(out, outlen, name);
+	CHECK(mkdir(out, 0755) == 0);
+	snprintf(src, sizeof src, "%s/journal", root);
+	snprintf(jdir, sizeof jdir, "%s/journal", out);
+	snprintf(sdir, sizeof sdir, "%s/snapshots", out);
+	t_copy_dir(src, jdir);
+	wf_fold *f;
+	wf_reader *r;
+	CHECK_OK(wf_fold_new(&f));
+	CHECK_OK(wf_reader_open(&r, jdir, NULL));
+	const wf_event *ev;
+	char err[600];
+	while (wf_reader_next(r, &ev) == 1) {
+		CHECK_OK_MSG(wf_fold_apply(f, ev, err, sizeof err), err);
+		if (ev->seq == EVENTS / 3)
+			break;
+	}
+	CHECK_OK_MSG(wf_snapshot_write(NULL, sdir, wf_reader_journal_id(r), f,
+	                               NULL, err, sizeof err),
+	             err);
+	wf_reader_close(r);
+	wf_fold_free(f);
+}
+
 int main(void)
 {
 	char root[512];
@@ -630,33 +666,56 @@ int main(void)
 
 	/* A snapshot a third of the way: the parts start after it. */
 	{
-		char snap[512], jdir[600], sdir[600], src[600];
-		t_subdir(snap, sizeof snap, "snap");
-		CHECK(mkdir(snap, 0755) == 0);
-		snprintf(src, sizeof src, "%s/journal", root);
-		snprintf(jdir, sizeof jdir, "%s/journal", snap);
-		snprintf(sdir, sizeof sdir, "%s/snapshots", snap);
-		t_copy_dir(src, jdir);
-		wf_fold *f;
-		wf_reader *r;
-		CHECK_OK(wf_fold_new(&f));
-		CHECK_OK(wf_reader_open(&r, jdir, NULL));
-		const wf_event *ev;
-		char err[600];
-		while (wf_reader_next(r, &ev) == 1) {
-			CHECK_OK_MSG(wf_fold_apply(f, ev, err, sizeof err), err);
-			if (ev->seq == EVENTS / 3)
-				break;
-		}
-		CHECK_OK_MSG(wf_snapshot_write(NULL, sdir, wf_reader_journal_id(r),
-		                               f, NULL, err, sizeof err),
-		             err);
-		wf_reader_close(r);
-		wf_fold_free(f);
+		char snap[512];
+		snapshot_copy(root, "snap", snap, sizeof snap);
 		compare_all(snap, ids, n, full, 1);
 		/* --at before the snapshot's end: not from it; after: from
 		 * it, and in parts after it */
 		compare_at(snap, root, ids + n / 3, 4);
+		/* Its journal without its first segment: a time after the
+		 * snapshot's events is still answered (from it), one before
+		 * is refused, naming the missing events. */
+		char jdir[600], first[700];
+		t_segs sg;
+		snprintf(jdir, sizeof jdir, "%s/journal", snap);
+		t_list_segments(jdir, &sg);
+		CHECK(sg.n > 2 && sg.first_seq[1] <= EVENTS / 3);
+		t_seg_path(first, sizeof first, jdir, &sg, 0);
+		CHECK(unlink(first) == 0);
+		wf_fold_at late = {1, 0, time_of(root, EVENTS / 2)};
+		wf_fold_at early = {1, 0, time_of(root, EVENTS / 5)};
+		for (size_t k = n / 3; k < n / 3 + 4; k++) {
+			answer a;
+			int used;
+			load_at(snap, ids[k], &late, 2, &used, &a);
+			CHECK_OK_MSG(a.rc, a.err);
+			wf_fold *ref = fold_upto(root, &late);
+			char *m = fold_meta_text(ref, ids[k], NULL);
+			CHECK_MSG(strcmp(m, a.meta) == 0, "reference %s\nvs %s", m,
+			          a.meta);
+			free(m);
+			wf_fold_free(ref);
+			answer_free(&a);
+			load_at(snap, ids[k], &early, 2, &used, &a);
+			CHECK_RC(a.rc, WF_ECORRUPT);
+			CHECK_CONTAINS(a.err, "no usable snapshot from before that "
+			                      "time");
+			answer_free(&a);
+		}
+	}
+
+	/* The wall clock an hour ahead for one event before the snapshot,
+	 * set right back after: a time after the snapshot's end but before
+	 * that event's time stops at that event; the snapshot, which
+	 * folded it, is not used. */
+	{
+		char jroot[512], jsnap[512];
+		t_subdir(jroot, sizeof jroot, "jump");
+		clock_jump_at = EVENTS / 4;
+		write_journal(jroot, 0);
+		clock_jump_at = 0;
+		snapshot_copy(jroot, "jumpsnap", jsnap, sizeof jsnap);
+		compare_at(jsnap, jroot, ids + n / 3, 4);
 	}
 
 	/* A type this version does not know and may not skip, 3/4 of the
