@@ -92,6 +92,17 @@ int wf_seg_header_decode(const uint8_t in[WF_SEG_HEADER_SIZE],
 	return 0;
 }
 
+uint64_t wf_seg_first(const wf_io *io, const char *dir)
+{
+	wf_seg_list l;
+	int e;
+	if (wf_seg_list_read(io, dir, &l, &e) < 0)
+		return 1;
+	uint64_t first = l.n ? l.v[0].first_seq : 1;
+	wf_seg_list_free(&l);
+	return first;
+}
+
 char *wf_seg_path(const char *dir, uint64_t first_seq)
 {
 	size_t n = strlen(dir) + WF_SEG_NAME_DIGITS + 16;

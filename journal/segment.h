@@ -50,6 +50,11 @@ int wf_seg_list_read(const wf_io *io, const char *dir, wf_seg_list *out,
                      int *errnum);
 void wf_seg_list_free(wf_seg_list *l);
 
+/** The first sequence number of dir's journal by its first segment's
+ *  name: after 1 if its oldest segments were deleted (retention); 1 if
+ *  it has none or cannot be listed (its readers say why). */
+uint64_t wf_seg_first(const wf_io *io, const char *dir);
+
 /** Path of the segment starting at first_seq (caller frees). */
 char *wf_seg_path(const char *dir, uint64_t first_seq);
 

@@ -110,12 +110,7 @@ static int fold_parts(wf_fold *f, wf_reader *r, const char *jdir,
 static int starts_at_one(const char *jdir, const wf_fold_at *at, char *err,
                          size_t errlen)
 {
-	wf_seg_list l;
-	int e;
-	if (wf_seg_list_read(wf_io_posix(), jdir, &l, &e) < 0)
-		return 0; /* (the reader reports what is wrong) */
-	uint64_t first = l.n ? l.v[0].first_seq : 1;
-	wf_seg_list_free(&l);
+	uint64_t first = wf_seg_first(wf_io_posix(), jdir);
 	if (first <= 1)
 		return 0;
 	snprintf(err, errlen, "the journal starts at event %" PRIu64

@@ -213,6 +213,24 @@ static int allowed(int from, int to)
 	}
 }
 
+/* A new workflow id (n bytes, hash h), in the map and the cache; NULL
+ * when out of memory. */
+static lwf *new_lwf(wf_logic *l, const char *id, size_t n, uint64_t h)
+{
+	lwf *w = calloc(1, sizeof *w + n + 1);
+	if (!w)
+		return NULL;
+	memcpy(w->id, id, n + 1);
+	w->hash = h;
+	w->steps.borrow = 1;
+	if (wf_map_put(&l->wfs, w->id, w) < 0) {
+		free(w);
+		return NULL;
+	}
+	l->cache[h % CACHE_SLOTS] = w;
+	return w;
+}
+
 int wf_logic_event(wf_logic *l, const wf_event *ev)
 {
 	/* Counted, reported once at the end (wf_logic_finish): engines
@@ -245,16 +263,8 @@ int wf_logic_event(wf_logic *l, const wf_event *ev)
 			      "deleted", id);
 			return 0;
 		}
-		if (!(w = calloc(1, sizeof *w + idn + 1)))
+		if (!(w = new_lwf(l, id, idn, h)))
 			return WF_ENOMEM;
-		memcpy(w->id, id, idn + 1);
-		w->hash = h;
-		w->steps.borrow = 1;
-		if (wf_map_put(&l->wfs, w->id, w) < 0) {
-			free(w);
-			return WF_ENOMEM;
-		}
-		l->cache[h % CACHE_SLOTS] = w;
 		w->actor = type == WF_EV_ACTOR_CREATED;
 		w->status = w->actor ? WF_STATUS_SUCCESSFUL : WF_STATUS_NONE;
 		return 0;
@@ -263,16 +273,8 @@ int wf_logic_event(wf_logic *l, const wf_event *ev)
 		/* Created before the journal's first event: what it was
 		 * then is unknown, so its first status change and the first
 		 * end of each step it had are taken as they come. */
-		if (!(w = calloc(1, sizeof *w + idn + 1)))
+		if (!(w = new_lwf(l, id, idn, h)))
 			return WF_ENOMEM;
-		memcpy(w->id, id, idn + 1);
-		w->hash = h;
-		w->steps.borrow = 1;
-		if (wf_map_put(&l->wfs, w->id, w) < 0) {
-			free(w);
-			return WF_ENOMEM;
-		}
-		l->cache[h % CACHE_SLOTS] = w;
 		w->status = -1;
 		w->adopted = 1;
 	}

@@ -393,13 +393,8 @@ int wf_timeline_load_parts(const char *jdir, const char *const *ids,
 		return WF_ENOMEM;
 	}
 	tl_ctx c = {t, ids, nids};
-	wf_seg_list segs;
-	int e;
-	if (wf_seg_list_read(wf_io_posix(), jdir, &segs, &e) == 0) {
-		if (segs.n && segs.v[0].first_seq > 1)
-			t->start = segs.v[0].first_seq;
-		wf_seg_list_free(&segs);
-	}
+	uint64_t first = wf_seg_first(wf_io_posix(), jdir);
+	t->start = first > 1 ? first : 0;
 	wf_reader *r;
 	int rc = wf_reader_open(&r, jdir, NULL);
 	int split = 1;

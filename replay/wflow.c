@@ -295,19 +295,6 @@ static void damage_free(damage_list *l)
 
 
 
-/* The first event of the journal in jdir, by its segments' names: after
- * 1 if its oldest segments were deleted (retention, or lost). */
-static uint64_t journal_start(const char *jdir)
-{
-	wf_seg_list l;
-	int e;
-	if (wf_seg_list_read(wf_io_posix(), jdir, &l, &e) < 0)
-		return 1; /* (the reader says what is wrong) */
-	uint64_t first = l.n ? l.v[0].first_seq : 1;
-	wf_seg_list_free(&l);
-	return first;
-}
-
 /* A journal that starts at event `start` > 1: the last event of the
  * newest usable snapshot beside it (the engine's <dir>/snapshots) if
  * that holds the state of the events before it, else 0. Checks what
@@ -502,7 +489,7 @@ static int cmd_verify(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	retired rt = {0, 0};
-	uint64_t start = journal_start(dir);
+	uint64_t start = wf_seg_first(wf_io_posix(), dir);
 	if (start > 1)
 		wf_logic_starts_late(lg);
 	int lrc = 0;
