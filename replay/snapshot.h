@@ -38,8 +38,11 @@
  * directory fsynced; then the writer keeps it and the newest older one of
  * the same journal, and removes the others (older ones, and another
  * journal's: a journal reset under the same directory). The journal is never
- * touched: a snapshot only saves replay time, and a damaged or foreign
+ * touched here: a snapshot only saves replay time, and a damaged or foreign
  * one is skipped (reported) in favour of an older one or a full replay.
+ * (Unless the engine's retention, wf_config.retention_s, deleted the
+ * journal segments both kept snapshots cover: a full replay is then no
+ * longer possible, and the open fails if neither snapshot is usable.)
  *
  * Every file operation goes through the wf_io table given (NULL: plain
  * POSIX), the journal's seam, so that tests can inject I/O errors here too.
