@@ -10,6 +10,9 @@
  *    (stops at the first that may not go); retiring it deletes exactly
  *    those files; a reader then starts at the first kept event; a reader
  *    whose first segment is deleted after it opened starts at the next.
+ *  - a deletion that fails (EIO from the third unlink): WF_EIO naming the
+ *    file, the two oldest gone, the rest a whole suffix that reads and
+ *    takes commits.
  *  - engine: 200 workflows (one failing, left FAILED) with a snapshot
  *    every 40 events and 4 KiB segments, then 1.2 s later 100 more, with
  *    retention_s = 1: old segments are gone, the journal starts after
@@ -168,6 +171,74 @@ static void check_plan(void)
 	CHECK_RC(wf_reader_next(r, &ev), 1);
 	CHECK_EQ_U64(ev->seq, after.first_seq[1]);
 	wf_reader_close(r);
+	t_context("%s", "");
+}
+
+/* An I/O table whose unlink of the nth file (from 1) fails with EIO. */
+static int unlink_calls, unlink_fail_at;
+
+static int failing_unlink(void *ctx, const char *path)
+{
+	if (++unlink_calls == unlink_fail_at)
+		return -EIO;
+	return wf_io_posix()->unlink(ctx, path);
+}
+
+/* A deletion that fails half way leaves a suffix and says which file. */
+static void check_retire_fails(void)
+{
+	t_context("a deletion fails");
+	char dir[512], path[600];
+	t_subdir(dir, sizeof dir, "plan_fail");
+	t_segs s, after;
+	uint64_t n = write_timed(dir, &s);
+	wf_io io = *wf_io_posix();
+	io.unlink = failing_unlink;
+	wf_journal_opts o;
+	t_opts_default(&o);
+	o.segment_size = 4096;
+	o.io = &io;
+	wf_journal *j = t_open_writer(dir, &o);
+	wf_retire_plan p;
+	CHECK_OK(wf_journal_retire_plan(j, n, 100 * HOUR, &p));
+	CHECK_EQ_U64(p.segments, s.n - 1);
+	unlink_calls = 0;
+	unlink_fail_at = 3;
+	uint64_t done;
+	CHECK_RC(wf_journal_retire(j, &p, &done), WF_EIO);
+	CHECK_EQ_U64(done, 2);
+	t_seg_path(path, sizeof path, dir, &s, 2);
+	CHECK_CONTAINS(wf_journal_errmsg(j), path);
+	t_list_segments(dir, &after);
+	CHECK_EQ_U64(after.n, s.n - 2);
+	CHECK(strcmp(after.name[0], s.name[2]) == 0);
+	/* The journal is still whole from there on, and takes commits. */
+	wf_batch *b;
+	CHECK_OK(wf_batch_new(&b));
+	wf_event ev = {0};
+	ev.type = 7;
+	ev.nfields = 1;
+	ev.fields[0] = wf_field_u(1);
+	CHECK_OK(wf_batch_add(b, &ev));
+	uint64_t first;
+	CHECK_OK(wf_journal_commit(j, b, &first));
+	CHECK_EQ_U64(first, n + 1);
+	wf_batch_free(b);
+	CHECK_OK(wf_journal_close(j));
+	wf_reader_opts ro;
+	t_ropts_default(&ro);
+	uint64_t last = 0;
+	wf_reader *r = t_open_reader(dir, &ro);
+	const wf_event *e;
+	int rc;
+	while ((rc = wf_reader_next(r, &e)) == 1) {
+		CHECK(last == 0 ? e->seq == s.first_seq[2] : e->seq == last + 1);
+		last = e->seq;
+	}
+	CHECK_RC(rc, 0);
+	CHECK_EQ_U64(last, n + 1);
+	wf_reader_close(r);
+	unlink_fail_at = 0;
 	t_context("%s", "");
 }
 
@@ -569,6 +640,7 @@ int main(int argc, char **argv)
 {
 	wflow_bin = argc > 1 ? argv[1] : NULL;
 	check_plan();
+	check_retire_fails();
 	check_engine();
 	return 0;
 }
