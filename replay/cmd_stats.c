@@ -6,7 +6,8 @@
  *
  * How: one pass over the journal with light bookkeeping per event, no
  * fold: a map from workflow id to its status and session, a map from
- * "workflow id NUL step id" to the start of its running try, and per step
+ * "workflow id NUL step id" to the start of its running try (entries
+ * recycled by size: a try is added and removed per step), and per step
  * name the durations of its finished tries (sorted at the end for the
  * percentiles). Statuses are derived as the fold derives them: a
  * workflow RUNNING in a session other than the live one is RESUMABLE.
@@ -46,10 +47,24 @@ typedef struct durs {
 	double p50, p95, max; /* once counted */
 } durs;
 
+/* A running try: its start, and its key ("id\x1fstep"), which the running
+ * map borrows. Freed ones wait in a list per key size class. */
+typedef struct tryent {
+	union {
+		int64_t start_ns;
+		struct tryent *next; /* (while free) */
+	} u;
+	char key[];
+} tryent;
+
+#define KEY_CLASS 32 /* bytes per size class of tryent keys */
+#define KEY_CLASSES (1100 / KEY_CLASS + 1)
+
 typedef struct stats {
 	uint64_t by_type[65536];
 	wf_map wfs;      /* id -> wfstat */
-	wf_map running;  /* "id\0step" (as "id\x1fstep") -> start ^ START_BIAS */
+	wf_map running;  /* "id\x1fstep" -> tryent (borrowing its key) */
+	tryent *spare[KEY_CLASSES];
 	wf_map names;    /* step name -> durs */
 	char **sessions;
 	size_t nsessions;
@@ -87,9 +102,29 @@ static int text_field(const wf_event *ev, unsigned i, size_t max,
 	return 0;
 }
 
-/* The running steps' start times are the map's values themselves (no
- * allocation per try); this keeps a time of 0 from being NULL. */
-#define START_BIAS ((uint64_t)1 << 63)
+/* An entry for key (n bytes), from the spare ones of its size if any;
+ * NULL when out of memory. */
+static tryent *try_new(stats *s, const char *key, size_t n)
+{
+	size_t c = n / KEY_CLASS;
+	tryent *t = c < KEY_CLASSES ? s->spare[c] : NULL;
+	if (t)
+		s->spare[c] = t->u.next;
+	else if (!(t = malloc(sizeof *t + (c + 1) * KEY_CLASS)))
+		return NULL;
+	memcpy(t->key, key, n + 1);
+	return t;
+}
+
+/* Give back t (NULL is fine), made for a key of n bytes. */
+static void try_put(stats *s, tryent *t, size_t n)
+{
+	if (!t)
+		return;
+	size_t c = n / KEY_CLASS;
+	t->u.next = s->spare[c];
+	s->spare[c] = t;
+}
 
 static void add_duration(stats *s, const char *step, size_t n, double d)
 {
@@ -194,17 +229,27 @@ static void count(stats *s, const wf_event *ev)
 		key[n] = '\x1f';
 		memcpy(key + n + 1, sp, sn);
 		key[n + 1 + sn] = '\0';
+		size_t kn = n + 1 + sn;
 		if (ev->type == WF_EV_STEP_STARTED) {
-			void *t = (void *)(uintptr_t)((uint64_t)ev->time_ns ^
-			                              START_BIAS);
-			if (wf_map_put(&s->running, key, t) < 0)
+			tryent *t = wf_map_get_n(&s->running, key, kn);
+			if (t) { /* started again without an end */
+				t->u.start_ns = ev->time_ns;
+				return;
+			}
+			if (!(t = try_new(s, key, kn)) ||
+			    wf_map_put(&s->running, t->key, t) < 0) {
+				try_put(s, t, kn);
 				s->oom = 1;
+				return;
+			}
+			t->u.start_ns = ev->time_ns;
 			return;
 		}
-		void *t = wf_map_del(&s->running, key);
+		tryent *t = wf_map_del(&s->running, key);
 		if (!t)
 			return; /* a caught failure's success: no new try */
-		int64_t t0 = (int64_t)((uint64_t)(uintptr_t)t ^ START_BIAS);
+		int64_t t0 = t->u.start_ns;
+		try_put(s, t, kn);
 		add_duration(s, sp, sn, (double)(ev->time_ns - t0) / 1e9);
 		return;
 	}
@@ -290,7 +335,15 @@ static void free_stats(stats *s)
 		free(d);
 	}
 	wf_map_free(&s->wfs);
+	for (size_t i = 0; wf_map_next(&s->running, &i, &k, &v);)
+		free(v);
 	wf_map_free(&s->running);
+	for (size_t c = 0; c < KEY_CLASSES; c++)
+		while (s->spare[c]) {
+			tryent *t = s->spare[c];
+			s->spare[c] = t->u.next;
+			free(t);
+		}
 	wf_map_free(&s->names);
 	for (size_t i = 0; i < s->nsessions; i++)
 		free(s->sessions[i]);
@@ -320,8 +373,10 @@ int cmd_stats(int argc, char **argv)
 		return EXIT_DAMAGED;
 	}
 	stats *s = calloc(1, sizeof *s);
-	if (s)
+	if (s) {
 		s->last_started = -1;
+		s->running.borrow = 1; /* (keys in the tryents) */
+	}
 	wf_reader *r = NULL;
 	if (!s) {
 		fprintf(stderr, "wflow stats: out of memory\n");

@@ -305,6 +305,34 @@ assert all(0 <= x["p50"] <= x["p95"] <= x["max"] and x["tries"] >= 1 for x in sl
 assert s["bytes_raw"] > 0 and s["bytes_disk"] > 0 and s["segments"] >= 1, s
 assert s["first_time"] <= s["last_time"], s
 assert abs(s["span_s"] - (s["last_time"] - s["first_time"])) < 1e-3, s
+# every try from dump: a start, then its first end (a success after a
+# caught failure is no new try); per step name (the id without _N)
+import re
+def secs(t):
+    import datetime
+    d = datetime.datetime.strptime(t[:19], "%Y-%m-%dT%H:%M:%S")
+    d = d.replace(tzinfo=datetime.timezone.utc)
+    return d.timestamp() + float("0" + t[19:-1])
+openr, tries, mx = {}, collections.Counter(), {}
+for e in evs:
+    f = e.get("fields", {})
+    if e["type"] not in ("step_started", "step_succeeded", "step_failed"):
+        continue
+    k = (f["workflow_id"], f["step_id"])
+    if e["type"] == "step_started":
+        openr[k] = secs(e["time"])
+        continue
+    if k not in openr:
+        continue
+    name = re.sub(r"_[0-9]+$", "", f["step_id"])
+    tries[name] += 1
+    d = secs(e["time"]) - openr.pop(k)
+    mx[name] = max(mx.get(name, d), d)
+# (the slowest names only; with their maxima, in order, as dump has them)
+assert all(x["tries"] == tries[x["name"]] for x in sl), (sl, dict(tries))
+assert all(abs(x["max"] - mx[x["name"]]) < 1e-5 for x in sl), (sl, mx)
+top = sorted(mx.values(), reverse=True)[:len(sl)]
+assert all(abs(a - b) < 1e-5 for a, b in zip(maxes, top)), (maxes, top)
 '
 for j in d1 d g; do
 	"$wflow" stats "$tmp/$j" --json >"$tmp/s_$j.json"
