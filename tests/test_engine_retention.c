@@ -40,6 +40,7 @@
  *    left says the history was retired (exit 1); stats says where the
  *    journal starts.
  */
+#include <stdarg.h>
 #include <sys/wait.h>
 
 #include "engine_util.h"
@@ -412,6 +413,28 @@ static int run_wflow(const char *args, char *out, size_t n)
 	return WEXITSTATUS(st);
 }
 
+/* Run wflow with the arguments fmt formats; fail the test (at the
+ * caller's line) unless it exits with code. @return the end of its
+ * output (stdout and stderr), until the next call. */
+static const char *wflow_at(const char *file, int line, int code,
+                            const char *fmt, ...) T_PRINTF(4, 5);
+static const char *wflow_at(const char *file, int line, int code,
+                            const char *fmt, ...)
+{
+	static char out[4096];
+	char args[1200];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof args, fmt, ap);
+	va_end(ap);
+	int got = run_wflow(args, out, sizeof out);
+	if (got != code)
+		t_fail(file, line, "wflow %s: exit %d, expected %d: %s", args, got,
+		       code, out);
+	return out;
+}
+#define WFLOW(code, ...) wflow_at(__FILE__, __LINE__, code, __VA_ARGS__)
+
 static void check_engine(void)
 {
 	char a[512], b[512], path[700], msg[4096];
@@ -475,39 +498,27 @@ static void check_engine(void)
 
 	/* The tools. */
 	if (wflow_bin) {
-		char args[1200];
-		snprintf(args, sizeof args, "verify %s", a);
-		CHECK_MSG(run_wflow(args, msg, sizeof msg) == 0, "%s", msg);
-		CHECK_CONTAINS(msg, "retired     events 1 .. ");
-		CHECK_CONTAINS(msg, "result      intact");
-		snprintf(args, sizeof args, "meta %s w-00001", a);
-		CHECK_MSG(run_wflow(args, msg, sizeof msg) == 0, "%s", msg);
-		CHECK_CONTAINS(msg, "\"SUCCESSFUL\"");
-		snprintf(args, sizeof args, "ls %s", a);
-		CHECK_MSG(run_wflow(args, msg, sizeof msg) == 0, "%s", msg);
-		CHECK_CONTAINS(msg, "w-00299");
-		snprintf(args, sizeof args, "meta %s w-00001 --at 2", a);
-		CHECK_MSG(run_wflow(args, msg, sizeof msg) == 1, "%s", msg);
-		CHECK_CONTAINS(msg, "the journal starts at event");
+		const char *m = WFLOW(0, "verify %s", a);
+		CHECK_CONTAINS(m, "retired     events 1 .. ");
+		CHECK_CONTAINS(m, "result      intact");
+		CHECK_CONTAINS(WFLOW(0, "meta %s w-00001", a), "\"SUCCESSFUL\"");
+		CHECK_CONTAINS(WFLOW(0, "ls %s", a), "w-00299");
+		CHECK_CONTAINS(WFLOW(1, "meta %s w-00001 --at 2", a),
+		               "the journal starts at event");
 		/* a time after the snapshot's events: from it */
-		snprintf(args, sizeof args, "meta %s w-00001 --at @%lld", a,
-		         (long long)time(NULL) + 86400);
-		CHECK_MSG(run_wflow(args, msg, sizeof msg) == 0, "%s", msg);
-		CHECK_CONTAINS(msg, "\"SUCCESSFUL\"");
-		snprintf(args, sizeof args, "meta %s w-00001 --at @1", a);
-		CHECK_MSG(run_wflow(args, msg, sizeof msg) == 1, "%s", msg);
-		CHECK_CONTAINS(msg, "no usable snapshot from before that time");
+		CHECK_CONTAINS(WFLOW(0, "meta %s w-00001 --at @%lld", a,
+		                     (long long)time(NULL) + 86400),
+		               "\"SUCCESSFUL\"");
+		CHECK_CONTAINS(WFLOW(1, "meta %s w-00001 --at @1", a),
+		               "no usable snapshot from before that time");
 		/* history: from the journal's start on, and says so */
-		snprintf(args, sizeof args, "history %s w-00007", a);
-		CHECK_MSG(run_wflow(args, msg, sizeof msg) == 0, "%s", msg);
-		CHECK_CONTAINS(msg, "created before the journal's first event");
-		CHECK_CONTAINS(msg, "attempt 2 started (resume");
-		snprintf(args, sizeof args, "history %s w-00001", a);
-		CHECK_MSG(run_wflow(args, msg, sizeof msg) == 1, "%s", msg);
-		CHECK_CONTAINS(msg, "the history before it was retired");
-		snprintf(args, sizeof args, "stats %s", a);
-		CHECK_MSG(run_wflow(args, msg, sizeof msg) == 0, "%s", msg);
-		CHECK_CONTAINS(msg, "(the journal's oldest segments were deleted)");
+		m = WFLOW(0, "history %s w-00007", a);
+		CHECK_CONTAINS(m, "created before the journal's first event");
+		CHECK_CONTAINS(m, "attempt 2 started (resume");
+		CHECK_CONTAINS(WFLOW(1, "history %s w-00001", a),
+		               "the history before it was retired");
+		CHECK_CONTAINS(WFLOW(0, "stats %s", a),
+		               "(the journal's oldest segments were deleted)");
 	}
 
 	/* Both snapshots damaged: the open fails, the journal unchanged. */
@@ -555,14 +566,10 @@ static void check_engine(void)
 		CHECK_EQ_U64(t_file_size(path), sizes[i]);
 	}
 	if (wflow_bin) {
-		char args[1200];
-		snprintf(args, sizeof args, "verify %s", b);
-		CHECK_MSG(run_wflow(args, msg, sizeof msg) == 1, "%s", msg);
-		CHECK_CONTAINS(msg, "are missing");
-		CHECK_CONTAINS(msg, "result      DAMAGED");
-		snprintf(args, sizeof args, "ls %s", b);
-		CHECK_MSG(run_wflow(args, msg, sizeof msg) == 1, "%s", msg);
-		CHECK_CONTAINS(msg, "the journal starts at event");
+		const char *m = WFLOW(1, "verify %s", b);
+		CHECK_CONTAINS(m, "are missing");
+		CHECK_CONTAINS(m, "result      DAMAGED");
+		CHECK_CONTAINS(WFLOW(1, "ls %s", b), "the journal starts at event");
 	}
 	/* The older one back: it opens from it, as it was. */
 	t_flip(keep[1], 20, 0x40);
