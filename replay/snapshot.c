@@ -1211,35 +1211,45 @@ fail:
 	return rc;
 }
 
-/* Check and restore one snapshot file into the empty fold f.
- * @return 1 restored, 0 unusable (why says why), WF_ENOMEM. */
-static int try_one(const wf_io *io, const char *dir, const char *path,
-                   uint64_t journal_id,
-                   uint64_t next_seq, wf_fold *f, uint64_t *seq, char *why,
-                   size_t whylen, int *beyond)
+/* Open a snapshot file and read its header into h (*size: the file's).
+ * @return the fd, or -1: unusable (why says why; *rc 0) or out of memory
+ * (*rc WF_ENOMEM). */
+static int open_head(const wf_io *io, const char *path,
+                     uint8_t h[WF_SNAP_HEADER_SIZE], uint64_t *size,
+                     char *why, size_t whylen, int *rc)
 {
-	*beyond = 0;
-	uint8_t h[WF_SNAP_HEADER_SIZE];
-	uint64_t size = 0, last = 0;
+	*rc = 0;
+	*size = 0;
 	int fd = io->open(io->ctx, path, WF_IO_RDONLY);
-	int r = fd < 0 ? fd : io->fsize(io->ctx, fd, &size);
-	if (r == 0 && size < WF_SNAP_HEADER_SIZE) {
+	int r = fd < 0 ? fd : io->fsize(io->ctx, fd, size);
+	if (r == 0 && *size < WF_SNAP_HEADER_SIZE) {
 		errf(why, whylen, "not a snapshot (no magic)");
 		io->close(io->ctx, fd);
-		return 0;
+		return -1;
 	}
 	if (r == 0)
-		r = pread_all(io, fd, h, sizeof h, 0);
+		r = pread_all(io, fd, h, WF_SNAP_HEADER_SIZE, 0);
 	if (r < 0) {
 		if (fd >= 0)
 			io->close(io->ctx, fd);
 		if (r == -ENOMEM)
-			return WF_ENOMEM;
-		errf(why, whylen, "cannot read it: %s", strerror(-r));
-		return 0;
+			*rc = WF_ENOMEM;
+		else
+			errf(why, whylen, "cannot read it: %s", strerror(-r));
+		return -1;
 	}
-	int rc = 0;
+	return fd;
+}
+
+/* Is header h (of a file of size bytes) one of journal journal_id's that
+ * this wflow reads, ending before next_seq? @return 1, or 0 (why says
+ * why; *beyond: it ends at or after next_seq). */
+static int head_ok(const uint8_t *h, uint64_t size, uint64_t journal_id,
+                   uint64_t next_seq, char *why, size_t whylen, int *beyond)
+{
+	*beyond = 0;
 	uint32_t version = wf_get_u32(h + 8);
+	uint64_t last = wf_get_u64(h + 24);
 	if (memcmp(h, WF_SNAP_MAGIC, 8) != 0) {
 		errf(why, whylen, "not a snapshot (no magic)");
 	} else if (wf_get_u64(h + 56) != XXH3_64bits(h, 56)) {
@@ -1250,7 +1260,7 @@ static int try_one(const wf_io *io, const char *dir, const char *path,
 		     version, WF_SNAP_VERSION);
 	} else if (wf_get_u64(h + 16) != journal_id) {
 		errf(why, whylen, "made from another journal");
-	} else if ((last = wf_get_u64(h + 24)) >= next_seq) {
+	} else if (last >= next_seq) {
 		errf(why, whylen, "covers events up to %" PRIu64 ", beyond the "
 		     "journal's end (%" PRIu64 ")", last, next_seq - 1);
 		*beyond = 1;
@@ -1260,6 +1270,30 @@ static int try_one(const wf_io *io, const char *dir, const char *path,
 	} else if (wf_get_u64(h + 32) > ((uint64_t)1 << 36)) {
 		errf(why, whylen, "implausible length %" PRIu64,
 		     wf_get_u64(h + 32));
+	} else {
+		return 1;
+	}
+	return 0;
+}
+
+/* Check and restore one snapshot file into the empty fold f.
+ * @return 1 restored, 0 unusable (why says why), WF_ENOMEM. */
+static int try_one(const wf_io *io, const char *dir, const char *path,
+                   uint64_t journal_id,
+                   uint64_t next_seq, wf_fold *f, uint64_t *seq, char *why,
+                   size_t whylen, int *beyond)
+{
+	*beyond = 0;
+	uint8_t h[WF_SNAP_HEADER_SIZE];
+	uint64_t size;
+	int rc;
+	int fd = open_head(io, path, h, &size, why, whylen, &rc);
+	if (fd < 0)
+		return rc;
+	uint32_t version = wf_get_u32(h + 8);
+	uint64_t last = wf_get_u64(h + 24);
+	if (!head_ok(h, size, journal_id, next_seq, why, whylen, beyond)) {
+		rc = 0;
 	} else if (version == 1) {
 		rc = try_v1(io, fd, h, size, journal_id, f, why, whylen);
 	} else {
@@ -1464,32 +1498,28 @@ int wf_snapshot_covered(const wf_io *io, const char *dir, uint64_t journal_id,
 	if (n < 0)
 		return n == -ENOMEM ? WF_ENOMEM : WF_EIO;
 	/* Newest first: the WF_SNAP_KEEP newest whole headers of this
-	 * journal, and the last seq of the oldest of them. */
-	int found = 0;
+	 * journal that this wflow reads, and the last seq of the oldest. */
+	int found = 0, rc = 0;
 	uint64_t oldest = 0;
-	for (int i = 0; i < n && found < WF_SNAP_KEEP; i++) {
-		char path[4200];
+	for (int i = 0; i < n && found < WF_SNAP_KEEP && !rc; i++) {
+		char path[4200], why[300];
 		uint8_t h[WF_SNAP_HEADER_SIZE];
-		uint64_t size = 0;
+		uint64_t size;
+		int beyond;
 		snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-		int fd = io->open(io->ctx, path, WF_IO_RDONLY);
-		int ok = fd >= 0 && io->fsize(io->ctx, fd, &size) == 0 &&
-		         size >= WF_SNAP_HEADER_SIZE &&
-		         pread_all(io, fd, h, sizeof h, 0) == 0 &&
-		         memcmp(h, WF_SNAP_MAGIC, 8) == 0 &&
-		         wf_get_u64(h + 56) == XXH3_64bits(h, 56) &&
-		         wf_get_u64(h + 16) == journal_id &&
-		         wf_get_u64(h + 40) == size - WF_SNAP_HEADER_SIZE;
-		if (fd >= 0)
-			io->close(io->ctx, fd);
-		if (ok) {
+		int fd = open_head(io, path, h, &size, why, sizeof why, &rc);
+		if (fd < 0)
+			continue;
+		io->close(io->ctx, fd);
+		if (head_ok(h, size, journal_id, UINT64_MAX, why, sizeof why,
+		            &beyond)) {
 			found++;
 			oldest = wf_get_u64(h + 24);
 		}
 	}
 	if (n > 0)
 		free_names(names, n);
-	if (found == WF_SNAP_KEEP)
+	if (found == WF_SNAP_KEEP && !rc)
 		*seq = oldest;
-	return 0;
+	return rc;
 }

@@ -125,8 +125,9 @@ int wf_snapshot_load_writer(const wf_io *io, const char *dir,
 /**
  * What retention may delete up to (wflow.h, wf_config.retention_s): the
  * last seq of the older of the WF_SNAP_KEEP newest snapshots of journal
- * journal_id in dir whose headers are whole, so that either could still
- * be used; 0 if there are fewer.
+ * journal_id in dir whose headers pass the checks a restore makes first
+ * (whole, this journal's, a version this wflow reads), so that either
+ * could still be used; 0 if there are fewer.
  * @return 0, WF_EIO (cannot list dir), WF_ENOMEM.
  */
 int wf_snapshot_covered(const wf_io *io, const char *dir, uint64_t journal_id,
