@@ -41,6 +41,7 @@
 
 #include "engine_int.h"
 #include "journal/jsoncheck.h"
+#include "journal/segment.h"
 #include "replay/jpatch.h"
 #include "replay/snapshot.h"
 
@@ -3228,18 +3229,12 @@ static int replay(wf_engine *e, const char *jdir, uint64_t from,
 		rc = wf_reader_seek(r, from);
 	const wf_event *ev;
 	char err[600];
-	uint64_t expect = from; /* the first event must be that one */
-	while (rc == 0 && (rc = wf_reader_next(r, &ev)) == 1) {
-		if (expect && ev->seq != expect) {
-			rc = missing(e, jdir, from, ev->seq, skipped);
-			break;
-		}
-		expect = 0;
+	uint64_t first = wf_seg_first(e->io, jdir);
+	if (rc == 0 && first > from)
+		rc = missing(e, jdir, from, first, skipped);
+	while (rc == 0 && (rc = wf_reader_next(r, &ev)) == 1)
 		if ((rc = wf_fold_apply(e->fold, ev, err, sizeof err)) < 0)
 			open_fail(e, rc, "replay of %s: %s", jdir, err);
-	}
-	if (rc == 0 && expect && wf_journal_next_seq(e->j) != expect)
-		rc = missing(e, jdir, from, wf_journal_next_seq(e->j), skipped);
 	if (rc == 0 && rd.seen)
 		rc = open_fail(e, WF_ECORRUPT, "replay of %s: %s", jdir, rd.msg);
 	if (rc < 0 && !e->open_failed)

@@ -21,6 +21,7 @@
 #include <zstd.h>
 
 #include "journal/journal.h"
+#include "journal/segment.h"
 #include "journal/varint.h"
 #include "bigmem.h"
 #include "wflow.h"
@@ -828,21 +829,20 @@ static int lazy_replay(void *ctx, wf_fold *f, uint64_t upto, char *err,
 	wf_reader_opts ro = WF_READER_OPTS_INIT;
 	ro.io = z->io;
 	wf_reader *r;
+	uint64_t first = wf_seg_first(z->io, z->jdir);
+	if (first > 1) { /* (retention: wflow.h, wf_config.retention_s) */
+		errf(err, errlen, "the journal %s starts at event %" PRIu64
+		     ": events 1..%" PRIu64 " were deleted, so the damaged "
+		     "block cannot be rebuilt from it", z->jdir, first,
+		     first - 1);
+		return WF_ECORRUPT;
+	}
 	int rc = wf_reader_open(&r, z->jdir, &ro);
 	const wf_event *ev;
 	uint64_t seen = 0;
 	while (rc == 0 && (rc = wf_reader_next(r, &ev)) == 1) {
 		if (ev->seq > upto) {
 			rc = 0;
-			break;
-		}
-		if (seen == 0 && ev->seq != 1) {
-			/* (retention: wflow.h, wf_config.retention_s) */
-			errf(err, errlen, "the journal %s starts at event %" PRIu64
-			     ": events 1..%" PRIu64 " were deleted, so the "
-			     "damaged block cannot be rebuilt from it",
-			     z->jdir, ev->seq, ev->seq - 1);
-			rc = WF_ECORRUPT;
 			break;
 		}
 		rc = wf_fold_apply(f, ev, err, errlen);
