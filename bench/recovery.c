@@ -33,6 +33,9 @@
  *                     one workflow's events at a time (below) and apply
  *                     them to a new fold.
  *
+ * Every fold populates its memory ahead on a thread of its own
+ * (wf_fold_populate_ahead), wf_open's as the baselines'.
+ *
  * A child prints each recovery's time and its RSS before and after the
  * first. Warm samples come first, for every system (the stores are in the
  * page cache since they were written; the file tree gets one uncounted
@@ -1269,6 +1272,7 @@ static int run_child(const char *kind, const char *path, int opens)
 		wf_fold *f;
 		if (wf_fold_new(&f) < 0)
 			oom();
+		wf_fold_populate_ahead(f, 1); /* as wf_open's replay */
 		recover_stats rs = {0, 0, 0, 0};
 		long long before = rss_bytes();
 		double t0 = now_s();
@@ -1278,6 +1282,7 @@ static int run_child(const char *kind, const char *path, int opens)
 			                                    : (int64_t)rs.events;
 		else
 			n = sqlite_recover(path, f);
+		wf_fold_populate_ahead(f, 0);
 		double t = now_s() - t0;
 		long long after = rss_bytes();
 		if (n < 0) {

@@ -3232,9 +3232,11 @@ static int replay(wf_engine *e, const char *jdir, uint64_t from,
 	uint64_t first = wf_seg_first(e->io, jdir);
 	if (rc == 0 && first > from)
 		rc = missing(e, jdir, from, first, skipped);
+	wf_fold_populate_ahead(e->fold, 1);
 	while (rc == 0 && (rc = wf_reader_next(r, &ev)) == 1)
 		if ((rc = wf_fold_apply(e->fold, ev, err, sizeof err)) < 0)
 			open_fail(e, rc, "replay of %s: %s", jdir, err);
+	wf_fold_populate_ahead(e->fold, 0);
 	if (rc == 0 && rd.seen)
 		rc = open_fail(e, WF_ECORRUPT, "replay of %s: %s", jdir, rd.msg);
 	if (rc < 0 && !e->open_failed)

@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
+#include <pthread.h>
 #include <sys/mman.h>
 
 #ifdef __SSE2__
@@ -54,11 +55,36 @@
 #define SLAB_CLASSES 1024u
 #define SLAB_CHUNK ((size_t)4 << 20)
 
+/*
+ * Chunks populated ahead on a thread of their own (wf_fold_populate_ahead):
+ * populating is most of the kernel's share of a long replay, and the
+ * fold's thread need not wait for it. The thread keeps up to AHEAD_CHUNKS
+ * ready; the slab takes the next one, waiting for it if need be (the
+ * thread is then populating it). If the thread cannot map one, it ends,
+ * and the slab maps its own again.
+ */
+#define AHEAD_CHUNKS 4
+
+typedef struct slab_ahead {
+	pthread_mutex_t mu;
+	pthread_cond_t cv; /* n changed, or done */
+	pthread_t thread;
+	char *ready[AHEAD_CHUNKS];
+	unsigned n;
+	int stop; /* asked to end */
+	int done; /* ended (stop, or mmap failed) */
+} slab_ahead;
+
 typedef struct wf_slab {
 	void *free[SLAB_CLASSES]; /* freed blocks, linked through word 0 */
 	void *chunks;             /* mapped chunks, linked through word 0 */
 	char *cur;
 	size_t left;
+	/* wf_fold_populate_ahead: on (ahead_on), and the thread once the
+	 * slab has mapped a chunk of its own (a short replay starts none). */
+	int ahead_on;
+	slab_ahead *ahead;
+	size_t ahead_used; /* chunks the thread populated (tests ask) */
 	/* While a save's references to frozen blocks are out (pins > 0,
 	 * wf_fold_unpin), blocks given back wait here, untouched. */
 	unsigned pins;
@@ -94,6 +120,90 @@ static char *slab_chunk(void)
 	return c == MAP_FAILED ? NULL : c;
 }
 
+static void *ahead_main(void *arg)
+{
+	slab_ahead *a = arg;
+	pthread_mutex_lock(&a->mu);
+	while (!a->stop) {
+		if (a->n == AHEAD_CHUNKS) {
+			pthread_cond_wait(&a->cv, &a->mu);
+			continue;
+		}
+		pthread_mutex_unlock(&a->mu);
+		char *c = slab_chunk();
+		pthread_mutex_lock(&a->mu);
+		if (!c)
+			break;
+		a->ready[a->n++] = c;
+		pthread_cond_broadcast(&a->cv);
+	}
+	a->done = 1;
+	pthread_cond_broadcast(&a->cv);
+	pthread_mutex_unlock(&a->mu);
+	return NULL;
+}
+
+/* Start the thread (nothing if it cannot: the slab maps its own). */
+static void ahead_start(wf_slab *s)
+{
+	slab_ahead *a = calloc(1, sizeof *a);
+	if (!a)
+		return;
+	pthread_mutex_init(&a->mu, NULL);
+	pthread_cond_init(&a->cv, NULL);
+	if (pthread_create(&a->thread, NULL, ahead_main, a) != 0) {
+		pthread_cond_destroy(&a->cv);
+		pthread_mutex_destroy(&a->mu);
+		free(a);
+		return;
+	}
+	s->ahead = a;
+}
+
+/* Stop and join the thread; the chunks it has ready are unmapped. */
+static void ahead_stop(wf_slab *s)
+{
+	slab_ahead *a = s->ahead;
+	if (!a)
+		return;
+	pthread_mutex_lock(&a->mu);
+	a->stop = 1;
+	pthread_cond_broadcast(&a->cv);
+	pthread_mutex_unlock(&a->mu);
+	pthread_join(a->thread, NULL);
+	while (a->n)
+		munmap(a->ready[--a->n], SLAB_CHUNK);
+	pthread_cond_destroy(&a->cv);
+	pthread_mutex_destroy(&a->mu);
+	free(a);
+	s->ahead = NULL;
+}
+
+/* A new chunk: the thread's next (started at the slab's second chunk),
+ * else one mapped here. */
+static char *slab_next_chunk(wf_slab *s)
+{
+	if (!s->ahead && s->ahead_on && s->chunks)
+		ahead_start(s);
+	slab_ahead *a = s->ahead;
+	if (a) {
+		char *c = NULL;
+		pthread_mutex_lock(&a->mu);
+		while (!a->n && !a->done)
+			pthread_cond_wait(&a->cv, &a->mu);
+		if (a->n) {
+			c = a->ready[--a->n];
+			pthread_cond_broadcast(&a->cv);
+		}
+		pthread_mutex_unlock(&a->mu);
+		if (c) {
+			s->ahead_used++;
+			return c;
+		}
+	}
+	return slab_chunk();
+}
+
 /* A block of at least *size bytes; *size gets its real size. */
 static void *slab_get(wf_slab *s, size_t *size)
 {
@@ -107,7 +217,7 @@ static void *slab_get(wf_slab *s, size_t *size)
 		return p;
 	}
 	if (s->left < *size) {
-		char *c = slab_chunk();
+		char *c = slab_next_chunk(s);
 		if (!c)
 			return malloc(*size);
 		*(void **)c = s->chunks;
@@ -153,6 +263,7 @@ static void slab_put_blob(wf_slab *s, void *p, size_t size)
 
 static void slab_free(wf_slab *s)
 {
+	ahead_stop(s);
 	for (size_t i = 0; i < s->ngrave; i++)
 		if ((s->grave[i].size + SLAB_STEP - 1) / SLAB_STEP >= SLAB_CLASSES)
 			free(s->grave[i].p); /* (the others are in chunks) */
@@ -312,6 +423,18 @@ int wf_fold_new(wf_fold **out)
 void wf_fold_set_freezing(wf_fold *f, int on)
 {
 	f->no_freeze = !on;
+}
+
+void wf_fold_populate_ahead(wf_fold *f, int on)
+{
+	f->slab.ahead_on = on;
+	if (!on)
+		ahead_stop(&f->slab);
+}
+
+size_t wf_fold_populated_ahead(const wf_fold *f)
+{
+	return f->slab.ahead_used;
 }
 
 int wf_fold_set_only(wf_fold *f, const char *id)

@@ -151,6 +151,19 @@ int wf_fold_new(wf_fold **out);
 void wf_fold_set_freezing(wf_fold *f, int on);
 
 /**
+ * While on (1), memory for the fold's workflows is populated ahead, on a
+ * thread of the fold's own, so that a long fold (a replay) does not wait
+ * for the kernel to zero its pages (on the VMs wflow is measured on, a
+ * fifth of a replay's time). The thread starts only once the fold has
+ * needed a second 4 MiB chunk, and keeps up to four ready; it stops at 0 (which joins it) or at
+ * wf_fold_free. Calls to the fold still come from one thread at a time.
+ */
+void wf_fold_populate_ahead(wf_fold *f, int on);
+
+/** How many of the fold's 4 MiB chunks that thread has populated. */
+size_t wf_fold_populated_ahead(const wf_fold *f);
+
+/**
  * Fold only workflow id from now on (the events and snapshot records of
  * the others are skipped; sessions are still followed): what `wflow meta`
  * needs of a long journal. NULL: every workflow. @return 0 or WF_ENOMEM.

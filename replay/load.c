@@ -233,6 +233,7 @@ static int load(wf_fold **out, const char *dir, const char *only,
 		return load(out, dir, only, at, 1, 0, used, err, errlen);
 	}
 	rc = 0;
+	wf_fold_populate_ahead(f, 1);
 	while (split == 1 && (rc = wf_reader_next(r, &ev)) == 1) {
 		if (at && (at->is_time ? ev->time_ns > at->time_ns
 		                       : ev->seq > at->seq)) {
@@ -242,6 +243,7 @@ static int load(wf_fold **out, const char *dir, const char *only,
 		if ((rc = wf_fold_apply(f, ev, err, errlen)) < 0)
 			break;
 	}
+	wf_fold_populate_ahead(f, 0);
 	if (rc < 0 && rc != WF_ECORRUPT && rc != WF_EINCOMPAT && rc != WF_ENOMEM)
 		snprintf(err, errlen, "%s", wf_reader_errmsg(r));
 	else if (rc < 0 && !*err)
