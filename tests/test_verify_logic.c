@@ -18,7 +18,8 @@
  * no issue, and the fold (wflow ls) accepts it. A journal whose event
  * times go back 3 times exits 0 with exactly one warning counting them.
  * The crash in the clean journal is also checked with wflow history:
- * "RESUMABLE (crash detected at open)", the running try INTERRUPTED.
+ * "RESUMABLE (crash detected at open)", the running try INTERRUPTED; and
+ * wflow stats counts the caught failure's step as one try.
  */
 #include "test.h"
 
@@ -595,6 +596,27 @@ static void clean(void)
 	CHECK(!strcmp(item(t1, "outcome")->valuestring, "FAILED"));
 	CHECK(!strcmp(item(t1, "error")->valuestring, "ValueError: boom"));
 	cJSON_Delete(h);
+	run_free(&r);
+
+	/* stats: a try is a start and its first end, so the caught
+	 * failure's success is no second try of b; c's retry is two. */
+	wflow(&r, "stats", w.dir, "--json", NULL);
+	CHECK(r.code == 0);
+	cJSON *st = cJSON_Parse(r.out);
+	CHECK(st);
+	const cJSON *sb = NULL, *sc = NULL, *x;
+	cJSON_ArrayForEach(x, item(st, "slowest_steps"))
+	{
+		const char *name = item(x, "name")->valuestring;
+		if (!strcmp(name, "b"))
+			sb = x;
+		else if (!strcmp(name, "c"))
+			sc = x;
+	}
+	CHECK_MSG(sb && sc, "steps b and c not both in stats' slowest steps");
+	CHECK_EQ_U64(num(sb, "tries"), 1);
+	CHECK_EQ_U64(num(sc, "tries"), 2);
+	cJSON_Delete(st);
 	run_free(&r);
 	t_context("%s", "");
 }
