@@ -50,6 +50,7 @@ enum phase {
 	PH_RUNNING,
 	PH_STEP_START,
 	PH_STEP_END,
+	PH_CAUGHT, /* a step's last try failed; it succeeds with the error */
 	PH_FAILED,
 	PH_PARKED,
 	PH_OUTPUT,
@@ -90,7 +91,7 @@ typedef struct swf {
 	const char *tag; /* its dataset, model or report */
 	char last_out[512];
 	size_t last_out_len;
-	char err[192]; /* the error that failed the workflow */
+	char err[192]; /* the error of the last failed try */
 	char failed_step[40];
 } swf;
 
@@ -760,27 +761,17 @@ static void step_end(wf_synth *s, wf_event *ev, swf *w)
 		sbuf b = sb_open(s);
 		put_error(s, &b, w);
 		st->tries_left--;
-		if (st->tries_left <= 0 && st->catch_exc) {
-			/* catch_exceptions: the error becomes the output. */
-			begin(ev, WF_EV_STEP_SUCCEEDED, w);
-			ev_text(ev, st->id);
-			ev->fields[ev->nfields++] = wf_field_u(st->attempt);
-			sb_close(s, &b);
-			sbuf o = sb_open(s);
-			sb_printf(&o, "[null,");
-			sb_printf(&o, "\"%.*s\"]", (int)b.len, b.p);
-			ev_sb_json(s, ev, &o);
-			w->cur++;
-			w->phase =
-			        w->cur < w->nsteps ? PH_STEP_START : PH_OUTPUT;
-			return;
-		}
 		begin(ev, WF_EV_STEP_FAILED, w);
 		ev_text(ev, st->id);
 		ev->fields[ev->nfields++] = wf_field_u(st->attempt);
 		snprintf(w->err, sizeof w->err, "%.*s", (int)b.len, b.p);
 		ev_sb_text(s, ev, &b);
-		if (st->tries_left > 0) {
+		if (st->tries_left <= 0 && st->catch_exc) {
+			/* catch_exceptions: as the engine writes it, the
+			 * failed try, then the step's success with the error
+			 * as its output (next event, PH_CAUGHT). */
+			w->phase = PH_CAUGHT;
+		} else if (st->tries_left > 0) {
 			w->phase = PH_STEP_START;
 		} else {
 			snprintf(w->failed_step, sizeof w->failed_step, "%s",
@@ -863,6 +854,18 @@ static void advance(wf_synth *s, wf_event *ev, swf *w)
 	case PH_STEP_END:
 		step_end(s, ev, w);
 		break;
+	case PH_CAUGHT: {
+		sstep *st = &w->steps[w->cur];
+		begin(ev, WF_EV_STEP_SUCCEEDED, w);
+		ev_text(ev, st->id);
+		ev->fields[ev->nfields++] = wf_field_u(st->attempt);
+		b = sb_open(s);
+		sb_printf(&b, "[null,\"%s\"]", w->err);
+		ev_sb_json(s, ev, &b);
+		w->cur++;
+		w->phase = w->cur < w->nsteps ? PH_STEP_START : PH_OUTPUT;
+		break;
+	}
 	case PH_FAILED:
 		begin(ev, WF_EV_STATUS_CHANGED, w);
 		ev_text(ev, "FAILED");
