@@ -11,7 +11,7 @@
  *      wf_snapshot_load, as an engine's open does;
  *   2  the data is a whole snapshot file, loaded as it is (the header's
  *      checks, which the checksums otherwise keep the fuzzer from);
- *   3  the same, with the checksums of a version 2 file made right
+ *   3  the same, with the checksums of a version 2 or 3 file made right
  *      (header, directory, blocks), so that changes reach the directory
  *      and block checks and the blocks' contents; when bit 2 of the
  *      first byte is set too, the file is loaded lazily (records read
@@ -275,7 +275,7 @@ static uint8_t *wrap(const uint8_t *p, size_t n, uint64_t *seq, size_t *len)
 }
 
 /*
- * Make a (version 2) file's checksums right where its layout can be
+ * Make a (version 2 or 3) file's checksums right where its layout can be
  * followed: every block's inside the file, the directory's, the header's.
  * What the fuzzer changes then reaches the directory and block checks
  * behind them.

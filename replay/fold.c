@@ -2159,6 +2159,7 @@ static int save(wf_fold *f, uint8_t **out, size_t *len, wf_fold_rec **recs,
 		}
 		if (rv) {
 			rv[nr].off = b.len + moved;
+			rv[nr].status = (uint8_t)w->status;
 			rv[nr++].id_hash = hw[i].h;
 		}
 		fb_str(&b, w->id);
@@ -2753,6 +2754,13 @@ int wf_fold_save_unread(wf_fold *f, uint8_t **out, size_t *len,
 	*blocks = NULL;
 	*nblocks = 0;
 	*pg = NULL;
+	if (z && !z->failed && !z->busy && z->unread && !z->pg.statuses) {
+		/* An older snapshot's blocks, which do not say their records'
+		 * statuses: read, once, so that the one saved now does. */
+		int rc = wf_fold_read_all(f, NULL, 0);
+		if (rc == WF_ENOMEM)
+			return rc;
+	}
 	if (!z || z->failed || z->busy || !z->unread)
 		return wf_fold_save_recs(f, out, len, recs, nrecs, refs);
 	/* An unread block whose hash range holds a record of the map is
@@ -2821,6 +2829,28 @@ int wf_fold_save_unread(wf_fold *f, uint8_t **out, size_t *len,
 	return 0;
 }
 
+/* Read unread block b for a lookup or a list. One that cannot be read
+ * is rebuilt, with any other such, by wf_fold_read_all, which reads
+ * everything else too (and lets the pager go). @return 0 (read), 1
+ * (everything read), or < 0 (err). */
+static int lazy_read_block(wf_fold *f, size_t b, char *err, size_t errlen)
+{
+	lazy *z = f->lazy;
+	z->busy = 1;
+	int rc = lazy_read(f, b);
+	z->busy = 0;
+	if (rc == WF_ENOMEM) {
+		errf(err, errlen, "out of memory reading a snapshot's records");
+		return rc;
+	}
+	z->state[b] = rc ? 2 : 1;
+	z->unread--;
+	if (!rc)
+		return 0;
+	rc = wf_fold_read_all(f, err, errlen);
+	return rc < 0 ? rc : 1;
+}
+
 /* Read the blocks that may hold id (n bytes): those with a record whose
  * hash is id's. A block that cannot be read makes every block read and
  * the bad ones rebuilt (wf_fold_read_all): rare, and then simple.
@@ -2860,18 +2890,57 @@ static int lazy_find(wf_fold *f, const char *id, size_t n, char *err,
 		b = l;
 		if (z->state[b] != 0)
 			continue;
-		z->busy = 1;
-		int rc = lazy_read(f, b);
-		z->busy = 0;
-		if (rc == WF_ENOMEM) {
-			errf(err, errlen, "out of memory reading a snapshot's "
-			     "records");
-			return rc;
-		}
-		z->state[b] = rc ? 2 : 1;
-		z->unread--;
-		if (rc)
-			return wf_fold_read_all(f, err, errlen);
+		int rc = lazy_read_block(f, b, err, errlen);
+		if (rc != 0)
+			return rc < 0 ? rc : 0;
+	}
+	return 0;
+}
+
+/* Could a record whose status is journaled as s (a pager's statuses) be
+ * listed under mask? (RUNNING may be RESUMABLE, as wf_fold_wf_status
+ * derives it; NONE is RESUMABLE.) */
+static int status_may(uint8_t s, unsigned mask)
+{
+	switch (s) {
+	case WF_STATUS_NONE:
+		return (mask & WF_STATUS_BIT(WF_STATUS_RESUMABLE)) != 0;
+	case WF_STATUS_RUNNING:
+		return (mask & (WF_STATUS_BIT(WF_STATUS_RUNNING) |
+		                WF_STATUS_BIT(WF_STATUS_RESUMABLE))) != 0;
+	case WF_STATUS_FAILED:
+	case WF_STATUS_CANCELED:
+	case WF_STATUS_SUCCESSFUL:
+		return (mask & WF_STATUS_BIT(s)) != 0;
+	default:
+		return 1; /* not known */
+	}
+}
+
+/*
+ * Before listing the workflows of mask: read a lazy restore's unread
+ * blocks that may hold a record listed under it (all of them if the
+ * statuses are not known). A record left unread is as the snapshot saved
+ * it (an event of its workflow reads its block first), so the map then
+ * holds every workflow the list shows.
+ */
+static int lazy_read_for(wf_fold *f, unsigned mask)
+{
+	lazy *z = f->lazy;
+	if (z && (z->failed || z->busy || !z->unread || !z->pg.statuses))
+		return wf_fold_read_all(f, NULL, 0);
+	if (!z)
+		return 0;
+	for (size_t b = 0; b < z->pg.nblocks && z->unread; b++) {
+		if (z->state[b] != 0)
+			continue;
+		int need = 0;
+		for (uint64_t k = z->pg.first[b];
+		     k < z->pg.first[b + 1] && !need; k++)
+			need = status_may(z->pg.statuses[k], mask);
+		int rc = need ? lazy_read_block(f, b, NULL, 0) : 0;
+		if (rc != 0)
+			return rc < 0 ? rc : 0;
 	}
 	return 0;
 }
@@ -3482,17 +3551,21 @@ int wf_fold_rows(const wf_fold *f, unsigned mask, wf_fold_row **out,
 {
 	*out = NULL;
 	*nout = 0;
-	size_t n = 0, i = 0;
-	const wf_fwf *w;
-	int lrc = wf_fold_read_all((wf_fold *)f, NULL, 0);
+	size_t n = 0;
+	/* Reading records changes the fold's memory, not its state. */
+	int lrc = lazy_read_for((wf_fold *)f, mask);
 	if (lrc < 0)
 		return lrc;
 	const wf_fwf **v = malloc((f->wfs.len + 1) * sizeof *v);
 	if (!v)
 		return WF_ENOMEM;
-	while (wf_fold_next(f, &i, &w))
+	const char *k;
+	void *x;
+	for (size_t i = 0; wf_map_next(&f->wfs, &i, &k, &x);) {
+		const wf_fwf *w = x;
 		if (mask & WF_STATUS_BIT(wf_fold_wf_status(f, w)))
 			v[n++] = w;
+	}
 	qsort(v, n, sizeof *v, cmp_wf);
 	wf_fold_row *r = malloc((n ? n : 1) * sizeof *r);
 	if (!r) {

@@ -211,6 +211,9 @@ int wf_fold_metadata(const wf_fold *f, const char *id, const char *step,
 /**
  * [{"workflow_id", "status", "start_time", "end_time", "steps",
  *   "attempts"}, ...] sorted by id, for statuses in mask (WF_STATUS_BIT).
+ * After a lazy restore whose pager knows the records' statuses, only the
+ * blocks that may hold a record of such a status are read (a list of the
+ * RUNNING and RESUMABLE ones reads few); else every block.
  */
 int wf_fold_list(const wf_fold *f, unsigned mask, cJSON **out);
 
@@ -243,6 +246,7 @@ int wf_fold_save(wf_fold *f, uint8_t **out, size_t *len);
 typedef struct wf_fold_rec {
 	uint64_t off;     /* byte offset of the record in the payload */
 	uint32_t id_hash; /* wf_fold_id_hash of its id */
+	uint8_t status;   /* its status as journaled (wf_fwf.status) */
 } wf_fold_rec;
 
 /** A frozen workflow's block that a save left where it is: its len bytes
@@ -310,10 +314,16 @@ int wf_fold_restore(wf_fold *f, uint8_t *p, size_t len, char *err,
  * little-endian) their hashes. All of it is the pager's, alive until
  * release.
  */
+#define WF_FOLD_STATUS_UNKNOWN 0xff
+
 typedef struct wf_fold_pager {
 	size_t nblocks;
 	const uint64_t *first;   /* nblocks + 1 entries; first[nblocks] is nrecs */
 	const uint8_t *hashes;
+	/** NULL, or each record's status as journaled (wf_fold_rec.status;
+	 *  WF_FOLD_STATUS_UNKNOWN: not known), so that a list of some
+	 *  statuses reads only the blocks that may hold one. */
+	const uint8_t *statuses;
 	uint64_t nrecs;
 	/** Block b's records (wf_fold_save's bytes for them): *raw malloc'd,
 	 *  kept by the fold. @return 0, WF_ENOMEM, WF_ECORRUPT or WF_EIO
@@ -356,7 +366,9 @@ int wf_fold_restore_lazy(wf_fold *f, uint8_t *head, size_t len,
  * among the records; blocks whose hash range held a record in memory are
  * read first. *pg is the pager they are read from (valid while f is).
  * Not lazy, nothing unread, or a block that cannot be read: *nblocks is
- * 0 and this is wf_fold_save_recs. refs: as there.
+ * 0 and this is wf_fold_save_recs. A pager that does not know the
+ * records' statuses (an older snapshot's) has every block read first,
+ * once, so that the save knows them all. refs: as there.
  * @return 0, WF_ENOMEM, or what wf_fold_save_recs returns.
  */
 int wf_fold_save_unread(wf_fold *f, uint8_t **out, size_t *len,

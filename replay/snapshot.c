@@ -252,6 +252,7 @@ static const uint8_t *span(const payload *pl, uint64_t lo, uint64_t hi,
 }
 
 static uint64_t src_hash(const lazy_src *z, uint64_t k);
+static uint8_t src_status(const lazy_src *z, uint64_t k);
 static const uint64_t *src_block(const lazy_src *z, size_t i,
                                  uint64_t *clen, uint64_t *rawlen,
                                  uint64_t *sum);
@@ -364,7 +365,7 @@ static int build_file(uint64_t journal_id, uint64_t seq, const payload *pl,
 		     "block kept as stored");
 	if (rc)
 		return rc;
-	size_t dirlen = WF_SNAP_DIR_FIXED + nb * WF_SNAP_DIR_BLOCK + 4 * all;
+	size_t dirlen = WF_SNAP_DIR_FIXED + nb * WF_SNAP_DIR_BLOCK + 5 * all;
 	size_t bound = WF_SNAP_HEADER_SIZE + dirlen;
 	for (size_t b = 0; b < nb; b++)
 		if (!ob[b].copy)
@@ -384,6 +385,7 @@ static int build_file(uint64_t journal_id, uint64_t seq, const payload *pl,
 	wf_put_u32(d + 12, (uint32_t)(first - vlen));
 	wf_put_u64(d + 16, all);
 	uint8_t *hv = d + WF_SNAP_DIR_FIXED + nb * WF_SNAP_DIR_BLOCK;
+	uint8_t *sv = hv + 4 * all; /* the statuses */
 	size_t np = 0;
 	pv[np++] = (piece){p, WF_SNAP_HEADER_SIZE + dirlen, 0};
 	size_t mpos = WF_SNAP_HEADER_SIZE + dirlen; /* in p */
@@ -397,9 +399,11 @@ static int build_file(uint64_t journal_id, uint64_t seq, const payload *pl,
 			const uint64_t *fr = src_block(src, ob[b].copy - 1, &clen,
 			                               &rlen, &sum);
 			n = fr[1] - fr[0];
-			for (uint64_t k = 0; k < n; k++)
+			for (uint64_t k = 0; k < n; k++) {
 				wf_put_u32(hv + 4 * (rec + k),
 				           (uint32_t)src_hash(src, fr[0] + k));
+				sv[rec + k] = src_status(src, fr[0] + k);
+			}
 			pv[np++] = (piece){NULL, clen, ob[b].copy - 1};
 		} else {
 			const uint8_t *in = span(pl, ob[b].lo, ob[b].hi, &gbuf,
@@ -420,9 +424,11 @@ static int build_file(uint64_t journal_id, uint64_t seq, const payload *pl,
 			rlen = ob[b].hi - ob[b].lo;
 			sum = XXH3_64bits_withSeed(p + mpos, c, journal_id);
 			n = ob[b].rn;
-			for (uint64_t k = 0; k < n; k++)
+			for (uint64_t k = 0; k < n; k++) {
 				wf_put_u32(hv + 4 * (rec + k),
 				           recs[ob[b].r0 + k].id_hash);
+				sv[rec + k] = recs[ob[b].r0 + k].status;
+			}
 			if (np && pv[np - 1].mem &&
 			    pv[np - 1].mem + pv[np - 1].len == p + mpos)
 				pv[np - 1].len += c; /* follows in memory */
@@ -707,6 +713,7 @@ typedef struct lazy_src {
 	uint64_t *first; /* record block i (file block i + 1): its first */
 	uint8_t *d;      /* the directory: the hashes are in it */
 	const uint8_t *hashes; /* record k's: 4 bytes at 4 k */
+	const uint8_t *statuses; /* record k's at k (NULL: version 2) */
 	size_t dmap;     /* d is mapped (dir_get): the mapping's length */
 	uint8_t *comp;   /* a block as stored */
 	char jdir[4300]; /* the journal, to rebuild unreadable blocks from */
@@ -731,6 +738,12 @@ static void lazy_release(void *ctx)
 static uint64_t src_hash(const lazy_src *z, uint64_t k)
 {
 	return wf_get_u32(z->hashes + 4 * k);
+}
+
+/* Record k's status, from the directory (version 2: not known). */
+static uint8_t src_status(const lazy_src *z, uint64_t k)
+{
+	return z->statuses ? z->statuses[k] : WF_FOLD_STATUS_UNKNOWN;
 }
 
 /* Pager block i (file block i + 1): its stored length, raw length and
@@ -933,10 +946,12 @@ static int try_v2(const wf_io *io, int fd, const char *path, const char *dir,
 	}
 	uint64_t dirlen = wf_get_u64(fixed), nrecs = wf_get_u64(fixed + 16);
 	uint32_t nb = wf_get_u32(fixed + 8), prefix = wf_get_u32(fixed + 12);
+	/* Per record: its hash, and from version 3 its status. */
+	uint64_t per = wf_get_u32(h + 8) >= 3 ? 5 : 4;
 	if (dirlen > stored || nb == 0 || nb > dirlen / WF_SNAP_DIR_BLOCK ||
-	    nrecs > dirlen / 4 ||
+	    nrecs > dirlen / per ||
 	    dirlen != WF_SNAP_DIR_FIXED + (uint64_t)nb * WF_SNAP_DIR_BLOCK +
-	                  4 * nrecs) {
+	                  per * nrecs) {
 		errf(why, whylen, "directory: implausible sizes");
 		return 0;
 	}
@@ -1181,10 +1196,13 @@ static int try_lazy(const wf_io *io, int fd, const char *path,
 	}
 	z->fd = lfd;
 	z->hashes = z->d + WF_SNAP_DIR_FIXED + (size_t)nb * WF_SNAP_DIR_BLOCK;
+	if (wf_get_u32(h + 8) >= 3)
+		z->statuses = z->hashes + 4 * (size_t)nrecs;
 	wf_fold_pager pg = {
 		.nblocks = nb - 1,
 		.first = z->first,
 		.hashes = z->hashes,
+		.statuses = z->statuses,
 		.nrecs = nrecs,
 		.read = lazy_block,
 		.replay = lazy_replay,
@@ -1254,7 +1272,7 @@ static int head_ok(const uint8_t *h, uint64_t size, uint64_t journal_id,
 		errf(why, whylen, "not a snapshot (no magic)");
 	} else if (wf_get_u64(h + 56) != XXH3_64bits(h, 56)) {
 		errf(why, whylen, "header checksum mismatch");
-	} else if ((version != 1 && version != WF_SNAP_VERSION) ||
+	} else if (version < 1 || version > WF_SNAP_VERSION ||
 	           wf_get_u32(h + 12) != WF_SNAP_HEADER_SIZE) {
 		errf(why, whylen, "format version %u, this wflow reads 1 to %u",
 		     version, WF_SNAP_VERSION);

@@ -6,7 +6,7 @@
  *
  *   header, 64 bytes (integers little-endian):
  *     0  magic           8   "WFLOWSNP"
- *     8  version         u32 2 (1 is still read: see below)
+ *     8  version         u32 3 (1 and 2 are still read: see below)
  *    12  header size     u32 64
  *    16  journal id      u64 the journal it was folded from
  *    24  last seq        u64 the last event folded into it
@@ -25,14 +25,19 @@
  *        record count (u64 each). Block 0 is the payload's header (no
  *        records); the others hold runs of whole records, in order.
  *    then nrecs u32: each record's wf_fold_id_hash.
+ *    then nrecs u8: each record's status as journaled (wf_fwf.status;
+ *        0xff: not known, a block copied from a version 2 snapshot).
  *   then the blocks, each one zstd frame.
  *
  * A whole restore decompresses every block (the payload again, byte for
  * byte); wflow meta, which folds one workflow, reads the directory, block
  * 0 and the blocks whose records' id hashes match (about 256 KiB), so its
- * cost does not grow with the number of workflows saved. Version 1 (the
- * payload as one zstd frame after the header, byte 48 its checksum) is
- * still read, never written.
+ * cost does not grow with the number of workflows saved; a list of
+ * workflows of some statuses (the RUNNING and RESUMABLE ones, say, for
+ * wf_resume_all) reads the blocks whose records' statuses may match. Older
+ * versions are still read, never written: 2 (no statuses: a list reads
+ * every block) and 1 (the payload as one zstd frame after the header,
+ * byte 48 its checksum).
  *
  * Written as a temporary file, fsynced, renamed into place, and the
  * directory fsynced; then the writer keeps it and the newest older one of
@@ -57,7 +62,7 @@
 #include "replay/fold.h"
 
 #define WF_SNAP_MAGIC "WFLOWSNP"
-#define WF_SNAP_VERSION 2u
+#define WF_SNAP_VERSION 3u
 #define WF_SNAP_HEADER_SIZE 64u
 #define WF_SNAP_DIR_FIXED 24u
 #define WF_SNAP_DIR_BLOCK 48u

@@ -244,7 +244,7 @@ static void patch_header(const char *path, size_t off, uint64_t v)
 }
 
 /*
- * Check one snapshot file against snapshot.h: magic, version 2, header
+ * Check one snapshot file against snapshot.h: magic, version 3, header
  * size 64, journal id, last seq (= the name's), stored length (= the
  * file's), the header and directory checksums; the directory's blocks
  * (inside the file, each with its checksum, block 0 the payload's header
@@ -259,7 +259,7 @@ static uint8_t *check_snap_file(const char *path, uint64_t jid, uint64_t seq,
 	uint8_t *b = t_read_file(path, &len);
 	CHECK_MSG(len > 64 + 24, "%s: %zu bytes", path, len);
 	CHECK_MSG(memcmp(b, "WFLOWSNP", 8) == 0, "%s: no magic", path);
-	CHECK_EQ_U64(wf_get_u32(b + 8), 2);
+	CHECK_EQ_U64(wf_get_u32(b + 8), 3);
 	CHECK_EQ_U64(wf_get_u32(b + 12), 64);
 	CHECK_EQ_U64(wf_get_u64(b + 16), jid);
 	CHECK_EQ_U64(wf_get_u64(b + 24), seq);
@@ -268,8 +268,16 @@ static uint8_t *check_snap_file(const char *path, uint64_t jid, uint64_t seq,
 	const uint8_t *d = b + 64;
 	uint64_t dirlen = wf_get_u64(d), nrecs = wf_get_u64(d + 16);
 	uint32_t nb = wf_get_u32(d + 8);
-	CHECK(nb >= 1 && dirlen == 24 + 48ull * nb + 4 * nrecs &&
+	CHECK(nb >= 1 && dirlen == 24 + 48ull * nb + 5 * nrecs &&
 	      64 + dirlen <= len);
+	/* Each record's status as journaled: none unknown in a file
+	 * written from scratch (NONE, RUNNING, FAILED, CANCELED,
+	 * SUCCESSFUL; never the derived RESUMABLE). */
+	for (uint64_t k = 0; k < nrecs; k++) {
+		uint8_t st = d[24 + 48 * (size_t)nb + 4 * nrecs + k];
+		CHECK_MSG(st <= 5 && st != 3, "%s: record %" PRIu64
+		          " has status %u", path, k, st);
+	}
 	CHECK_EQ_U64(wf_get_u64(b + 48), XXH3_64bits_withSeed(d, dirlen, jid));
 	uint64_t rl = wf_get_u64(b + 32);
 	CHECK(rl > 0 && rl < ((uint64_t)1 << 30));
@@ -1912,7 +1920,7 @@ static void test_damage(void)
 	patches[0][0] = 24, patches[0][1] = s1;          /* an earlier position */
 	patches[1][0] = 24, patches[1][1] = s2 + 1000;   /* beyond the end */
 	patches[2][0] = 24, patches[2][1] = 0;
-	patches[3][0] = 8, patches[3][1] = 3 | (64ull << 32); /* version 3 */
+	patches[3][0] = 8, patches[3][1] = 4 | (64ull << 32); /* version 4 */
 	patches[4][0] = 40, patches[4][1] = 1000000;     /* stored length */
 	patches[5][0] = 32, patches[5][1] = 1ull << 40;  /* raw length */
 	for (int i = 0; i < 6; i++) {

@@ -74,7 +74,7 @@ int main(void)
 	uint64_t dirlen = wf_get_u64(b + 64), nrecs = wf_get_u64(b + 64 + 16);
 	uint32_t nb = wf_get_u32(b + 64 + 8);
 	CHECK_MSG(nb >= 4, "only %u blocks: the history is too small", nb);
-	CHECK_EQ_U64(dirlen, 24 + 48ull * nb + 4 * nrecs);
+	CHECK_EQ_U64(dirlen, 24 + 48ull * nb + 5 * nrecs); /* hash, status */
 	size_t nwf = 0, i = 0;
 	const wf_fwf *w;
 	while (wf_fold_next(f, &i, &w))

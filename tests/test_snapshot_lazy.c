@@ -20,7 +20,9 @@
  *  - the damaged block and no journal to rebuild from: the lookups that
  *    need it fail with WF_ECORRUPT saying so (none answers wrongly), and
  *    so do the list and writing a snapshot of it (saying why);
- *  - below the lazy threshold, the restore reads everything at once.
+ *  - below the lazy threshold, the restore reads everything at once;
+ *  - a list of some statuses reads only the blocks that may hold one
+ *    (lists_by_status).
  * The directories are mapped from the file (as from 256 KiB by default).
  */
 #include "test.h"
@@ -313,6 +315,213 @@ static void copy_unread(uint64_t before, uint64_t after)
 	wf_fold_free(h.ref);
 }
 
+/* The snapshot file's directory: its record blocks' records (block x,
+ * 1-based as the file counts them, holds first[x] .. first[x] + n[x] - 1)
+ * and each record's status byte (version 3). */
+typedef struct dir_info {
+	uint32_t nb;
+	uint64_t nrecs;
+	uint64_t *first, *n;
+	uint8_t *st;
+} dir_info;
+
+static void read_dir(const char *path, dir_info *di)
+{
+	size_t len;
+	uint8_t *b = t_read_file(path, &len);
+	CHECK_EQ_U64(wf_get_u32(b + 8), 3);
+	const uint8_t *d = b + 64;
+	di->nb = wf_get_u32(d + 8);
+	di->nrecs = wf_get_u64(d + 16);
+	CHECK_EQ_U64(wf_get_u64(d), 24 + 48ull * di->nb + 5 * di->nrecs);
+	di->first = calloc(di->nb, sizeof *di->first);
+	di->n = calloc(di->nb, sizeof *di->n);
+	di->st = malloc(di->nrecs + 1);
+	CHECK(di->first && di->n && di->st);
+	for (uint32_t x = 0; x < di->nb; x++) {
+		di->first[x] = wf_get_u64(d + 24 + 48 * (size_t)x + 32);
+		di->n[x] = wf_get_u64(d + 24 + 48 * (size_t)x + 40);
+	}
+	memcpy(di->st, d + 24 + 48 * (size_t)di->nb + 4 * di->nrecs,
+	       di->nrecs);
+	free(b);
+}
+
+static void free_dir(dir_info *di)
+{
+	free(di->first);
+	free(di->n);
+	free(di->st);
+}
+
+/* Records of the blocks a list of mask must read: those of every block
+ * holding a record that may be listed (a RUNNING one may be RESUMABLE,
+ * one never started is RESUMABLE; 0xff: not known). */
+static uint64_t must_read(const dir_info *di, unsigned mask)
+{
+	uint64_t sum = 0;
+	for (uint32_t x = 1; x < di->nb; x++) {
+		int need = 0;
+		for (uint64_t k = di->first[x]; k < di->first[x] + di->n[x]; k++) {
+			unsigned may = di->st[k] == WF_STATUS_RUNNING
+			                   ? WF_STATUS_BIT(WF_STATUS_RUNNING) |
+			                         WF_STATUS_BIT(WF_STATUS_RESUMABLE)
+			               : di->st[k] == WF_STATUS_NONE
+			                   ? WF_STATUS_BIT(WF_STATUS_RESUMABLE)
+			               : di->st[k] == 0xff ? WF_STATUS_ALL
+			                                   : WF_STATUS_BIT(di->st[k]);
+			need |= (may & mask) != 0;
+		}
+		if (need)
+			sum += di->n[x];
+	}
+	return sum;
+}
+
+static char *list_text(wf_fold *f, unsigned mask)
+{
+	cJSON *l = NULL;
+	CHECK_OK(wf_fold_list(f, mask, &l));
+	char *t = cJSON_PrintUnformatted(l);
+	CHECK(t != NULL);
+	cJSON_Delete(l);
+	return t;
+}
+
+/* The same snapshot file as version 2 wrote it: no statuses. */
+static void as_version2(const char *from, const char *to, uint64_t jid)
+{
+	size_t len;
+	uint8_t *b = t_read_file(from, &len);
+	uint64_t dirlen = wf_get_u64(b + 64), nrecs = wf_get_u64(b + 64 + 16);
+	uint32_t nb = wf_get_u32(b + 64 + 8);
+	size_t cut = 64 + (size_t)dirlen - (size_t)nrecs; /* the statuses */
+	uint8_t *o = malloc(len - nrecs);
+	CHECK(o != NULL);
+	memcpy(o, b, cut);
+	memcpy(o + cut, b + cut + nrecs, len - cut - nrecs);
+	uint8_t *d = o + 64;
+	wf_put_u64(d, dirlen - nrecs);
+	for (uint32_t x = 0; x < nb; x++) {
+		uint8_t *e = d + 24 + 48 * (size_t)x;
+		wf_put_u64(e, wf_get_u64(e) - nrecs);
+	}
+	wf_put_u32(o + 8, 2);
+	wf_put_u64(o + 40, wf_get_u64(o + 40) - nrecs);
+	wf_put_u64(o + 48, XXH3_64bits_withSeed(d, dirlen - nrecs, jid));
+	wf_put_u64(o + 56, XXH3_64bits(o, 56));
+	t_write_file(to, o, len - nrecs);
+	free(o);
+	free(b);
+}
+
+/*
+ * Lists of some statuses after a lazy restore read only the blocks whose
+ * records (their statuses in the directory) may be listed: right after
+ * the restore, a list of each status and of some unions equals the list
+ * of the snapshot restored whole, and exactly the records of those blocks
+ * were read (a list of the RUNNING and RESUMABLE ones leaves most
+ * unread); after the tail, each list equals the full replay's. A version 2
+ * file of the same snapshot (no statuses) lists the same, reading every
+ * block; a snapshot written from its lazy restore knows every status.
+ */
+static void lists_by_status(uint64_t before)
+{
+	hist h;
+	write_history(&h, "lists", before, 80, 7919);
+	dir_info di;
+	read_dir(h.snap, &di);
+	char skipped[2000], err[600];
+	wf_fold *at, *f;
+	uint64_t seq, unread;
+	wf_snapshot_set_lazy(UINT64_MAX, 0, 0);
+	CHECK_OK(wf_fold_new(&at));
+	CHECK(wf_snapshot_load(NULL, h.sdir, h.jid, h.last + 1, &at, &seq,
+	                       skipped, sizeof skipped) == 1);
+	static const unsigned masks[] = {
+	    WF_STATUS_BIT(WF_STATUS_RUNNING),
+	    WF_STATUS_BIT(WF_STATUS_FAILED),
+	    WF_STATUS_BIT(WF_STATUS_RESUMABLE),
+	    WF_STATUS_BIT(WF_STATUS_CANCELED),
+	    WF_STATUS_BIT(WF_STATUS_SUCCESSFUL),
+	    WF_STATUS_BIT(WF_STATUS_RUNNING) | WF_STATUS_BIT(WF_STATUS_RESUMABLE),
+	    WF_STATUS_BIT(WF_STATUS_RESUMABLE) | WF_STATUS_BIT(WF_STATUS_FAILED),
+	    WF_STATUS_ALL,
+	};
+	uint64_t live_read = 0;
+	for (size_t m = 0; m < sizeof masks / sizeof masks[0]; m++) {
+		t_context("lists: mask %#x", masks[m]);
+		wf_snapshot_set_lazy(0, 0, 0);
+		CHECK_OK(wf_fold_new(&f));
+		CHECK(wf_snapshot_load(NULL, h.sdir, h.jid, h.last + 1, &f, &seq,
+		                       skipped, sizeof skipped) == 1);
+		CHECK_EQ_U64(wf_fold_unread(f), di.nrecs);
+		char *a = list_text(at, masks[m]), *b = list_text(f, masks[m]);
+		CHECK_MSG(strcmp(a, b) == 0, "lists differ:\n%.600s\n%.600s", a,
+		          b);
+		free(a);
+		free(b);
+		uint64_t want = must_read(&di, masks[m]);
+		CHECK_EQ_U64(di.nrecs - wf_fold_unread(f), want);
+		if (m == 5)
+			live_read = want;
+		wf_fold_free(f);
+		/* After the tail: the full replay's list. */
+		CHECK(open_lazy(&h, &f, skipped, sizeof skipped, &unread) == 1);
+		a = list_text(h.ref, masks[m]);
+		b = list_text(f, masks[m]);
+		CHECK_MSG(strcmp(a, b) == 0, "lists differ after the tail");
+		free(a);
+		free(b);
+		wf_fold_free(f);
+	}
+	CHECK_MSG(live_read < di.nrecs / 2, "listing the RUNNING and RESUMABLE "
+	          "read %" PRIu64 " of %" PRIu64 " records", live_read,
+	          di.nrecs);
+	printf("lists: %u blocks, %" PRIu64 " records; RUNNING|RESUMABLE read "
+	       "%" PRIu64 "\n", di.nb - 1, di.nrecs, live_read);
+
+	t_context("lists: a version 2 snapshot");
+	char v2[700], v2f[800], v3[700], v3f[800];
+	snprintf(v2, sizeof v2, "%s/v2", h.root);
+	snprintf(v2f, sizeof v2f, "%s/%020" PRIu64 ".wfs", v2, h.snap_seq);
+	CHECK(mkdir(v2, 0755) == 0);
+	as_version2(h.snap, v2f, h.jid);
+	wf_snapshot_set_lazy(0, 0, 0);
+	CHECK_OK(wf_fold_new(&f));
+	CHECK_MSG(wf_snapshot_load(NULL, v2, h.jid, h.last + 1, &f, &seq,
+	                           skipped, sizeof skipped) == 1, "%s", skipped);
+	CHECK_EQ_U64(wf_fold_unread(f), di.nrecs);
+	unsigned live = masks[5];
+	char *a = list_text(at, live), *b = list_text(f, live);
+	CHECK_MSG(strcmp(a, b) == 0, "version 2: the lists differ");
+	free(a);
+	free(b);
+	CHECK_EQ_U64(wf_fold_unread(f), 0);
+	wf_fold_free(f);
+	/* Written from its lazy restore, nothing read: every status known,
+	 * as the version 3 file has them. */
+	CHECK_OK(wf_fold_new(&f));
+	CHECK(wf_snapshot_load(NULL, v2, h.jid, h.last + 1, &f, &seq, skipped,
+	                       sizeof skipped) == 1);
+	CHECK_EQ_U64(wf_fold_unread(f), di.nrecs);
+	snprintf(v3, sizeof v3, "%s/v3", h.root);
+	CHECK_OK_MSG(wf_snapshot_write(NULL, v3, h.jid, f, NULL, err,
+	                               sizeof err), err);
+	wf_fold_free(f);
+	snprintf(v3f, sizeof v3f, "%s/%020" PRIu64 ".wfs", v3, h.snap_seq);
+	dir_info d3;
+	read_dir(v3f, &d3);
+	CHECK_EQ_U64(d3.nrecs, di.nrecs);
+	CHECK(memcmp(d3.st, di.st, di.nrecs) == 0);
+	free_dir(&d3);
+	t_context("%s", "");
+
+	free_dir(&di);
+	wf_fold_free(at);
+	wf_fold_free(h.ref);
+}
+
 int main(void)
 {
 	uint64_t before = (uint64_t)(40000 * t_scale());
@@ -463,5 +672,6 @@ int main(void)
 
 	/* Enough blocks that a short tail leaves some unread. */
 	copy_unread(before * 4, 80);
+	lists_by_status(before * 4);
 	return 0;
 }
