@@ -31,6 +31,18 @@ static inline char *fold_meta_text(wf_fold *f, const char *id,
 	return t;
 }
 
+/* a and b answer get_metadata of id (step NULL: the workflow) alike. */
+static inline void fold_same_meta(wf_fold *a, wf_fold *b, const char *id,
+                                  const char *step)
+{
+	char *ma = fold_meta_text(a, id, step);
+	char *mb = fold_meta_text(b, id, step);
+	CHECK_MSG(strcmp(ma, mb) == 0, "workflow %s%s%s:\n%s\n%s", id,
+	          step ? " step " : "", step ? step : "", ma, mb);
+	free(ma);
+	free(mb);
+}
+
 /* wf_fold_list of every status as JSON text. Malloc'd. */
 static inline char *fold_list_text(wf_fold *f)
 {

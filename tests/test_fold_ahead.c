@@ -27,14 +27,8 @@ static void same_answers(wf_fold *a, wf_fold *b)
 	size_t i = 0, n = 0;
 	const wf_fwf *w;
 	while (wf_fold_next(a, &i, &w)) {
-		if (n++ % 5)
-			continue;
-		char *ma = fold_meta_text(a, w->id, NULL);
-		char *mb = fold_meta_text(b, w->id, NULL);
-		CHECK_MSG(strcmp(ma, mb) == 0, "workflow %s:\n%s\n%s", w->id, ma,
-		          mb);
-		free(ma);
-		free(mb);
+		if (n++ % 5 == 0)
+			fold_same_meta(a, b, w->id, NULL);
 	}
 	CHECK(n > 1000);
 }

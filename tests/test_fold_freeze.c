@@ -51,12 +51,7 @@ static size_t same_answers(wf_fold *a, wf_fold *b, size_t every)
 		if (k++ % every)
 			continue;
 		CHECK_EQ_I64(wf_fold_status(b, w->id), wf_fold_status(a, w->id));
-		char *ma = fold_meta_text(a, w->id, NULL);
-		char *mb = fold_meta_text(b, w->id, NULL);
-		CHECK_MSG(strcmp(ma, mb) == 0, "workflow %s:\n%s\n%s", w->id, ma,
-		          mb);
-		free(ma);
-		free(mb);
+		fold_same_meta(a, b, w->id, NULL);
 		const wf_fwf *wa = wf_fold_get(a, w->id);
 		const wf_fwf *wb = wf_fold_get(b, w->id);
 		CHECK(wa && wb && !wb->frozen);
@@ -68,12 +63,7 @@ static size_t same_answers(wf_fold *a, wf_fold *b, size_t every)
 		for (size_t s = 0; s < wa->nsteps; s++) {
 			const wf_fstep *sa = wa->order[s], *sb = wb->order[s];
 			CHECK_MSG(strcmp(sa->id, sb->id) == 0, "%s: step %zu", w->id, s);
-			ma = fold_meta_text(a, w->id, sa->id);
-			mb = fold_meta_text(b, w->id, sa->id);
-			CHECK_MSG(strcmp(ma, mb) == 0, "workflow %s step %s:\n%s\n%s",
-			          w->id, sa->id, ma, mb);
-			free(ma);
-			free(mb);
+			fold_same_meta(a, b, w->id, sa->id);
 			/* What resume needs: arguments, outputs, continuations. */
 			CHECK_EQ_U64(sb->nargs, sa->nargs);
 			for (size_t x = 0; x < sa->nargs; x++) {
