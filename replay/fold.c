@@ -204,6 +204,20 @@ static char *slab_next_chunk(wf_slab *s)
 	return slab_chunk();
 }
 
+/* A new chunk to carve from (what is left of the current one is not
+ * used). @return 0, or -1 if none can be mapped. */
+static int slab_refill(wf_slab *s)
+{
+	char *c = slab_next_chunk(s);
+	if (!c)
+		return -1;
+	*(void **)c = s->chunks;
+	s->chunks = c;
+	s->cur = c + 64;
+	s->left = SLAB_CHUNK - 64;
+	return 0;
+}
+
 /* A block of at least *size bytes; *size gets its real size. */
 static void *slab_get(wf_slab *s, size_t *size)
 {
@@ -216,18 +230,24 @@ static void *slab_get(wf_slab *s, size_t *size)
 		s->free[cls] = *(void **)p;
 		return p;
 	}
-	if (s->left < *size) {
-		char *c = slab_next_chunk(s);
-		if (!c)
-			return malloc(*size);
-		*(void **)c = s->chunks;
-		s->chunks = c;
-		s->cur = c + 64;
-		s->left = SLAB_CHUNK - 64;
-	}
+	if (s->left < *size && slab_refill(s) < 0)
+		return malloc(*size);
 	p = s->cur;
 	s->cur += *size;
 	s->left -= *size;
+	return p;
+}
+
+/* n bytes (at most a quarter of a chunk) kept until the slab is freed,
+ * never given back, or NULL if no chunk can be mapped. */
+static void *slab_carve(wf_slab *s, size_t n)
+{
+	n = (n + SLAB_STEP - 1) / SLAB_STEP * SLAB_STEP;
+	if (n > SLAB_CHUNK / 4 || (s->left < n && slab_refill(s) < 0))
+		return NULL;
+	void *p = s->cur;
+	s->cur += n;
+	s->left -= n;
 	return p;
 }
 
@@ -2541,42 +2561,57 @@ int wf_fold_restore_lazy(wf_fold *f, uint8_t *head, size_t len,
 	return 0;
 }
 
+/*
+ * Memory for a block's bytes (the pager's read): kept while the fold
+ * lives, since its records point into it. Carved from the slab's chunks
+ * (their pages present, and huge where the kernel has them: a block
+ * malloc'd had each 4 KiB page faulted in by the decompression, a third
+ * of a read's time on the VMs wflow is measured on), or malloc'd if it is
+ * larger than a quarter of a chunk, and kept in bufs. A block that then
+ * turns out bad keeps its memory until the fold is freed.
+ */
+static uint8_t *block_alloc(void *ctx, size_t n)
+{
+	wf_fold *f = ctx;
+	lazy *z = f->lazy;
+	uint8_t *p = slab_carve(&f->slab, n ? n : 1);
+	if (p)
+		return p;
+	if (z->nbufs == z->cbufs) {
+		size_t cap = z->cbufs ? 2 * z->cbufs : 16;
+		uint8_t **v = realloc(z->bufs, cap * sizeof *v);
+		if (!v)
+			return NULL;
+		z->bufs = v;
+		z->cbufs = cap;
+	}
+	if ((p = malloc(n ? n : 1)))
+		z->bufs[z->nbufs++] = p;
+	return p;
+}
+
 /* Read block b into the map. @return 0, WF_ENOMEM, or WF_ECORRUPT (the
  * block cannot be read or does not unpack: z->why; nothing of it put). */
 static int lazy_read(wf_fold *f, size_t b)
 {
 	lazy *z = f->lazy;
-	if (z->nbufs == z->cbufs) {
-		size_t cap = z->cbufs ? 2 * z->cbufs : 16;
-		uint8_t **v = realloc(z->bufs, cap * sizeof *v);
-		if (!v)
-			return WF_ENOMEM;
-		z->bufs = v;
-		z->cbufs = cap;
-	}
 	uint8_t *raw = NULL;
 	size_t len = 0;
-	int rc = z->pg.read(z->pg.ctx, b, &raw, &len, z->why, sizeof z->why);
+	int rc = z->pg.read(z->pg.ctx, b, block_alloc, f, &raw, &len, z->why,
+	                    sizeof z->why);
 	if (rc == WF_ENOMEM)
 		return rc;
 	if (rc < 0)
 		return WF_ECORRUPT;
 	uint64_t n = z->pg.first[b + 1] - z->pg.first[b];
 	rbuf r = {raw, raw + len, 0, 0};
-	if (wf_map_reserve(&f->wfs, (size_t)n) < 0) {
-		free(raw);
+	if (wf_map_reserve(&f->wfs, (size_t)n) < 0)
 		return WF_ENOMEM;
-	}
 	rc = restore_recs(f, &r, z->sess, z->nsess, n);
 	if (rc == WF_ECORRUPT)
 		snprintf(z->why, sizeof z->why, "block %zu of the records does "
 		         "not unpack", b);
-	if (rc) {
-		free(raw);
-		return rc;
-	}
-	z->bufs[z->nbufs++] = raw;
-	return 0;
+	return rc;
 }
 
 /* The hashes of the records of unreadable blocks, ascending. */
@@ -2656,6 +2691,8 @@ int wf_fold_read_all(wf_fold *f, char *err, size_t errlen)
 		return z->failed;
 	}
 	z->busy = 1;
+	int ahead = f->slab.ahead_on;
+	wf_fold_populate_ahead(f, 1);
 	int rc = 0;
 	size_t bad = 0;
 	char first_why[300] = "";
@@ -2725,6 +2762,7 @@ int wf_fold_read_all(wf_fold *f, char *err, size_t errlen)
 		}
 	}
 	z->busy = 0;
+	wf_fold_populate_ahead(f, ahead);
 	if (rc) {
 		if (rc == WF_ENOMEM && !z->failed)
 			snprintf(z->why, sizeof z->why, "out of memory reading a "
@@ -2931,18 +2969,19 @@ static int lazy_read_for(wf_fold *f, unsigned mask)
 		return wf_fold_read_all(f, NULL, 0);
 	if (!z)
 		return 0;
-	for (size_t b = 0; b < z->pg.nblocks && z->unread; b++) {
+	int ahead = f->slab.ahead_on, rc = 0;
+	wf_fold_populate_ahead(f, 1);
+	for (size_t b = 0; b < z->pg.nblocks && z->unread && !rc; b++) {
 		if (z->state[b] != 0)
 			continue;
 		int need = 0;
 		for (uint64_t k = z->pg.first[b];
 		     k < z->pg.first[b + 1] && !need; k++)
 			need = status_may(z->pg.statuses[k], mask);
-		int rc = need ? lazy_read_block(f, b, NULL, 0) : 0;
-		if (rc != 0)
-			return rc < 0 ? rc : 0;
+		rc = need ? lazy_read_block(f, b, NULL, 0) : 0;
 	}
-	return 0;
+	wf_fold_populate_ahead(f, ahead);
+	return rc < 0 ? rc : 0;
 }
 
 /* ---- apply ---- */

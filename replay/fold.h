@@ -325,10 +325,12 @@ typedef struct wf_fold_pager {
 	 *  statuses reads only the blocks that may hold one. */
 	const uint8_t *statuses;
 	uint64_t nrecs;
-	/** Block b's records (wf_fold_save's bytes for them): *raw malloc'd,
-	 *  kept by the fold. @return 0, WF_ENOMEM, WF_ECORRUPT or WF_EIO
-	 *  (why: which block, and what is wrong with it). */
-	int (*read)(void *ctx, size_t b, uint8_t **raw, size_t *len, char *why,
+	/** Block b's records (wf_fold_save's bytes for them), in *raw from
+	 *  alloc(actx, bytes) (NULL: out of memory), which the fold keeps
+	 *  (and frees) whatever the outcome. @return 0, WF_ENOMEM,
+	 *  WF_ECORRUPT or WF_EIO (why: which block, and what is wrong). */
+	int (*read)(void *ctx, size_t b, uint8_t *(*alloc)(void *actx, size_t n),
+	            void *actx, uint8_t **raw, size_t *len, char *why,
 	            size_t whylen);
 	/** Fold the journal's events up to seq upto into f (wf_fold_apply):
 	 *  how the records of an unreadable block are rebuilt. NULL: none

@@ -805,8 +805,9 @@ static int write_pieces(const wf_io *io, int fd, const built *b,
 	return r;
 }
 
-static int lazy_block(void *ctx, size_t i, uint8_t **raw, size_t *len,
-                      char *why, size_t whylen)
+static int lazy_block(void *ctx, size_t i,
+                      uint8_t *(*alloc)(void *actx, size_t n), void *actx,
+                      uint8_t **raw, size_t *len, char *why, size_t whylen)
 {
 	lazy_src *z = ctx;
 	const sblock *x = &z->b[i + 1];
@@ -821,12 +822,11 @@ static int lazy_block(void *ctx, size_t i, uint8_t **raw, size_t *len,
 		errf(why, whylen, "block %zu checksum mismatch", i + 1);
 		return WF_ECORRUPT;
 	}
-	uint8_t *p = malloc(x->rawlen ? x->rawlen : 1);
+	uint8_t *p = alloc(actx, x->rawlen);
 	if (!p)
 		return WF_ENOMEM;
 	size_t got = ZSTD_decompress(p, x->rawlen, z->comp, x->clen);
 	if (ZSTD_isError(got) || got != x->rawlen) {
-		free(p);
 		errf(why, whylen, "block %zu does not decompress", i + 1);
 		return WF_ECORRUPT;
 	}
