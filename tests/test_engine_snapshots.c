@@ -18,7 +18,9 @@
  *    after its journal's last event, at most two remain (the previous
  *    close's kept), B has none; copies of A opened normally, opened from
  *    the older snapshot, and opened with no_snapshots=1 (full replay)
- *    answer identically: the list, every workflow's metadata, every step's
+ *    answer identically: the list of each status asked first (after a
+ *    lazy open, each reads only the blocks that may hold one), the whole
+ *    list, every workflow's metadata, every step's
  *    metadata (all of them: the count is checked against the list's
  *    "steps"), every output (rc and value), every actor's state; nothing
  *    was skipped. The same for a copy taken while A's engine ran (a
@@ -636,7 +638,8 @@ static void strip_times(cJSON *j)
 }
 
 /*
- * {"list": wf_list_all(ALL), "<id>": {"meta", "output": {"rc", "value"},
+ * {"by_status": {"<status>": wf_list_all of it, ...}, "list":
+ * wf_list_all(ALL), "<id>": {"meta", "output": {"rc", "value"},
  *  "steps": {"<step id>": metadata}, "actor": state or rc}} for every
  * listed workflow; every step id (probed by base name) is there: their
  * number is checked against the list's "steps".
@@ -645,7 +648,26 @@ static cJSON *dump_at(const char *file, int line, wf_engine *e,
                       const defs *d)
 {
 	cJSON *s = cJSON_CreateObject(), *l = NULL, *it;
-	int rc = wf_list_all(e, WF_STATUS_ALL, &l);
+	/* Each status's list first, and RESUMABLE's with FAILED (what
+	 * wf_resume_all lists): after a lazy open (WFLOW_TEST_LAZY) those
+	 * read only the snapshot's blocks that may hold one. */
+	cJSON *by = cJSON_AddObjectToObject(s, "by_status");
+	int rc;
+	for (int st = WF_STATUS_RUNNING; st <= WF_STATUS_SUCCESSFUL + 1; st++) {
+		unsigned mask = st <= WF_STATUS_SUCCESSFUL
+		                    ? WF_STATUS_BIT(st)
+		                    : WF_STATUS_BIT(WF_STATUS_RESUMABLE) |
+		                          WF_STATUS_BIT(WF_STATUS_FAILED);
+		cJSON *x = NULL;
+		if ((rc = wf_list_all(e, mask, &x)) != 0)
+			t_fail(file, line, "wf_list_all(%#x): %d: %s", mask, rc,
+			       wf_errmsg(e));
+		cJSON_AddItemToObject(by, st <= WF_STATUS_SUCCESSFUL
+		                              ? wf_status_name((wf_status)st)
+		                              : "RESUMABLE|FAILED",
+		                      x);
+	}
+	rc = wf_list_all(e, WF_STATUS_ALL, &l);
 	if (rc != 0)
 		t_fail(file, line, "wf_list_all: %d: %s", rc, wf_errmsg(e));
 	cJSON_AddItemToObject(s, "list", l);
