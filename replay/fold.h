@@ -347,13 +347,14 @@ typedef struct wf_fold_pager {
  * wf_fold_restore of the payload's header alone (head: wf_fold_save's
  * bytes up to and including the record count), the records left where
  * pg finds them: each is read (its whole block) when a lookup first asks
- * for its id, and all are before anything iterates the workflows (next,
- * list, save). A block that cannot be read or does not unpack is rebuilt
- * from the journal (pg->replay, filtered to the ids whose hashes the
- * block holds), so that the answers stay a full replay's; if that fails
- * too, the lookups that need it fail (WF_ECORRUPT). Takes head (also on
- * failure) and pg (pg->release is called when the fold no longer needs
- * it, also on failure).
+ * for its id, and all are before anything iterates the workflows
+ * (wf_fold_next, a save); a list reads the blocks that may hold what it
+ * lists (wf_fold_list). A block that cannot be read or does not unpack
+ * is rebuilt from the journal (pg->replay, filtered to the ids whose
+ * hashes the block holds), so that the answers stay a full replay's; if
+ * that fails too, the lookups that need it fail (WF_ECORRUPT). Takes head
+ * (also on failure) and pg (pg->release is called when the fold no longer
+ * needs it, also on failure).
  * @return 0, WF_ECORRUPT (err), WF_ENOMEM.
  */
 int wf_fold_restore_lazy(wf_fold *f, uint8_t *head, size_t len,
@@ -380,8 +381,8 @@ int wf_fold_save_unread(wf_fold *f, uint8_t **out, size_t *len,
                         size_t *nblocks, const wf_fold_pager **pg,
                         wf_fold_refs *refs);
 
-/** Read every record a lazy restore left unread (see above); what next,
- *  list and save do first. @return 0 or a WF_E* code (err). */
+/** Read every record a lazy restore left unread (see above); what
+ *  wf_fold_next and a save do first. @return 0 or a WF_E* code (err). */
 int wf_fold_read_all(wf_fold *f, char *err, size_t errlen);
 
 /** Records of a lazy restore not read yet (0: none, or not lazy). */
