@@ -55,13 +55,22 @@ static const char *wflow_bin;
 
 #define HOUR ((int64_t)3600 * 1000000000)
 
-/* 8 segments, segment k's events at time k hours (from 1 h). @return the
- * number of events. */
-static uint64_t write_timed(const char *dir, t_segs *segs)
+/* The timed journal's options: 4 KiB segments. */
+static void timed_opts(wf_journal_opts *o)
 {
+	t_opts_default(o);
+	o->segment_size = 4096;
+}
+
+/* In a new test directory name (its path in dir): 8 full segments and a
+ * ninth begun, segment k's events at time k hours (from 1 h). @return the
+ * number of events. */
+static uint64_t write_timed(const char *name, char *dir, size_t dirlen,
+                           t_segs *segs)
+{
+	t_subdir(dir, dirlen, name);
 	wf_journal_opts o;
-	t_opts_default(&o);
-	o.segment_size = 4096;
+	timed_opts(&o);
 	o.durability = WF_DURABILITY_NONE;
 	wf_journal *j = t_open_writer(dir, &o);
 	wf_batch *b;
@@ -96,13 +105,11 @@ static void check_plan(void)
 {
 	t_context("plan");
 	char dir[512], path[600];
-	t_subdir(dir, sizeof dir, "plan");
 	t_segs s, after;
-	uint64_t n = write_timed(dir, &s);
+	uint64_t n = write_timed("plan", dir, sizeof dir, &s);
 	CHECK_MSG(s.n == 9, "%zu segments", s.n);
 	wf_journal_opts o;
-	t_opts_default(&o);
-	o.segment_size = 4096;
+	timed_opts(&o);
 	wf_journal *j = t_open_writer(dir, &o);
 	wf_retire_plan p;
 
@@ -190,14 +197,12 @@ static void check_retire_fails(void)
 {
 	t_context("a deletion fails");
 	char dir[512], path[600];
-	t_subdir(dir, sizeof dir, "plan_fail");
 	t_segs s, after;
-	uint64_t n = write_timed(dir, &s);
+	uint64_t n = write_timed("plan_fail", dir, sizeof dir, &s);
 	wf_io io = *wf_io_posix();
 	io.unlink = failing_unlink;
 	wf_journal_opts o;
-	t_opts_default(&o);
-	o.segment_size = 4096;
+	timed_opts(&o);
 	o.io = &io;
 	wf_journal *j = t_open_writer(dir, &o);
 	wf_retire_plan p;
