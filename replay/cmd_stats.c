@@ -57,8 +57,11 @@ typedef struct tryent {
 	char key[];
 } tryent;
 
-#define KEY_CLASS 32 /* bytes per size class of tryent keys */
-#define KEY_CLASSES (1100 / KEY_CLASS + 1)
+#define KEY_MAX 1100 /* bytes of a key made in count(), NUL included */
+#define KEY_CLASS 32  /* bytes per size class of tryent keys */
+/* (a key of KEY_MAX - 1 bytes is in the last class: try_put needs no
+ * bound check) */
+#define KEY_CLASSES ((KEY_MAX - 1) / KEY_CLASS + 1)
 
 typedef struct stats {
 	uint64_t by_type[65536];
@@ -107,7 +110,7 @@ static int text_field(const wf_event *ev, unsigned i, size_t max,
 static tryent *try_new(stats *s, const char *key, size_t n)
 {
 	size_t c = n / KEY_CLASS;
-	tryent *t = c < KEY_CLASSES ? s->spare[c] : NULL;
+	tryent *t = s->spare[c];
 	if (t)
 		s->spare[c] = t->u.next;
 	else if (!(t = malloc(sizeof *t + (c + 1) * KEY_CLASS)))
@@ -179,7 +182,7 @@ static void count(stats *s, const wf_event *ev)
 	    text_field(ev, 0, 512, &idp, &n) < 0)
 		return;
 	/* Keys that the maps copy or look up as C strings are made here. */
-	char key[1100];
+	char key[KEY_MAX];
 	wfstat *w;
 	switch (ev->type) {
 	case WF_EV_WORKFLOW_CREATED:
