@@ -872,10 +872,18 @@ static int lazy_replay(void *ctx, wf_fold *f, uint64_t upto, char *err,
 	return rc < 0 ? rc : 0;
 }
 
+/* Does the directory of the file whose header is h hold the records'
+ * statuses after their hashes (version 3)? */
+static int has_statuses(const uint8_t *h)
+{
+	return wf_get_u32(h + 8) >= 3;
+}
+
 /*
- * Version 2: a directory, then the payload in blocks (see snapshot.h).
- * A fold that folds one workflow (wf_fold_set_only) reads the directory,
- * the payload's header block and the blocks that may hold that workflow's
+ * Versions 2 and 3: a directory, then the payload in blocks (see
+ * snapshot.h; 3 adds the records' statuses to the directory). A fold
+ * that folds one workflow (wf_fold_set_only) reads the directory, the
+ * payload's header block and the blocks that may hold that workflow's
  * record, and nothing else: wflow meta on a long journal.
  */
 static int try_lazy(const wf_io *io, int fd, const char *path,
@@ -947,7 +955,7 @@ static int try_v2(const wf_io *io, int fd, const char *path, const char *dir,
 	uint64_t dirlen = wf_get_u64(fixed), nrecs = wf_get_u64(fixed + 16);
 	uint32_t nb = wf_get_u32(fixed + 8), prefix = wf_get_u32(fixed + 12);
 	/* Per record: its hash, and from version 3 its status. */
-	uint64_t per = wf_get_u32(h + 8) >= 3 ? 5 : 4;
+	uint64_t per = has_statuses(h) ? 5 : 4;
 	if (dirlen > stored || nb == 0 || nb > dirlen / WF_SNAP_DIR_BLOCK ||
 	    nrecs > dirlen / per ||
 	    dirlen != WF_SNAP_DIR_FIXED + (uint64_t)nb * WF_SNAP_DIR_BLOCK +
@@ -1196,7 +1204,7 @@ static int try_lazy(const wf_io *io, int fd, const char *path,
 	}
 	z->fd = lfd;
 	z->hashes = z->d + WF_SNAP_DIR_FIXED + (size_t)nb * WF_SNAP_DIR_BLOCK;
-	if (wf_get_u32(h + 8) >= 3)
+	if (has_statuses(h))
 		z->statuses = z->hashes + 4 * (size_t)nrecs;
 	wf_fold_pager pg = {
 		.nblocks = nb - 1,
