@@ -52,6 +52,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/floor.h"
 #include "bench/recovery.h"
 #include "bench/synth.h"
 #include "bench/util.h"
@@ -2190,6 +2191,17 @@ static int cmd_cli(int argc, char **argv)
 	double t_meta = t_stats < 0 ? -1 : run_tool(m_args, NULL);
 	if (t_meta < 0)
 		goto out;
+	/* What neither can beat on one core: the frames read, checked and
+	 * decompressed, no event looked at (best of 3). */
+	fprintf(stderr, "wflow-bench: decompression alone...\n");
+	decode_floor fl;
+	if (decode_floor_measure(jdir, 3, &fl) < 0)
+		goto out;
+	if (fl.events != events) {
+		fprintf(stderr, "wflow-bench: decompressed %" PRIu64 " events "
+		        "of the %" PRIu64 " written\n", fl.events, events);
+		goto out;
+	}
 	/* With a snapshot: an engine opened and closed on the directory
 	 * leaves one (its open is a full replay). */
 	fprintf(stderr, "wflow-bench: an engine's open and close, then meta "
@@ -2230,6 +2242,17 @@ static int cmd_cli(int argc, char **argv)
 	if (c_stats > 0)
 		put(&res, "stats_events_per_cpu_s=%.0f",
 		    (double)events / c_stats);
+	/* The floor, in the same units: verify and stats per CPU second
+	 * cannot pass decompress_events_per_cpu_s. */
+	put(&res, "decompress_cpu_s=%.3f", fl.cpu_s);
+	if (fl.cpu_s > 0) {
+		put(&res, "decompress_events_per_cpu_s=%.0f",
+		    (double)fl.events / fl.cpu_s);
+		put(&res, "decompress_mb_per_cpu_s=%.1f",
+		    (double)fl.disk_bytes / 1e6 / fl.cpu_s);
+		put(&res, "decompress_raw_mb_per_cpu_s=%.1f",
+		    (double)fl.raw_bytes / 1e6 / fl.cpu_s);
+	}
 	put(&res, "meta_10m_events_s=%.3f", t_meta);
 	put(&res, "meta_with_snapshot_s=%.3f", t_meta_snap);
 	put(&res, "engine_open_full_replay_s=%.3f", t_open);
