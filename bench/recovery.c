@@ -1276,7 +1276,7 @@ static int run_child(const char *kind, const char *path, int opens)
 		wf_fold_populate_ahead(f, 1); /* as wf_open's replay */
 		recover_stats rs = {0, 0, 0, 0};
 		long long before = rss_bytes();
-		double t0 = now_s();
+		double c0 = process_cpu_s(), t0 = now_s();
 		int64_t n = 0;
 		if (files)
 			n = files_recover(path, f, &rs) < 0 ? -1
@@ -1284,7 +1284,7 @@ static int run_child(const char *kind, const char *path, int opens)
 		else
 			n = sqlite_recover(path, f);
 		wf_fold_populate_ahead(f, 0);
-		double t = now_s() - t0;
+		double t = now_s() - t0, c = process_cpu_s() - c0;
 		long long after = rss_bytes();
 		if (n < 0) {
 			wf_fold_free(f);
@@ -1293,7 +1293,7 @@ static int run_child(const char *kind, const char *path, int opens)
 		if (k == 0)
 			printf("rss_before=%lld\nrss_after=%lld\n", before,
 			       after);
-		printf("open_s=%.6f\n", t);
+		printf("open_s=%.6f\ncpu_s=%.6f\n", t, c);
 		if (k == opens - 1) {
 			digest d;
 			fold_digest(f, &d);
@@ -1315,6 +1315,8 @@ typedef struct child_out {
 	int opens;
 	double close_s[OPENS]; /* engine-open-child: each open's close */
 	int closes;
+	double cpu_s[OPENS]; /* each open's CPU time, all threads */
+	int cpus;
 	long long rss0, rss1;
 	digest dg;
 	int have_digest;
@@ -1354,6 +1356,8 @@ static int spawn_child(char **args, child_out *co)
 		else if (co->closes < OPENS &&
 		         sscanf(line, "close_s=%lf", &v) == 1)
 			co->close_s[co->closes++] = v;
+		else if (co->cpus < OPENS && sscanf(line, "cpu_s=%lf", &v) == 1)
+			co->cpu_s[co->cpus++] = v;
 	}
 	int status = child_finish(f, pid);
 	if (status != 0 || !co->opens) {
@@ -1408,6 +1412,7 @@ typedef struct sysres {
 	int warm_n, cold_n;
 	double warmup_s;  /* the uncounted warm-up pass, or 0 */
 	long long rss;    /* RSS after the first open of a fresh process */
+	double cpu_med;   /* CPU time of a warm open, all threads: median */
 	uint64_t bytes;   /* the store's data (apparent size) */
 	uint64_t alloc;   /* its allocated size on disk */
 	const char *state; /* the digest check, or NULL */
@@ -1642,8 +1647,9 @@ static int bench_size(const opts *o, const char *dir, uint64_t n, int cold,
 		sysres *sr = &r->sys[s];
 		if (s == SYS_FILES && !files)
 			continue;
-		double warm[64], m = 0, closes[64];
-		int nw = 0, ncl = 0, own = s == SYS_SQLITE || s == SYS_FILES;
+		double warm[64], m = 0, closes[64], cpus[64];
+		int nw = 0, ncl = 0, ncpu = 0,
+		    own = s == SYS_SQLITE || s == SYS_FILES;
 		child_out co;
 		if (s == SYS_FILES && !o->quick) {
 			/* Right after it is written, a big tree is not all in
@@ -1681,7 +1687,11 @@ static int bench_size(const opts *o, const char *dir, uint64_t n, int cold,
 			}
 			for (int i = 0; i < co.closes && ncl < 64; i++)
 				closes[ncl++] = co.close_s[i];
+			for (int i = 0; i < co.cpus && ncpu < 64; i++)
+				cpus[ncpu++] = co.cpu_s[i];
 		}
+		if (ncpu)
+			sr->cpu_med = quantile(cpus, ncpu, 0.5);
 		if (s == SYS_SNAP && ncl)
 			sr->close_med = quantile(closes, ncl, 0.5);
 		sr->warm_n = nw;
@@ -2434,6 +2444,10 @@ int cmd_recovery(int argc, char **argv)
 				put(&L, "recovery_%s_p95_s_%" PRIu64 "=%.6f",
 				    sys_key[s], n, x->sys[s].warm_p95);
 		for (int s = 0; s < NSYS; s++)
+			if (x->sys[s].ran && x->sys[s].cpu_med > 0)
+				put(&L, "recovery_%s_cpu_s_%" PRIu64 "=%.6f",
+				    sys_key[s], n, x->sys[s].cpu_med);
+		for (int s = 0; s < NSYS; s++)
 			if (x->sys[s].cold_n)
 				put(&L, "recovery_%s_cold_s_%" PRIu64 "=%.6f",
 				    sys_key[s], n, x->sys[s].cold_med);
@@ -2513,6 +2527,9 @@ int cmd_recovery(int argc, char **argv)
 		put(&L, "snapshot_take_ms_max=%.2f", take_max * 1e3);
 		put(&L, "replay_events_per_s=%.0f",
 		    rate((double)last->events, fu->warm_med));
+		if (fu->cpu_med > 0)
+			put(&L, "replay_events_per_cpu_s=%.0f",
+			    rate((double)last->events, fu->cpu_med));
 		if (last->have_floor)
 			put(&L, "decompress_events_per_cpu_s=%.0f",
 			    rate((double)last->floor.events,

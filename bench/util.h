@@ -16,6 +16,10 @@ double now_s(void);
 /** realloc, or print "out of memory" and exit(2): a benchmark stops. */
 void *xrealloc(void *p, size_t n);
 
+/** CPU seconds this process has used so far, user and system, on all its
+ *  threads (those that ended included). */
+double process_cpu_s(void);
+
 /** qsort comparator for doubles, ascending. */
 int cmp_double(const void *a, const void *b);
 

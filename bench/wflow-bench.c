@@ -1431,8 +1431,9 @@ static int count_events(const char *jdir, uint64_t *events, uint64_t *steps)
 
 /*
  * The hidden command `wflow-bench engine-open-child DIR`: open an engine on
- * DIR OPENS times, printing open_s=S for each (and close_s=S for its
- * close) and, for the first, rss_before= and rss_after=. It runs in a process of its own, started by
+ * DIR OPENS times, printing for each open_s=S, cpu_s=S (the CPU time of
+ * all its threads) and close_s=S (its close), and for the first
+ * rss_before= and rss_after=. It runs in a process of its own, started by
  * cmd_engine, because the process that wrote the journal keeps the freed
  * heap of its engine, which a second wf_open would reuse: RSS growth
  * measured there would flatter the fold.
@@ -1447,9 +1448,9 @@ static int cmd_engine_open_child(int argc, char **argv)
 	for (int k = 0; k < OPENS; k++) {
 		long long before = rss_bytes();
 		wf_engine *e;
-		double t0 = now_s();
+		double c0 = process_cpu_s(), t0 = now_s();
 		int rc = wf_open(&e, argv[0], &cfg);
-		double t = now_s() - t0;
+		double t = now_s() - t0, c = process_cpu_s() - c0;
 		long long after = rss_bytes();
 		if (rc < 0) {
 			fprintf(stderr, "wflow-bench: wf_open %s: %s (%s)\n",
@@ -1461,7 +1462,7 @@ static int cmd_engine_open_child(int argc, char **argv)
 		if (k == 0)
 			printf("rss_before=%lld\nrss_after=%lld\n", before,
 			       after);
-		printf("open_s=%.6f\n", t);
+		printf("open_s=%.6f\ncpu_s=%.6f\n", t, c);
 		fflush(stdout);
 		/* The close writes the next snapshot (the open journaled a
 		 * session): what a restart costs on the way down. */

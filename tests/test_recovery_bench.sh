@@ -22,7 +22,10 @@ for k in open_snapshot_ms_max replay_events_per_s recovery_speedup_vs_sqlite \
 	recovery_sqlite_s_3000 recovery_files_s_3000 \
 	close_after_snapshot_open_ms_max close_after_snapshot_open_s_3000 \
 	snapshot_take_ms_max snapshot_take_s_3000 \
-	decompress_events_per_cpu_s decompress_events_per_cpu_s_3000; do
+	decompress_events_per_cpu_s decompress_events_per_cpu_s_3000 \
+	replay_events_per_cpu_s recovery_full_cpu_s_3000 \
+	recovery_snapshot_cpu_s_3000 recovery_sqlite_cpu_s_3000 \
+	recovery_files_cpu_s_3000; do
 	check "prints $k=<number>" grep -Eq "^$k=[0-9]+(\.[0-9]+)?\$" "$tmp/out"
 done
 check "the figures come last" python3 -c '
