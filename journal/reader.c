@@ -58,6 +58,9 @@
 
 #include "segment.h"
 
+/* A cache line: what the readahead thread and the consumer keep apart. */
+#define WF_CACHE_LINE 64
+
 /* Readahead: items in the ring. Small frames (up to a quarter of
  * RA_ARENA) are decompressed one after the other into an arena; larger
  * ones each into a buffer of its own, at most RA_BYTES of them ahead
@@ -98,7 +101,9 @@ typedef struct keep {
  * each line it reads has just been written on the other core.
  */
 typedef struct item {
-	int rc;         /* 1 a frame, 0 the end for now, < 0 an error */
+	/* (Items start on a cache line, in a ring allocated aligned.) */
+	_Alignas(WF_CACHE_LINE) int rc; /* 1 a frame, 0 the end for now,
+	                                   < 0 an error */
 	uint32_t flags; /* I_* */
 	uint8_t *raw;
 	uint32_t raw_len, count; /* (bounded by format.h) */
@@ -181,8 +186,13 @@ struct wf_reader {
 	char errmsg[512];
 	int err; /* sticky error */
 
-	src s;
-	int ra;    /* the readahead thread runs */
+	/* The source, the readahead thread's while it runs, and the
+	 * consumer's fields after it: each on cache lines of its own (the
+	 * reader is allocated aligned to them), so that the thread's writes
+	 * for each frame do not take away the lines the consumer reads for
+	 * each event. */
+	_Alignas(WF_CACHE_LINE) src s;
+	_Alignas(WF_CACHE_LINE) int ra; /* the readahead thread runs */
 	int locks; /* mu, cv_prod and cv_cons are initialized */
 
 	/* the consumer */
@@ -200,7 +210,7 @@ struct wf_reader {
 	/* The ring: items [rel, head) are the consumer's (taken or not),
 	 * the rest the thread's; counts from the start, modulo nring. Under
 	 * mu: */
-	item *ring;
+	_Alignas(WF_CACHE_LINE) item *ring;
 	size_t nring;
 	pthread_t thread;
 	pthread_mutex_t mu;
@@ -219,7 +229,7 @@ struct wf_reader {
 	uint64_t cons_last_seq; /* the consumer's last_seq while it waits */
 	/* The consumer's own: items taken, head as last seen, items done
 	 * with (given back at the next lock) and their bytes. */
-	uint64_t c_tail, c_head, c_rel, c_freed;
+	_Alignas(WF_CACHE_LINE) uint64_t c_tail, c_head, c_rel, c_freed;
 	size_t c_rel_bytes;
 	int at_end; /* the consumer's last item ended the stream */
 };
@@ -1257,7 +1267,9 @@ int wf_reader_open(wf_reader **out, const char *dir,
 {
 	static const wf_reader_opts defaults = WF_READER_OPTS_INIT;
 	*out = NULL;
-	wf_reader *r = calloc(1, sizeof *r);
+	wf_reader *r = aligned_alloc(WF_CACHE_LINE, sizeof *r);
+	if (r)
+		memset(r, 0, sizeof *r);
 	if (!r)
 		return WF_ENOMEM;
 	*out = r;
@@ -1290,10 +1302,11 @@ int wf_reader_open(wf_reader **out, const char *dir,
 	}
 	r->nring = 1;
 	if (!(r->dir = strdup(dir)) || wf_decoder_new(&r->s.dec) < 0 ||
-	    !(r->ring = calloc(r->nring, sizeof *r->ring))) {
+	    !(r->ring = aligned_alloc(WF_CACHE_LINE, sizeof *r->ring))) {
 		snprintf(r->errmsg, sizeof r->errmsg, "out of memory");
 		return r->err = WF_ENOMEM;
 	}
+	memset(r->ring, 0, sizeof *r->ring);
 	int e;
 	int rc = wf_seg_list_read(r->io, dir, &r->s.segs, &e);
 	if (rc < 0) {
@@ -1323,7 +1336,8 @@ int wf_reader_open(wf_reader **out, const char *dir,
 	r->committed = r->s.k;
 	item *ring;
 	if (r->opts.readahead && (r->arena = malloc(RA_ARENA)) &&
-	    (ring = calloc(RA_SLOTS, sizeof *ring))) {
+	    (ring = aligned_alloc(WF_CACHE_LINE, RA_SLOTS * sizeof *ring))) {
+		memset(ring, 0, RA_SLOTS * sizeof *ring);
 		free(r->ring);
 		r->ring = ring;
 		r->nring = RA_SLOTS;
