@@ -28,8 +28,10 @@ typedef struct report {
 	wf_damage d; /* file and what: copies */
 } report;
 
+/* (Each on cache lines of its own: a part's thread writes its counters
+ * for every event, next to the next part's thread.) */
 typedef struct part {
-	const char *jdir;
+	_Alignas(64) const char *jdir;
 	const wf_parts_opts *o;
 	uint64_t from; /* the first sequence number: a segment's first */
 	uint64_t to;   /* the next part's from; 0 = to the end */
