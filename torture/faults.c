@@ -285,6 +285,7 @@ static int decide(int c)
 void *__real_malloc(size_t n);
 void *__real_calloc(size_t n, size_t size);
 void *__real_realloc(void *p, size_t n);
+void *__real_aligned_alloc(size_t align, size_t n);
 void __real_free(void *p);
 ZSTD_CCtx *__real_ZSTD_createCCtx(void);
 size_t __real_ZSTD_freeCCtx(ZSTD_CCtx *c);
@@ -294,6 +295,7 @@ size_t __real_ZSTD_freeDCtx(ZSTD_DCtx *d);
 void *__wrap_malloc(size_t n);
 void *__wrap_calloc(size_t n, size_t size);
 void *__wrap_realloc(void *p, size_t n);
+void *__wrap_aligned_alloc(size_t align, size_t n);
 void __wrap_free(void *p);
 char *__wrap_strdup(const char *s);
 char *__wrap_strndup(const char *s, size_t n);
@@ -356,6 +358,20 @@ void *__wrap_realloc(void *p, size_t n)
 	else if (p && !q && !n)
 		atomic_fetch_sub(&a_live, 1); /* realloc(p, 0) freed p */
 	return q;
+}
+
+void *__wrap_aligned_alloc(size_t align, size_t n)
+{
+	if (!g_on)
+		return __real_aligned_alloc(align, n);
+	if (alloc_fails()) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	void *p = __real_aligned_alloc(align, n);
+	if (p)
+		atomic_fetch_add(&a_live, 1);
+	return p;
 }
 
 void __wrap_free(void *p)
