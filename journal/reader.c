@@ -211,6 +211,7 @@ struct wf_reader {
 	 * the rest the thread's; counts from the start, modulo nring. Under
 	 * mu: */
 	_Alignas(WF_CACHE_LINE) item *ring;
+	void *ring_mem; /* what ring was allocated in (ring_new) */
 	size_t nring;
 	pthread_t thread;
 	pthread_mutex_t mu;
@@ -267,6 +268,19 @@ static void report(wf_reader *r, const char *file, uint64_t off,
 		wf_damage d = {file, off, len, torn, what};
 		r->opts.on_damage(r->opts.damage_ud, &d);
 	}
+}
+
+/* n zeroed items starting on a cache line, in *mem (what free takes):
+ * calloc'd, so that a large ring's pages are mapped as they are first
+ * used, not written up front. */
+static item *ring_new(size_t n, void **mem)
+{
+	char *p = calloc(1, n * sizeof(item) + WF_CACHE_LINE);
+	*mem = p;
+	if (!p)
+		return NULL;
+	return (item *)(p + (WF_CACHE_LINE - (uintptr_t)p % WF_CACHE_LINE) %
+	                        WF_CACHE_LINE);
 }
 
 static int grow(void **p, size_t *cap, size_t need, size_t size)
@@ -1302,11 +1316,10 @@ int wf_reader_open(wf_reader **out, const char *dir,
 	}
 	r->nring = 1;
 	if (!(r->dir = strdup(dir)) || wf_decoder_new(&r->s.dec) < 0 ||
-	    !(r->ring = aligned_alloc(WF_CACHE_LINE, sizeof *r->ring))) {
+	    !(r->ring = ring_new(1, &r->ring_mem))) {
 		snprintf(r->errmsg, sizeof r->errmsg, "out of memory");
 		return r->err = WF_ENOMEM;
 	}
-	memset(r->ring, 0, sizeof *r->ring);
 	int e;
 	int rc = wf_seg_list_read(r->io, dir, &r->s.segs, &e);
 	if (rc < 0) {
@@ -1335,11 +1348,12 @@ int wf_reader_open(wf_reader **out, const char *dir,
 	}
 	r->committed = r->s.k;
 	item *ring;
+	void *ring_mem;
 	if (r->opts.readahead && (r->arena = malloc(RA_ARENA)) &&
-	    (ring = aligned_alloc(WF_CACHE_LINE, RA_SLOTS * sizeof *ring))) {
-		memset(ring, 0, RA_SLOTS * sizeof *ring);
-		free(r->ring);
+	    (ring = ring_new(RA_SLOTS, &ring_mem))) {
+		free(r->ring_mem);
 		r->ring = ring;
+		r->ring_mem = ring_mem;
 		r->nring = RA_SLOTS;
 	}
 	if (r->nring > 1) {
@@ -1391,7 +1405,7 @@ void wf_reader_close(wf_reader *r)
 		free(r->ring[i].dmg);
 		free(r->ring[i].text);
 	}
-	free(r->ring);
+	free(r->ring_mem);
 	free(r->arena);
 	free(r->dir);
 	free(r);
