@@ -316,32 +316,35 @@ static int alloc_fails(void)
 	return decide(C_ALLOC);
 }
 
+/* Is this allocation to fail (errno ENOMEM)? */
+static int refused(void)
+{
+	if (!alloc_fails())
+		return 0;
+	errno = ENOMEM;
+	return 1;
+}
+
+/* p, counted as live unless NULL. */
+static void *counted(void *p)
+{
+	if (p)
+		atomic_fetch_add(&a_live, 1);
+	return p;
+}
+
 void *__wrap_malloc(size_t n)
 {
 	if (!g_on)
 		return __real_malloc(n);
-	if (alloc_fails()) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	void *p = __real_malloc(n);
-	if (p)
-		atomic_fetch_add(&a_live, 1);
-	return p;
+	return refused() ? NULL : counted(__real_malloc(n));
 }
 
 void *__wrap_calloc(size_t n, size_t size)
 {
 	if (!g_on)
 		return __real_calloc(n, size);
-	if (alloc_fails()) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	void *p = __real_calloc(n, size);
-	if (p)
-		atomic_fetch_add(&a_live, 1);
-	return p;
+	return refused() ? NULL : counted(__real_calloc(n, size));
 }
 
 void *__wrap_realloc(void *p, size_t n)
@@ -364,14 +367,7 @@ void *__wrap_aligned_alloc(size_t align, size_t n)
 {
 	if (!g_on)
 		return __real_aligned_alloc(align, n);
-	if (alloc_fails()) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	void *p = __real_aligned_alloc(align, n);
-	if (p)
-		atomic_fetch_add(&a_live, 1);
-	return p;
+	return refused() ? NULL : counted(__real_aligned_alloc(align, n));
 }
 
 void __wrap_free(void *p)
@@ -405,12 +401,7 @@ ZSTD_CCtx *__wrap_ZSTD_createCCtx(void)
 {
 	if (!g_on)
 		return __real_ZSTD_createCCtx();
-	if (alloc_fails())
-		return NULL;
-	ZSTD_CCtx *c = __real_ZSTD_createCCtx();
-	if (c)
-		atomic_fetch_add(&a_live, 1);
-	return c;
+	return refused() ? NULL : counted(__real_ZSTD_createCCtx());
 }
 
 size_t __wrap_ZSTD_freeCCtx(ZSTD_CCtx *c)
@@ -424,12 +415,7 @@ ZSTD_DCtx *__wrap_ZSTD_createDCtx(void)
 {
 	if (!g_on)
 		return __real_ZSTD_createDCtx();
-	if (alloc_fails())
-		return NULL;
-	ZSTD_DCtx *d = __real_ZSTD_createDCtx();
-	if (d)
-		atomic_fetch_add(&a_live, 1);
-	return d;
+	return refused() ? NULL : counted(__real_ZSTD_createDCtx());
 }
 
 size_t __wrap_ZSTD_freeDCtx(ZSTD_DCtx *d)
